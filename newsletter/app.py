@@ -1,0 +1,83 @@
+"""The Flask application factory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, render_template, request
+from flask_babel import Babel, get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from newsletter import db as database
+from newsletter.extensions import csrf, limiter
+from newsletter.formatting import date_time, long_date
+from newsletter.settings import get_settings
+from newsletter.text import render_markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ["fr", "en"]
+
+def select_locale() -> str:
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    return request.accept_languages.best_match(LOCALES) or "fr"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    import tasks.celery_app  # noqa: F401  installs the job sender used by services
+    import newsletter.all_models  # noqa: F401
+
+    settings = get_settings()
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder="static")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        REMEMBER_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        BABEL_DEFAULT_LOCALE="fr",
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config.update(config or {})
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    database.init_db()
+    csrf.init_app(app)
+    limiter.init_app(app)
+    Babel(app, locale_selector=select_locale)
+
+    from newsletter.auth import auth_bp, login_manager
+    from newsletter.views import public_bp, redaction_bp
+    from contributions.views import moderation_bp, partner_bp
+    from subscribers.views import subscribers_bp
+
+    login_manager.init_app(app)
+    for blueprint in (public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp):
+        app.register_blueprint(blueprint)
+
+    app.jinja_env.filters.update(markdown=render_markdown, long_date=long_date, date_time=date_time)
+    from contributions.models import STATUS_LABELS, ContributionStatus
+    app.jinja_env.globals.update(
+        settings=settings, get_locale=get_locale,
+        status_labels_for=lambda value: STATUS_LABELS[ContributionStatus(value)])
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if request.args.get("lang") in LOCALES:
+            response.set_cookie("lang", request.args["lang"], max_age=365 * 24 * 3600, samesite="Lax")
+        return response
+
+    @app.teardown_appcontext
+    def remove_session(_exc):
+        database.session.remove()
+
+    for code in (403, 404, 429):
+        app.register_error_handler(code, lambda exc, code=code: (
+            render_template("errors/error.html", code=code, error=exc), code))
+    return app

@@ -1,0 +1,83 @@
+"""The public archive: every sent letter as it was sent, as web pages, an Atom feed, and a static
+site (`parentalites archive export DIR`) for any web host."""
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, time, timezone
+from pathlib import Path
+
+from feedgen.feed import FeedGenerator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter import urls
+from newsletter.mail import TEMPLATES_DIR, email_environment
+from newsletter.models import Issue, IssueStatus
+from newsletter.settings import get_settings
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def published_issues(db: Session) -> list[Issue]:
+    return list(db.scalars(select(Issue).where(Issue.status == IssueStatus.sent,
+                                               Issue.published_at.isnot(None))
+                           .order_by(Issue.numero.desc())))
+
+
+def published_issue(db: Session, numero: int) -> Issue | None:
+    return db.scalar(select(Issue).where(Issue.numero == numero, Issue.status == IssueStatus.sent,
+                                         Issue.published_at.isnot(None)))
+
+
+def atom_feed(issues: list[Issue], link_for=None) -> bytes:
+    """A valid Atom feed of the letters, newest first. `link_for(issue)` gives each entry's URL."""
+    settings = get_settings()
+    link_for = link_for or (lambda issue: urls.absolute(urls.letter_path(issue.numero)))
+    feed = FeedGenerator()
+    feed.id(urls.absolute("/lettres/"))
+    feed.title("La lettre Parentalités")
+    feed.subtitle("Les numéros de la lettre du Réaap et du réseau CLAS")
+    feed.language("fr")
+    feed.author({"name": "Lettre Parentalités", "email": settings.mail_from_address})
+    feed.link(href=urls.absolute("/lettres/"), rel="alternate")
+    feed.link(href=urls.absolute("/lettres/feed.atom"), rel="self")
+    updated = max((i.published_at for i in issues), default=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    feed.updated(updated)
+    for issue in reversed(issues):  # feedgen prepends: add oldest first to list newest first
+        entry = feed.add_entry()
+        entry.id(urls.absolute(urls.letter_path(issue.numero)))
+        entry.title(f"Lettre Parentalités n°{issue.numero} : {issue.title}")
+        entry.link(href=link_for(issue), rel="alternate")
+        entry.published(datetime.combine(issue.issue_date, time(8, 0), tzinfo=timezone.utc))
+        entry.updated(issue.published_at)
+        entry.summary(issue.archive_summary or issue.title)
+        entry.content(issue.archive_html or "", type="html")
+    return feed.atom_str(pretty=True)
+
+
+def export_static(db: Session, directory: Path) -> list[Path]:
+    """Write the archive as a static site: index.html, one folder per letter, feed.atom."""
+    directory.mkdir(parents=True, exist_ok=True)
+    env = email_environment().overlay(loader=_static_loader())
+    issues = published_issues(db)
+    written: list[Path] = []
+
+    def write(relative: str, content: str | bytes) -> None:
+        path = directory / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+        written.append(path)
+
+    write("index.html", env.get_template("index.html").render(issues=issues, settings=get_settings()))
+    for issue in issues:
+        write(f"{issue.numero}/index.html", env.get_template("letter.html").render(issue=issue, settings=get_settings()))
+        write(f"{issue.numero}/email.html", issue.archive_email_html or "")
+    write("feed.atom", atom_feed(issues))
+    shutil.copyfile(STATIC_DIR / "site.css", directory / "site.css")
+    written.append(directory / "site.css")
+    return written
+
+
+def _static_loader():
+    import jinja2
+    return jinja2.FileSystemLoader(str(TEMPLATES_DIR / "archive_static"))

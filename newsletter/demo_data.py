@@ -1,0 +1,103 @@
+"""The demo's world: a few structures of the network, an editor, two partners, about twenty
+subscribers and a few contributions. Our own writing; the places and people are invented."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from contributions.models import Contribution, ContributionKind, ContributionStatus, ContributionTransition, Structure, StructureKind
+from newsletter.auth import create_user
+from newsletter.db import utcnow
+from newsletter.models import Role
+from subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
+from subscribers.services import CONSENT_WORDING
+
+EDITOR = ("claire.martin@reaap.example.org", "Claire Martin", "redaction-demo")
+PARTNER_CS = ("amina.benali@cs-tilleuls.example.org", "Amina Benali", "partenaire-demo")
+PARTNER_ASSO = ("julien.morel@ecole-des-parents.example.org", "Julien Morel", "partenaire-demo")
+
+SUBSCRIBERS = [
+    ("Sophie Lambert", "Centre social Les Tilleuls"), ("Karim Haddad", "Collège Jean-Jaurès"),
+    ("Nadia Ouali", "PMI de la Plaine"), ("Thomas Girard", "Ville de Bondy, service éducation"),
+    ("Fatou Diallo", "Association Parents Ensemble"), ("Lucie Bernard", "CAF, service action sociale"),
+    ("Mehdi Rahmani", "CLAS du Bois-Perrier"), ("Isabelle Roux", "École élémentaire Paul-Langevin"),
+    ("Yacine Cherif", "Maison de quartier des Courtillières"), ("Camille Petit", ""),
+    ("Hélène Fournier", "LAEP La Parenthèse"), ("Ousmane Traoré", "Association Réussir Ensemble"),
+    ("Émilie Garnier", "Département, aide sociale à l'enfance"), ("Rachid Belkacem", "Centre social Rosa-Parks"),
+    ("Anne Chevalier", "Médiathèque Elsa-Triolet"), ("Samia Mansouri", "CLAS Montreuil-Est"),
+    ("Pierre Lefèvre", "Éducation nationale, REP+"),
+    # Not confirmed yet, and one who left: the letter must not reach them.
+    ("Laura Moreau", ""), ("Bruno Caron", "Association Le Relais"), ("Chloé Dumas", "Espace de vie sociale du Marché"),
+]
+
+
+def _slug(name: str) -> str:
+    import unicodedata
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return ascii_name.lower().replace(" ", ".").replace("'", "")
+
+
+def seed(db: Session) -> dict[str, tuple[str, str]]:
+    """Load the demo data; returns the demo logins (role → (email, password))."""
+    tilleuls = Structure(name="Centre social Les Tilleuls", kind=StructureKind.centre_social,
+                         commune="Bobigny", departement="Seine-Saint-Denis")
+    parents = Structure(name="École des parents de l'Est", kind=StructureKind.association,
+                        commune="Montreuil", departement="Seine-Saint-Denis")
+    ville = Structure(name="Ville de Bondy, mission parentalité", kind=StructureKind.ville,
+                      commune="Bondy", departement="Seine-Saint-Denis")
+    db.add_all([tilleuls, parents, ville])
+    db.flush()
+    editor = create_user(db, EDITOR[0], EDITOR[1], Role.editor, EDITOR[2])
+    amina = create_user(db, PARTNER_CS[0], PARTNER_CS[1], Role.partner, PARTNER_CS[2], tilleuls.id)
+    julien = create_user(db, PARTNER_ASSO[0], PARTNER_ASSO[1], Role.partner, PARTNER_ASSO[2], parents.id)
+
+    now = utcnow()
+    def evening(days: int, hour: int):  # a weekday evening, Paris time
+        from newsletter.formatting import PARIS
+        day = (now + timedelta(days=days)).astimezone(PARIS)
+        return day.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+    for index, (name, structure) in enumerate(SUBSCRIBERS):
+        status = (SubscriberStatus.active if index < 17 else
+                  SubscriberStatus.pending if index < 19 else SubscriberStatus.unsubscribed)
+        subscriber = Subscriber(email=f"{_slug(name)}@exemple-pro.example.org", name=name,
+                                structure_name=structure, status=status,
+                                confirmed_at=now - timedelta(days=30) if status is not SubscriberStatus.pending else None,
+                                unsubscribed_at=now - timedelta(days=3) if status is SubscriberStatus.unsubscribed else None)
+        subscriber.consents.append(ConsentRecord(action="subscribe", wording=CONSENT_WORDING, ip="203.0.113.7"))
+        if status is not SubscriberStatus.pending:
+            subscriber.consents.append(ConsentRecord(action="confirm", ip="203.0.113.7"))
+        db.add(subscriber)
+
+    def contribution(author, structure, status, kind, title, body, **extra):
+        c = Contribution(structure_id=structure.id, author_id=author.id, kind=kind, status=status,
+                         title=title, body_md=body, submitted_at=now - timedelta(days=5), **extra)
+        c.transitions.append(ContributionTransition(from_status=None, to_status="draft", actor_id=author.id))
+        c.transitions.append(ContributionTransition(from_status="draft", to_status="submitted", actor_id=author.id))
+        if status is not ContributionStatus.submitted:
+            c.transitions.append(ContributionTransition(
+                from_status="submitted", to_status=status.value, actor_id=editor.id,
+                comment="Pouvez-vous préciser les horaires ?" if status is ContributionStatus.changes_requested else None))
+        db.add(c)
+        return c
+
+    contribution(julien, parents, ContributionStatus.accepted, ContributionKind.actualite,
+                 "Un nouveau groupe de parole pour les parents d'adolescents",
+                 "Depuis septembre, l'École des parents de l'Est anime **un groupe de parole mensuel** pour les "
+                 "parents d'adolescents de 11 à 17 ans.\n\n- le premier mardi du mois, de 18 h 30 à 20 h ;\n"
+                 "- gratuit, sans inscription ;\n- garde d'enfants possible sur place.",
+                 link="https://ecole-des-parents.example.org/groupe-ados")
+    contribution(amina, tilleuls, ContributionStatus.accepted, ContributionKind.evenement,
+                 "Soirée jeux en famille au centre social",
+                 "Une soirée pour jouer ensemble, parents et enfants, avec la ludothèque du quartier. "
+                 "Venez comme vous êtes !", event_start=evening(20, 18), event_end=evening(20, 21), place="Centre social Les Tilleuls, 12 rue des Lilas, Bobigny")
+    contribution(julien, parents, ContributionStatus.changes_requested, ContributionKind.evenement,
+                 "Conférence : les écrans à la maison", "Une conférence-débat avec une psychologue.",
+                 event_start=evening(40, 19), place="Montreuil")
+    contribution(amina, tilleuls, ContributionStatus.submitted, ContributionKind.actualite,
+                 "Le CLAS des Tilleuls recrute des bénévoles",
+                 "Nous cherchons des bénévoles pour l'accompagnement à la scolarité, deux soirs par semaine.")
+    db.commit()
+    return {"rédaction": (EDITOR[0], EDITOR[2]), "partenaire (centre social)": (PARTNER_CS[0], PARTNER_CS[2]),
+            "partenaire (association)": (PARTNER_ASSO[0], PARTNER_ASSO[2])}

@@ -1,0 +1,29 @@
+"""Dates and times as French readers expect them (Europe/Paris), for web and e-mail templates."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def long_date(value: date | datetime | None, locale: str = "fr") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(PARIS).date()
+    return format_date(value, format="long", locale=locale)
+
+
+def date_time(value: datetime | None, locale: str = "fr") -> str:
+    if value is None:
+        return ""
+    return format_datetime(value.astimezone(PARIS), "d MMMM y 'à' HH:mm" if locale == "fr"
+                           else "MMMM d, y 'at' HH:mm", locale=locale)
+
+
+def install_filters(env) -> None:
+    env.filters["long_date"] = long_date
+    env.filters["date_time"] = date_time

@@ -1,0 +1,44 @@
+"""Back-office forms for composing and sending an issue."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, DateTimeLocalField, EmailField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+
+from newsletter.formatting import PARIS
+from newsletter.models import RUBRIQUES
+
+
+class IssueForm(FlaskForm):
+    numero = IntegerField("Numéro", validators=[DataRequired(), NumberRange(min=1)])
+    title = StringField("Titre", validators=[DataRequired(), Length(max=300)])
+    issue_date = DateField("Date de parution", validators=[DataRequired()])
+    edito_md = TextAreaField("Édito", validators=[Optional()],
+                             description="En Markdown : **gras**, *italique*, [lien](https://…), listes avec « - ».")
+
+
+class AddItemForm(FlaskForm):
+    contribution_id = IntegerField(validators=[DataRequired()])
+    rubrique = SelectField("Rubrique", choices=RUBRIQUES, validators=[DataRequired()])
+
+
+class RubriqueForm(FlaskForm):
+    rubrique = SelectField("Rubrique", choices=RUBRIQUES, validators=[DataRequired()])
+
+
+class EmptyForm(FlaskForm):
+    """A button that changes something: carries the CSRF token only."""
+
+
+class TestSendForm(FlaskForm):
+    address = EmailField("Adresse de test", validators=[DataRequired(), Email(message="Adresse e-mail invalide.")])
+
+
+class ScheduleForm(FlaskForm):
+    when = DateTimeLocalField("Date et heure d'envoi (heure de Paris)", format="%Y-%m-%dT%H:%M",
+                              validators=[DataRequired()])
+
+    def when_utc(self) -> datetime:
+        return self.when.data.replace(tzinfo=PARIS)

@@ -1,0 +1,247 @@
+"""E-mail: named templates, MIME building, the SMTP connection and the outbox.
+
+An e-mail is a folder `templates/email/<name>/` holding `subject.txt`, `body.mjml` and
+`body.txt` (Warehouse's habit): adding an e-mail means adding a folder. MJML is compiled with
+mjml-python; the text part comes from `body.txt`, or from the HTML through inscriptis when there is
+no `body.txt`. Every message, transactional or the letter itself, leaves through `SMTPConnection`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate, parseaddr
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import jinja2
+from inscriptis import get_text
+from mjml import mjml2html
+from sqlalchemy.orm import Session
+
+from newsletter import jobs
+from newsletter.db import utcnow
+from newsletter.models import OutboundEmail, OutboundStatus
+from newsletter.settings import get_settings
+from newsletter.text import render_markdown
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+EMAIL_DIR = TEMPLATES_DIR / "email"
+
+
+class MJMLError(ValueError):
+    """The MJML of an e-mail template did not compile; the message names the template."""
+
+
+@lru_cache(maxsize=1)
+def email_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(EMAIL_DIR)),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("mjml", "html")),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["markdown"] = render_markdown
+    from newsletter.formatting import install_filters
+    install_filters(env)
+    return env
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+
+
+def compile_mjml(source: str, template_name: str = "?") -> str:
+    try:
+        return mjml2html(source, disable_comments=True)
+    except Exception as exc:  # mjml-python raises a bare exception type from Rust
+        raise MJMLError(f"MJML invalide dans {template_name} : {exc}") from exc
+
+
+def render_email(name: str, context: dict) -> RenderedEmail:
+    """Render the e-mail `name` with `context` into a subject, an HTML and a text part."""
+    env = email_environment()
+    ctx = {"settings": get_settings(), **context}
+    subject = " ".join(env.get_template(f"{name}/subject.txt").render(ctx).split())
+    html = compile_mjml(env.get_template(f"{name}/body.mjml").render(ctx), f"{name}/body.mjml")
+    if (EMAIL_DIR / name / "body.txt").exists():
+        text = env.get_template(f"{name}/body.txt").render(ctx)
+    else:
+        text = get_text(html)
+    return RenderedEmail(subject=subject, html=html, text=text.strip() + "\n")
+
+
+def new_message_id(local_hint: str = "") -> str:
+    hint = f"{local_hint}." if local_hint else ""
+    return f"<{hint}{secrets.token_hex(8)}@{get_settings().mail_domain}>"
+
+
+def build_message(*, to: str, subject: str, text: str, html: str | None, message_id: str,
+                  headers: dict[str, str] | None = None, sender: str | None = None) -> bytes:
+    """A UTF-8 multipart/alternative message (text first, then HTML), as bytes for SMTP."""
+    settings = get_settings()
+    msg = EmailMessage(policy=SMTP_POLICY)
+    name, addr = parseaddr(sender or settings.mail_from)
+    msg["From"] = Address(display_name=name, addr_spec=addr)
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = message_id
+    for key, value in (headers or {}).items():
+        msg[key] = value
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg.as_bytes()
+
+
+class SMTPConnection:
+    """One SMTP session, reused for many messages. `SMTP_URL` forms:
+    smtp://host:port (plain), smtp+starttls://user:pass@host:587, smtps://user:pass@host:465."""
+
+    def __init__(self, url: str | None = None, timeout: float = 30.0):
+        parts = urlsplit(url or get_settings().smtp_url)
+        if parts.scheme not in ("smtp", "smtp+starttls", "smtps"):
+            raise ValueError(f"SMTP_URL: schéma inconnu {parts.scheme!r}")
+        self.scheme = parts.scheme
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or {"smtp": 25, "smtp+starttls": 587, "smtps": 465}[parts.scheme]
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+        self.client: smtplib.SMTP | None = None
+
+    def open(self) -> None:
+        if self.scheme == "smtps":
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                      context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.scheme == "smtp+starttls":
+                client.starttls(context=ssl.create_default_context())
+        if self.username:
+            client.login(self.username, self.password or "")
+        self.client = client
+
+    def send(self, envelope_from: str, recipient: str, message: bytes) -> None:
+        """Send one message; raises smtplib's exceptions (the caller decides what they mean)."""
+        if self.client is None:
+            self.open()
+        refused = self.client.sendmail(envelope_from, [recipient], message)
+        if refused:  # only possible with several recipients; kept for completeness
+            code, reply = refused[recipient]
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+
+    def reconnect(self) -> None:
+        self.close()
+        self.open()
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.quit()
+            except (smtplib.SMTPException, OSError):
+                self.client.close()
+            self.client = None
+
+    def __enter__(self) -> SMTPConnection:
+        self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# --- The outbox: single transactional e-mails, durable until sent -------------------------------
+
+OUTBOX_MAX_ATTEMPTS = 5
+
+
+def queue_email(db: Session, name: str, to: str, context: dict, *,
+                headers: dict[str, str] | None = None, subject_prefix: str = "") -> OutboundEmail:
+    """Render the e-mail now and keep it in the outbox; a worker sends it after COMMIT."""
+    rendered = render_email(name, context)
+    return queue_rendered(db, name, to, rendered, headers=headers, subject_prefix=subject_prefix)
+
+
+def queue_rendered(db: Session, name: str, to: str, rendered: RenderedEmail, *,
+                   headers: dict[str, str] | None = None, subject_prefix: str = "") -> OutboundEmail:
+    outbound = OutboundEmail(
+        template=name, to_addr=to, subject=subject_prefix + rendered.subject,
+        text_body=rendered.text, html_body=rendered.html,
+        extra_headers=json.dumps(headers) if headers else None)
+    db.add(outbound)
+    db.flush()
+    jobs.enqueue(db, "tasks.mail.send_outbound", outbound.id)
+    return outbound
+
+
+def send_outbound(db: Session, outbound_id: int, connection: SMTPConnection | None = None) -> OutboundStatus:
+    """Send one outbox e-mail and record the outcome. Temporary failures raise, so that the task
+    retries; a permanent refusal is recorded as failed and not retried."""
+    outbound = db.get(OutboundEmail, outbound_id, with_for_update=not get_settings().is_sqlite)
+    if outbound is None or outbound.status is not OutboundStatus.queued:
+        return outbound.status if outbound else OutboundStatus.failed
+    outbound.message_id = outbound.message_id or new_message_id(f"o{outbound.id}")
+    message = build_message(
+        to=outbound.to_addr, subject=outbound.subject, text=outbound.text_body,
+        html=outbound.html_body, message_id=outbound.message_id,
+        headers=json.loads(outbound.extra_headers) if outbound.extra_headers else None)
+    outbound.attempts += 1
+    own_connection = connection is None
+    connection = connection or SMTPConnection()
+    try:
+        connection.send(get_settings().mail_from_address, outbound.to_addr, message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, reply = next(iter(exc.recipients.values()))
+        return _outbound_refused(db, outbound, code, reply)
+    except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+        return _outbound_refused(db, outbound, exc.smtp_code, exc.smtp_error)
+    except (smtplib.SMTPException, OSError) as exc:
+        outbound.last_error = f"{type(exc).__name__}: {exc}"
+        if outbound.attempts >= OUTBOX_MAX_ATTEMPTS:
+            outbound.status = OutboundStatus.failed
+        db.commit()
+        if outbound.status is OutboundStatus.failed:
+            return outbound.status
+        raise
+    finally:
+        if own_connection:
+            connection.close()
+    outbound.status = OutboundStatus.sent
+    outbound.sent_at = utcnow()
+    outbound.last_error = None
+    db.commit()
+    return outbound.status
+
+
+def _outbound_refused(db: Session, outbound: OutboundEmail, code: int, reply: bytes | str) -> OutboundStatus:
+    reply_text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    outbound.last_error = f"{code} {reply_text}"
+    if 400 <= code < 500 and outbound.attempts < OUTBOX_MAX_ATTEMPTS:
+        db.commit()
+        raise TemporarySMTPError(code, reply_text)
+    outbound.status = OutboundStatus.failed
+    db.commit()
+    log.warning("outbound %s to %s refused: %s %s", outbound.id, outbound.to_addr, code, reply_text)
+    return outbound.status
+
+
+class TemporarySMTPError(Exception):
+    def __init__(self, code: int, reply: str):
+        super().__init__(f"{code} {reply}")
+        self.code = code
+        self.reply = reply

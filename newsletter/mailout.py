@@ -1,0 +1,458 @@
+"""The mail-out engine: compile once, plan, send in claimed batches, recover, finish.
+
+One module owns the send of an issue (listmonk's habit). The database is the truth: a `Delivery`
+row per recipient, unique per (issue, subscriber); workers claim batches of queued rows, send them
+over one reused SMTP connection, and record every outcome. The broker only wakes workers up: a
+sweeper run by beat resets stale claims and wakes workers again, so a killed worker or a flushed
+Redis loses no recipient.
+"""
+from __future__ import annotations
+
+import html
+import logging
+import re
+import secrets
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, bindparam, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from contributions.services import mark_published
+from newsletter import jobs, urls
+from newsletter.db import utcnow
+from newsletter.mail import (
+    SMTPConnection, build_message, compile_mjml, email_environment, queue_rendered, RenderedEmail,
+)
+from newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus, OutboundEmail
+from newsletter.settings import get_settings
+from subscribers.models import Subscriber, SubscriberStatus
+
+log = logging.getLogger(__name__)
+
+SEND_BATCH_TASK = "tasks.mailout.send_batch"
+START_TASK = "tasks.mailout.start_mailout"
+MAX_ATTEMPTS = 3
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5))  # below any broker visibility timeout
+
+# --- Compile once -------------------------------------------------------------------------------
+
+SLOT_RE = re.compile(r"%%(\w+)%%")
+
+
+def slot(name: str) -> str:
+    """A personalisation slot left in the compiled letter, filled per recipient."""
+    return f"%%{name}%%"
+
+
+class CompiledLetter:
+    """An issue's subject, HTML and text, split once into literal segments and slots, so that a
+    recipient's copy is a join of strings: no MJML, no template parsing per recipient."""
+
+    def __init__(self, subject: str, html_source: str, text_source: str):
+        self.subject = subject
+        self._html = SLOT_RE.split(html_source)
+        self._text = SLOT_RE.split(text_source)
+
+    @staticmethod
+    def _fill(parts: list[str], values: dict[str, str]) -> str:
+        # re.split with one group alternates literal, slot name, literal, ...
+        return "".join(part if i % 2 == 0 else values[part] for i, part in enumerate(parts))
+
+    def render(self, values: dict[str, str]) -> tuple[str, str]:
+        escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
+        return self._fill(self._html, escaped), self._fill(self._text, values)
+
+
+def render_letter(issue: Issue, *, for_archive: bool = False) -> RenderedEmail:
+    """Render an issue through its MJML and text templates, slots left in place."""
+    env = email_environment()
+    ctx = {
+        "settings": get_settings(), "issue": issue, "sections": issue.items_by_rubrique(),
+        "web_url": urls.absolute(urls.letter_path(issue.numero)),
+        "subscribe_url": urls.absolute("/abonnement"),
+        "unsubscribe_url": slot("unsubscribe_url"), "greeting": slot("greeting"),
+        "for_archive": for_archive,
+    }
+    subject = " ".join(env.get_template("letter/subject.txt").render(ctx).split())
+    html_out = compile_mjml(env.get_template("letter/body.mjml").render(ctx), "letter/body.mjml")
+    text_out = env.get_template("letter/body.txt").render(ctx)
+    return RenderedEmail(subject=subject, html=html_out, text=text_out)
+
+
+def render_web_version(issue: Issue) -> str:
+    """The letter as an accessible web page fragment, frozen into the archive."""
+    return email_environment().get_template("letter/web.html").render(
+        issue=issue, sections=issue.items_by_rubrique(), settings=get_settings())
+
+
+def greeting(name: str) -> str:
+    return f"Bonjour {name}," if name else "Bonjour,"
+
+
+def archive_slot_values() -> dict[str, str]:
+    return {"greeting": greeting(""), "unsubscribe_url": urls.absolute("/desabonnement/")}
+
+
+def compile_issue(db: Session, issue: Issue) -> None:
+    """Compile the letter once and freeze its archive copy (templates may change later)."""
+    rendered = render_letter(issue)
+    issue.subject = rendered.subject
+    issue.compiled_html = rendered.html
+    issue.compiled_text = rendered.text
+    issue.compiled_at = utcnow()
+    issue.archive_email_html, _ = CompiledLetter(rendered.subject, rendered.html, "").render(
+        archive_slot_values())
+    issue.archive_html = render_web_version(issue)
+    issue.archive_summary = _summary(issue)
+
+
+def _summary(issue: Issue) -> str:
+    titles = [item.contribution.title for item in issue.items]
+    return " · ".join(titles[:8])
+
+
+# --- Plan ---------------------------------------------------------------------------------------
+
+def _insert(db: Session):
+    return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(Delivery)
+
+
+def plan(db: Session, issue: Issue) -> int:
+    """One queued Delivery per active subscriber, in one INSERT … SELECT. Planning twice adds
+    nobody twice (unique on issue and subscriber). Returns the number of rows added."""
+    eligible = select(
+        literal(issue.id), Subscriber.id, literal(DeliveryStatus.queued.value), literal(0),
+    ).where(Subscriber.status == SubscriberStatus.active)
+    stmt = _insert(db).from_select(["issue_id", "subscriber_id", "status", "attempts"], eligible)
+    result = db.execute(stmt.on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"]))
+    return result.rowcount or 0
+
+
+# --- Start, schedule ----------------------------------------------------------------------------
+
+class MailoutError(ValueError):
+    """An editor asked for something the issue's state does not allow; the message says why."""
+
+
+def request_send(db: Session, issue: Issue, when: datetime | None = None) -> None:
+    """Schedule the issue for `when` (now if None). Beat starts due issues; sending now also
+    wakes a worker at once."""
+    if issue.status not in (IssueStatus.draft, IssueStatus.scheduled):
+        raise MailoutError("Ce numéro a déjà été envoyé ou est en cours d'envoi.")
+    if not issue.items:
+        raise MailoutError("Ce numéro ne contient aucun article.")
+    now = utcnow()
+    issue.status = IssueStatus.scheduled
+    issue.scheduled_at = when or now
+    if issue.scheduled_at <= now:
+        jobs.enqueue(db, START_TASK, issue.id)
+
+
+def unschedule(db: Session, issue: Issue) -> None:
+    if issue.status is not IssueStatus.scheduled:
+        raise MailoutError("Ce numéro n'est pas programmé.")
+    issue.status = IssueStatus.draft
+    issue.scheduled_at = None
+
+
+def start(db: Session, issue_id: int) -> int:
+    """Move a due issue to sending: compile once, plan, wake the workers. Idempotent: a second
+    call (a retried task, beat catching up) plans nobody twice. Returns deliveries queued."""
+    bind_is_pg = db.get_bind().dialect.name == "postgresql"
+    issue = db.get(Issue, issue_id, with_for_update=bind_is_pg)
+    if issue is None:
+        return 0
+    if issue.status is IssueStatus.scheduled and issue.scheduled_at and issue.scheduled_at <= utcnow():
+        issue.status = IssueStatus.sending
+        issue.send_started_at = utcnow()
+    if issue.status is not IssueStatus.sending:
+        db.rollback()
+        return 0
+    if issue.compiled_html is None:
+        compile_issue(db, issue)
+    plan(db, issue)
+    issue.mailout_heartbeat_at = utcnow()
+    queued = count_claimable(db, issue.id)
+    for _ in range(min(get_settings().mailout_parallelism, max(1, -(-queued // get_settings().mailout_batch_size)))):
+        jobs.enqueue(db, SEND_BATCH_TASK, issue.id)
+    db.commit()
+    if queued == 0:
+        finish_if_done(db, issue.id)
+    return queued
+
+
+def due_issue_ids(db: Session, now: datetime | None = None) -> list[int]:
+    now = now or utcnow()
+    return list(db.scalars(select(Issue.id).where(
+        Issue.status == IssueStatus.scheduled, Issue.scheduled_at <= now)))
+
+
+# --- Send ---------------------------------------------------------------------------------------
+
+@dataclass
+class Claimed:
+    delivery_id: int
+    attempts: int
+    email: str
+    name: str
+    unsubscribe_token: str
+
+
+def _claimable(issue_id: int, now: datetime):
+    return and_(Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.queued,
+                or_(Delivery.not_before.is_(None), Delivery.not_before <= now))
+
+
+def count_claimable(db: Session, issue_id: int) -> int:
+    return db.scalar(select(func.count()).where(_claimable(issue_id, utcnow()))) or 0
+
+
+def claim_batch(db: Session, issue_id: int, size: int) -> tuple[str, list[Claimed]]:
+    """Claim up to `size` queued deliveries for this worker, atomically. On PostgreSQL, SKIP
+    LOCKED lets concurrent workers take disjoint batches without waiting on each other; SQLite
+    serialises writers, so the single UPDATE is atomic there too."""
+    token = secrets.token_hex(16)
+    now = utcnow()
+    ids = select(Delivery.id).where(_claimable(issue_id, now)).order_by(Delivery.id).limit(size)
+    if db.get_bind().dialect.name == "postgresql":
+        ids = ids.with_for_update(skip_locked=True)
+    db.execute(update(Delivery).where(Delivery.id.in_(ids.scalar_subquery()))
+               .values(status=DeliveryStatus.claimed, claim_token=token, claimed_at=now)
+               .execution_options(synchronize_session=False))
+    rows = db.execute(
+        select(Delivery.id, Delivery.attempts, Subscriber.email, Subscriber.name, Subscriber.unsubscribe_token)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.claim_token == token).order_by(Delivery.id)).all()
+    db.commit()
+    return token, [Claimed(*row) for row in rows]
+
+
+@dataclass
+class Outcome:
+    delivery_id: int
+    status: DeliveryStatus
+    code: int | None = None
+    reply: str | None = None
+    message_id: str | None = None
+    retry_at: datetime | None = None
+
+
+def _reply_text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _refusal(claimed: Claimed, code: int, reply: bytes | str, now: datetime) -> Outcome:
+    """A 4xx is retried later with backoff (up to MAX_ATTEMPTS); a 5xx fails at once."""
+    text = _reply_text(reply)
+    attempt = claimed.attempts + 1
+    if 400 <= code < 500 and attempt < MAX_ATTEMPTS:
+        return Outcome(claimed.delivery_id, DeliveryStatus.queued, code, text,
+                       retry_at=now + RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1])
+    return Outcome(claimed.delivery_id, DeliveryStatus.failed, code, text)
+
+
+def letter_headers(unsubscribe_url: str) -> dict[str, str]:
+    return {
+        "List-Id": get_settings().list_id,
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Precedence": "bulk",
+        "Auto-Submitted": "auto-generated",
+    }
+
+
+def personalised_message(letter: CompiledLetter, issue: Issue, claimed: Claimed) -> tuple[str, bytes]:
+    unsubscribe_url = urls.absolute(urls.unsubscribe_path(claimed.unsubscribe_token))
+    html_body, text_body = letter.render({"greeting": greeting(claimed.name), "unsubscribe_url": unsubscribe_url})
+    message_id = f"<lettre-{issue.numero}.{claimed.delivery_id}.{secrets.token_hex(4)}@{get_settings().mail_domain}>"
+    to = f"{claimed.name} <{claimed.email}>" if claimed.name else claimed.email
+    return message_id, build_message(to=to, subject=letter.subject, text=text_body, html=html_body,
+                                     message_id=message_id, headers=letter_headers(unsubscribe_url))
+
+
+def send_claimed(issue: Issue, claimed: list[Claimed], connection: SMTPConnection) -> list[Outcome]:
+    """Send every claimed delivery over one connection. One recipient's refusal never stops the
+    batch; a dropped connection is reopened and the same message tried again once."""
+    letter = CompiledLetter(issue.subject or "", issue.compiled_html or "", issue.compiled_text or "")
+    envelope_from = get_settings().mail_from_address
+    outcomes: list[Outcome] = []
+    for index, item in enumerate(claimed):
+        message_id, message = personalised_message(letter, issue, item)
+        for attempt in (1, 2):
+            try:
+                connection.send(envelope_from, item.email, message)
+                outcomes.append(Outcome(item.delivery_id, DeliveryStatus.sent, 250, None, message_id))
+                break
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, reply = next(iter(exc.recipients.values()))
+                outcomes.append(_refusal(item, code, reply, utcnow()))
+                break
+            except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+                outcomes.append(_refusal(item, exc.smtp_code, exc.smtp_error, utcnow()))
+                break
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException, OSError) as exc:
+                log.warning("SMTP connection lost (%s); reconnecting", exc)
+                if attempt == 2:
+                    # Give the rest back untouched: another batch will take them.
+                    outcomes.extend(Outcome(rest.delivery_id, DeliveryStatus.queued, None,
+                                            f"connexion perdue : {exc}") for rest in claimed[index:])
+                    return outcomes
+                try:
+                    connection.reconnect()
+                except (smtplib.SMTPException, OSError) as reconnect_error:
+                    outcomes.extend(Outcome(rest.delivery_id, DeliveryStatus.queued, None,
+                                            f"reconnexion impossible : {reconnect_error}")
+                                    for rest in claimed[index:])
+                    return outcomes
+    return outcomes
+
+
+def record(db: Session, token: str, outcomes: list[Outcome]) -> None:
+    """Record a batch's outcomes in one executemany, only for rows this worker still holds."""
+    if not outcomes:
+        return
+    now = utcnow()
+    table = Delivery.__table__
+    stmt = (update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.claim_token == token)
+            .values(status=bindparam("b_status"), smtp_code=bindparam("b_code"),
+                    smtp_reply=bindparam("b_reply"), message_id=bindparam("b_message_id"),
+                    sent_at=bindparam("b_sent_at"), not_before=bindparam("b_not_before"),
+                    attempts=table.c.attempts + bindparam("b_attempt"),
+                    claim_token=None, claimed_at=None))
+    db.execute(stmt, [{
+        "b_id": o.delivery_id, "b_status": o.status.value, "b_code": o.code, "b_reply": o.reply,
+        "b_message_id": o.message_id, "b_sent_at": now if o.status is DeliveryStatus.sent else None,
+        "b_not_before": o.retry_at, "b_attempt": 0 if (o.status is DeliveryStatus.queued and o.code is None) else 1,
+    } for o in outcomes])
+    db.commit()
+
+
+def run_batch(db: Session, issue_id: int) -> int:
+    """Claim one batch, send it, record it, and wake the next batch (or finish the issue).
+    Returns the number of deliveries handled."""
+    issue = db.get(Issue, issue_id)
+    if issue is None or issue.status is not IssueStatus.sending:
+        return 0
+    token, claimed = claim_batch(db, issue_id, get_settings().mailout_batch_size)
+    if not claimed:
+        finish_if_done(db, issue_id)
+        return 0
+    connection = SMTPConnection()
+    try:
+        try:
+            connection.open()
+        except (smtplib.SMTPException, OSError) as exc:
+            outcomes = [Outcome(c.delivery_id, DeliveryStatus.queued, None, f"connexion impossible : {exc}")
+                        for c in claimed]
+            record(db, token, outcomes)
+            raise
+        outcomes = send_claimed(issue, claimed, connection)
+    finally:
+        connection.close()
+    record(db, token, outcomes)
+    db.execute(update(Issue).where(Issue.id == issue_id).values(mailout_heartbeat_at=utcnow()))
+    if count_claimable(db, issue_id):
+        jobs.enqueue(db, SEND_BATCH_TASK, issue_id)
+    db.commit()
+    finish_if_done(db, issue_id)
+    return len(claimed)
+
+
+def finish_if_done(db: Session, issue_id: int) -> bool:
+    """Mark the issue sent and publish it in the archive once no delivery is left to send."""
+    remaining = db.scalar(select(func.count()).where(
+        Delivery.issue_id == issue_id,
+        Delivery.status.in_([DeliveryStatus.queued, DeliveryStatus.claimed])))
+    if remaining:
+        return False
+    now = utcnow()
+    result = db.execute(update(Issue).where(Issue.id == issue_id, Issue.status == IssueStatus.sending)
+                        .values(status=IssueStatus.sent, sent_at=now, published_at=now))
+    if result.rowcount:
+        issue = db.get(Issue, issue_id)
+        mark_published(db, [item.contribution for item in issue.items],
+                       f"Publiée dans la lettre n°{issue.numero}")
+        log.info("issue %s sent and published", issue_id)
+    db.commit()
+    return bool(result.rowcount)
+
+
+# --- Recover ------------------------------------------------------------------------------------
+
+def sweep(db: Session, now: datetime | None = None) -> dict[str, int]:
+    """Run by beat: start due issues, give stale claims back, wake workers for mail-outs whose
+    trigger was lost (killed worker, flushed broker), finish what is done."""
+    settings = get_settings()
+    now = now or utcnow()
+    stale_before = now - timedelta(seconds=settings.mailout_stale_after)
+    released = db.execute(
+        update(Delivery).where(Delivery.status == DeliveryStatus.claimed, Delivery.claimed_at < stale_before)
+        .values(status=DeliveryStatus.queued, claim_token=None, claimed_at=None)
+        .execution_options(synchronize_session=False)).rowcount or 0
+    db.commit()
+    for issue_id in due_issue_ids(db, now):
+        jobs.enqueue(db, START_TASK, issue_id)
+    woken = 0
+    quiet_before = now - timedelta(seconds=min(60, settings.mailout_stale_after))
+    for issue in db.scalars(select(Issue).where(Issue.status == IssueStatus.sending)):
+        if count_claimable(db, issue.id):
+            if issue.mailout_heartbeat_at is None or issue.mailout_heartbeat_at < quiet_before or released:
+                issue.mailout_heartbeat_at = now
+                for _ in range(settings.mailout_parallelism):
+                    jobs.enqueue(db, SEND_BATCH_TASK, issue.id)
+                woken += 1
+    db.commit()
+    for issue_id in db.scalars(select(Issue.id).where(Issue.status == IssueStatus.sending)).all():
+        finish_if_done(db, issue_id)
+    return {"released": released, "woken": woken}
+
+
+# --- Visibility ---------------------------------------------------------------------------------
+
+@dataclass
+class Progress:
+    total: int
+    sent: int
+    failed: int
+    queued: int
+    claimed: int
+
+    @property
+    def remaining(self) -> int:
+        return self.queued + self.claimed
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed
+
+
+def progress(db: Session, issue_id: int) -> Progress:
+    counts = dict(db.execute(select(Delivery.status, func.count()).where(Delivery.issue_id == issue_id)
+                             .group_by(Delivery.status)).all())
+    get = lambda status: counts.get(status, 0) or counts.get(status.value, 0)  # noqa: E731
+    values = {s.value: get(s) for s in DeliveryStatus}
+    return Progress(total=sum(values.values()), **values)
+
+
+def failed_deliveries(db: Session, issue_id: int, limit: int = 100) -> list[tuple[Delivery, str]]:
+    rows = db.execute(select(Delivery, Subscriber.email).join(Subscriber)
+                      .where(Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.failed)
+                      .order_by(Delivery.id).limit(limit)).all()
+    return [(d, email) for d, email in rows]
+
+
+# --- Test send ----------------------------------------------------------------------------------
+
+def send_test(db: Session, issue: Issue, address: str) -> OutboundEmail:
+    """Send the letter as it would go out, to one address, through the outbox. Nothing is
+    recorded as a delivery; the unsubscribe link points to the generic page."""
+    rendered = render_letter(issue)
+    letter = CompiledLetter(rendered.subject, rendered.html, rendered.text)
+    values = archive_slot_values()
+    html_body, text_body = letter.render(values)
+    return queue_rendered(db, "letter", address, RenderedEmail(rendered.subject, html_body, text_body),
+                          headers=letter_headers(values["unsubscribe_url"]), subject_prefix="[TEST] ")

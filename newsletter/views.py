@@ -1,0 +1,252 @@
+"""Public pages (home, archive of letters, Atom feed) and the editor's issue composer."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import (
+    Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for,
+)
+from flask_login import current_user
+
+from contributions import services as contributions
+from newsletter import archive, issues as issue_service, mailout
+from newsletter.auth import editor_required
+from newsletter.db import session, utcnow
+from newsletter.forms import AddItemForm, EmptyForm, IssueForm, RubriqueForm, ScheduleForm, TestSendForm
+from newsletter.models import Issue, IssueStatus
+from contributions.models import Contribution
+
+public_bp = Blueprint("public", __name__)
+redaction_bp = Blueprint("redaction", __name__, url_prefix="/redaction")
+
+
+# --- Public -------------------------------------------------------------------------------------
+
+@public_bp.route("/")
+def home():
+    return render_template("public/home.html", issues=archive.published_issues(session())[:3])
+
+
+@public_bp.route("/lettres/")
+def letters():
+    return render_template("public/letters.html", issues=archive.published_issues(session()))
+
+
+@public_bp.route("/lettres/<int:numero>/")
+def letter(numero: int):
+    issue = archive.published_issue(session(), numero) or abort(404)
+    return render_template("public/letter.html", issue=issue)
+
+
+@public_bp.route("/lettres/<int:numero>/email.html")
+def letter_email(numero: int):
+    issue = archive.published_issue(session(), numero) or abort(404)
+    return Response(issue.archive_email_html, mimetype="text/html")
+
+
+@public_bp.route("/lettres/feed.atom")
+def letters_feed():
+    return Response(archive.atom_feed(archive.published_issues(session())),
+                    mimetype="application/atom+xml")
+
+
+# --- Back office: issues ------------------------------------------------------------------------
+
+@redaction_bp.route("/")
+@editor_required
+def dashboard():
+    db = session()
+    return render_template("redaction/dashboard.html",
+                           waiting=contributions.moderation_queue(db),
+                           issues=issue_service.list_issues(db))
+
+
+@redaction_bp.route("/numeros/", methods=["GET", "POST"])
+@editor_required
+def issues():
+    db = session()
+    form = IssueForm()
+    if request.method == "GET":
+        form.numero.data = issue_service.next_numero(db)
+        form.issue_date.data = date.today()
+    if form.validate_on_submit():
+        try:
+            issue = issue_service.create_issue(db, current_user, form.numero.data, form.title.data,
+                                               form.issue_date.data, form.edito_md.data or "")
+        except issue_service.CompositionError as exc:
+            form.numero.errors.append(str(exc))
+        else:
+            flash(f"Numéro {issue.numero} créé.", "success")
+            return redirect(url_for(".issue", issue_id=issue.id))
+    return render_template("redaction/issues.html", issues=issue_service.list_issues(db), form=form)
+
+
+def _issue(issue_id: int) -> Issue:
+    return session().get(Issue, issue_id) or abort(404)
+
+
+@redaction_bp.route("/numeros/<int:issue_id>", methods=["GET", "POST"])
+@editor_required
+def issue(issue_id: int):
+    db = session()
+    issue = _issue(issue_id)
+    form = IssueForm(obj=issue)
+    if form.validate_on_submit():
+        try:
+            issue_service.update_issue(db, issue, form.title.data, form.issue_date.data, form.edito_md.data or "")
+            flash("Numéro enregistré.", "success")
+            return redirect(url_for(".issue", issue_id=issue.id))
+        except issue_service.CompositionError as exc:
+            flash(str(exc), "error")
+    available = contributions.accepted_not_placed(db, issue_service.placed_contribution_ids(db))
+    progress = mailout.progress(db, issue.id) if issue.status in (IssueStatus.sending, IssueStatus.sent) else None
+    return render_template(
+        "redaction/issue.html", issue=issue, form=form, available=available, progress=progress,
+        add_form=AddItemForm(), rubrique_form=RubriqueForm(), action_form=EmptyForm(),
+        test_form=TestSendForm(), schedule_form=ScheduleForm(),
+        failures=mailout.failed_deliveries(db, issue.id) if progress else [])
+
+
+def _compose(issue_id: int, action):
+    """Run a composition change from a POSTed button, then come back to the composer."""
+    issue = _issue(issue_id)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        message = action(issue)
+        if message:
+            flash(message, "success")
+    except (issue_service.CompositionError, mailout.MailoutError) as exc:
+        flash(str(exc), "error")
+    anchor = request.form.get("anchor", "")
+    return redirect(url_for(".issue", issue_id=issue.id) + (f"#{anchor}" if anchor.isidentifier() or anchor.startswith("item-") else ""))
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/articles", methods=["POST"])
+@editor_required
+def add_item(issue_id: int):
+    form = AddItemForm()
+    def action(issue):
+        if not form.validate():
+            raise issue_service.CompositionError("Choisissez une contribution et une rubrique.")
+        contribution = session().get(Contribution, form.contribution_id.data) or abort(404)
+        issue_service.add_item(session(), issue, contribution, form.rubrique.data)
+        return f"« {contribution.title} » ajouté au numéro."
+    return _compose(issue_id, action)
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/articles/<int:item_id>/monter", methods=["POST"])
+@editor_required
+def move_up(issue_id: int, item_id: int):
+    return _compose(issue_id, lambda issue: issue_service.move_item(session(), issue, item_id, -1) and None)
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/articles/<int:item_id>/descendre", methods=["POST"])
+@editor_required
+def move_down(issue_id: int, item_id: int):
+    return _compose(issue_id, lambda issue: issue_service.move_item(session(), issue, item_id, +1) and None)
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/articles/<int:item_id>/retirer", methods=["POST"])
+@editor_required
+def remove_item(issue_id: int, item_id: int):
+    return _compose(issue_id, lambda issue: issue_service.remove_item(session(), issue, item_id) or "Article retiré du numéro.")
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/articles/<int:item_id>/rubrique", methods=["POST"])
+@editor_required
+def set_rubrique(issue_id: int, item_id: int):
+    rubrique = request.form.get("rubrique", "")
+    return _compose(issue_id, lambda issue: issue_service.set_rubrique(session(), issue, item_id, rubrique) or "Rubrique changée.")
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/apercu/email")
+@editor_required
+def preview_email(issue_id: int):
+    issue = _issue(issue_id)
+    if issue.compiled_html:  # what was (or is being) sent, exactly
+        html = issue.archive_email_html
+    else:
+        rendered = mailout.render_letter(issue)
+        html, _ = mailout.CompiledLetter(rendered.subject, rendered.html, "").render(mailout.archive_slot_values())
+    return Response(html, mimetype="text/html")
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/apercu/texte")
+@editor_required
+def preview_text(issue_id: int):
+    issue = _issue(issue_id)
+    rendered = mailout.render_letter(issue)
+    _, text = mailout.CompiledLetter(rendered.subject, "", rendered.text).render(mailout.archive_slot_values())
+    return Response(text, mimetype="text/plain")
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/apercu/web")
+@editor_required
+def preview_web(issue_id: int):
+    issue = _issue(issue_id)
+    return render_template("public/letter.html", issue=issue, preview_html=mailout.render_web_version(issue))
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/test", methods=["POST"])
+@editor_required
+def send_test(issue_id: int):
+    issue = _issue(issue_id)
+    form = TestSendForm()
+    if form.validate_on_submit():
+        mailout.send_test(session(), issue, form.address.data)
+        session().commit()
+        flash(f"Envoi de test parti vers {form.address.data}.", "success")
+    else:
+        for error in form.address.errors:
+            flash(error, "error")
+    return redirect(url_for(".issue", issue_id=issue.id) + "#envoi")
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/envoyer", methods=["POST"])
+@editor_required
+def send_now(issue_id: int):
+    def action(issue):
+        mailout.request_send(session(), issue)
+        session().commit()
+        return "Envoi lancé."
+    return _compose(issue_id, action)
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/programmer", methods=["POST"])
+@editor_required
+def schedule(issue_id: int):
+    issue = _issue(issue_id)
+    form = ScheduleForm()
+    if not form.validate_on_submit():
+        flash("Indiquez une date et une heure d'envoi valides.", "error")
+    elif form.when_utc() <= utcnow():
+        flash("La date d'envoi doit être dans le futur (ou utilisez « Envoyer maintenant »).", "error")
+    else:
+        try:
+            mailout.request_send(session(), issue, form.when_utc())
+            session().commit()
+            flash("Envoi programmé.", "success")
+        except mailout.MailoutError as exc:
+            flash(str(exc), "error")
+    return redirect(url_for(".issue", issue_id=issue.id) + "#envoi")
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/deprogrammer", methods=["POST"])
+@editor_required
+def unschedule(issue_id: int):
+    def action(issue):
+        mailout.unschedule(session(), issue)
+        session().commit()
+        return "Envoi déprogrammé : le numéro est de nouveau un brouillon."
+    return _compose(issue_id, action)
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/progression.json")
+@editor_required
+def progress(issue_id: int):
+    issue = _issue(issue_id)
+    p = mailout.progress(session(), issue.id)
+    return jsonify(status=issue.status.value, total=p.total, sent=p.sent, failed=p.failed,
+                   remaining=p.remaining)

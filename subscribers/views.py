@@ -1,0 +1,67 @@
+"""Public subscription pages: /abonnement (double opt-in) and /desabonnement/<token> (one click)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from newsletter.db import session
+from newsletter.extensions import csrf, limiter
+from subscribers import services
+from subscribers.forms import SubscribeForm
+
+subscribers_bp = Blueprint("subscribers", __name__)
+
+
+def _request() -> services.Request:
+    return services.Request(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+
+
+@subscribers_bp.route("/abonnement", methods=["GET", "POST"])
+@limiter.limit("20/hour", methods=["POST"])
+def subscribe():
+    form = SubscribeForm()
+    if form.validate_on_submit():
+        try:
+            services.subscribe(session(), form.email.data, form.name.data, form.structure.data or "",
+                               request=_request())
+        except services.InvalidEmail as exc:
+            form.email.errors.append(str(exc))
+        else:
+            # Same answer whether the address was new, pending or already subscribed.
+            return redirect(url_for(".check_inbox"))
+    status = 422 if form.errors else 200
+    return render_template("subscribers/subscribe.html", form=form), status
+
+
+@subscribers_bp.route("/abonnement/verifiez-vos-e-mails")
+def check_inbox():
+    return render_template("subscribers/check_inbox.html")
+
+
+@subscribers_bp.route("/abonnement/confirmer/<token>")
+def confirm(token: str):
+    result = services.confirm(session(), token, request=_request())
+    status = 200 if result in (services.ConfirmResult.confirmed, services.ConfirmResult.already) else 404
+    return render_template("subscribers/confirm.html", result=result.value), status
+
+
+@subscribers_bp.route("/desabonnement/")
+def unsubscribe_help():
+    return render_template("subscribers/unsubscribe_help.html")
+
+
+@subscribers_bp.route("/desabonnement/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058: the mail client POSTs with no cookie and no token; the URL token is the proof
+def unsubscribe(token: str):
+    db = session()
+    subscriber = services.by_unsubscribe_token(db, token)
+    if subscriber is None:
+        return render_template("subscribers/unsubscribe.html", subscriber=None), 404
+    if request.method == "POST":
+        if request.form.get("List-Unsubscribe") != "One-Click":
+            abort(400)
+        services.unsubscribe(db, subscriber, request=_request(),
+                             via="web" if request.form.get("from_page") else "one-click")
+        # 200 with no redirect, as RFC 8058 asks; a person sees the confirmation page.
+        return render_template("subscribers/unsubscribe.html", subscriber=subscriber, done=True)
+    # GET never unsubscribes (link scanners follow links): it shows the button.
+    return render_template("subscribers/unsubscribe.html", subscriber=subscriber, done=False)
