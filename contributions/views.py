@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from contributions import services
@@ -60,8 +61,8 @@ def new_contribution():
         except services.ModerationError as exc:
             flash(str(exc), "error")
         else:
-            flash("Contribution envoyée à la rédaction." if contribution.status is ContributionStatus.submitted
-                  else "Brouillon enregistré.", "success")
+            flash(_("Contribution envoyée à la rédaction.") if contribution.status is ContributionStatus.submitted
+                  else _("Brouillon enregistré."), "success")
             return redirect(url_for(".contribution", contribution_id=contribution.id))
     return render_template("partners/form.html", form=form, contribution=None), 422 if form.errors else 200
 
@@ -78,7 +79,7 @@ def contribution(contribution_id: int):
 def edit_contribution(contribution_id: int):
     contribution = _own(contribution_id)
     if contribution.status not in services.EDITABLE_BY_PARTNER:
-        flash("Cette contribution n'est plus modifiable.", "error")
+        flash(_("Cette contribution n'est plus modifiable."), "error")
         return redirect(url_for(".contribution", contribution_id=contribution.id))
     form = ContributionForm()
     if request.method == "GET":
@@ -90,8 +91,8 @@ def edit_contribution(contribution_id: int):
         except services.ModerationError as exc:
             flash(str(exc), "error")
         else:
-            flash("Contribution renvoyée à la rédaction." if contribution.status is ContributionStatus.submitted
-                  else "Modifications enregistrées.", "success")
+            flash(_("Contribution renvoyée à la rédaction.") if contribution.status is ContributionStatus.submitted
+                  else _("Modifications enregistrées."), "success")
             return redirect(url_for(".contribution", contribution_id=contribution.id))
     return render_template("partners/form.html", form=form, contribution=contribution), 422 if form.errors else 200
 
@@ -104,7 +105,7 @@ def withdraw(contribution_id: int):
         abort(400)
     try:
         services.withdraw(session(), current_user, contribution)
-        flash("Contribution retirée.", "success")
+        flash(_("Contribution retirée."), "success")
     except services.ModerationError as exc:
         flash(str(exc), "error")
     return redirect(url_for(".contribution", contribution_id=contribution.id))
@@ -133,6 +134,6 @@ def review(contribution_id: int):
         except services.ModerationError as exc:
             form.comment.errors.append(str(exc))
         else:
-            flash(f"Décision enregistrée : {contribution.status_label}. Le partenaire est prévenu par e-mail.", "success")
+            flash(_("Décision enregistrée : %(status)s. Le partenaire est prévenu par e-mail.", status=contribution.status_label), "success")
             return redirect(url_for(".queue"))
     return render_template("moderation/review.html", contribution=contribution, form=form), 422 if form.errors else 200

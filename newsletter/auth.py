@@ -6,7 +6,7 @@ from functools import wraps
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -21,7 +21,8 @@ from newsletter.models import Role, User
 auth_bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Connectez-vous pour accéder à cette page."
+login_manager.login_message = _l("Connectez-vous pour accéder à cette page.")
+login_manager.localize_callback = str  # evaluated in the request's language when flashed
 login_manager.login_message_category = "info"
 
 _hasher = PasswordHasher()
@@ -81,8 +82,8 @@ def partner_required(view):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Adresse e-mail", validators=[DataRequired()])
-    password = PasswordField("Mot de passe", validators=[DataRequired()])
+    email = EmailField(_l("Adresse e-mail"), validators=[DataRequired()])
+    password = PasswordField(_l("Mot de passe"), validators=[DataRequired()])
 
 
 def _home_for(user: User) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField, EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
@@ -12,20 +13,20 @@ from newsletter.models import RUBRIQUES
 
 
 class IssueForm(FlaskForm):
-    numero = IntegerField("Numéro", validators=[DataRequired(), NumberRange(min=1)])
-    title = StringField("Titre", validators=[DataRequired(), Length(max=300)])
-    issue_date = DateField("Date de parution", validators=[DataRequired()])
-    edito_md = TextAreaField("Édito", validators=[Optional()],
-                             description="En Markdown : **gras**, *italique*, [lien](https://…), listes avec « - ».")
+    numero = IntegerField(_l("Numéro"), validators=[DataRequired(), NumberRange(min=1)])
+    title = StringField(_l("Titre"), validators=[DataRequired(), Length(max=300)])
+    issue_date = DateField(_l("Date de parution"), validators=[DataRequired()])
+    edito_md = TextAreaField(_l("Édito"), validators=[Optional()],
+                             description=_l("En Markdown : **gras**, *italique*, [lien](https://…), listes avec « - »."))
 
 
 class AddItemForm(FlaskForm):
     contribution_id = IntegerField(validators=[DataRequired()])
-    rubrique = SelectField("Rubrique", choices=RUBRIQUES, validators=[DataRequired()])
+    rubrique = SelectField(_l("Rubrique"), choices=RUBRIQUES, validators=[DataRequired()])
 
 
 class RubriqueForm(FlaskForm):
-    rubrique = SelectField("Rubrique", choices=RUBRIQUES, validators=[DataRequired()])
+    rubrique = SelectField(_l("Rubrique"), choices=RUBRIQUES, validators=[DataRequired()])
 
 
 class EmptyForm(FlaskForm):
@@ -33,11 +34,11 @@ class EmptyForm(FlaskForm):
 
 
 class TestSendForm(FlaskForm):
-    address = EmailField("Adresse de test", validators=[DataRequired(), Email(message="Adresse e-mail invalide.")])
+    address = EmailField(_l("Adresse de test"), validators=[DataRequired(), Email(message=_l("Adresse e-mail invalide."))])
 
 
 class ScheduleForm(FlaskForm):
-    when = DateTimeLocalField("Date et heure d'envoi (heure de Paris)", format="%Y-%m-%dT%H:%M",
+    when = DateTimeLocalField(_l("Date et heure d'envoi (heure de Paris)"), format="%Y-%m-%dT%H:%M",
                               validators=[DataRequired()])
 
     def when_utc(self) -> datetime:

@@ -6,6 +6,7 @@ from datetime import date
 from flask import (
     Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from contributions import services as contributions
@@ -76,7 +77,7 @@ def issues():
         except issue_service.CompositionError as exc:
             form.numero.errors.append(str(exc))
         else:
-            flash(f"Numéro {issue.numero} créé.", "success")
+            flash(_("Numéro %(n)s créé.", n=issue.numero), "success")
             return redirect(url_for(".issue", issue_id=issue.id))
     return render_template("redaction/issues.html", issues=issue_service.list_issues(db), form=form)
 
@@ -94,7 +95,7 @@ def issue(issue_id: int):
     if form.validate_on_submit():
         try:
             issue_service.update_issue(db, issue, form.title.data, form.issue_date.data, form.edito_md.data or "")
-            flash("Numéro enregistré.", "success")
+            flash(_("Numéro enregistré."), "success")
             return redirect(url_for(".issue", issue_id=issue.id))
         except issue_service.CompositionError as exc:
             flash(str(exc), "error")
@@ -129,10 +130,10 @@ def add_item(issue_id: int):
     form = AddItemForm()
     def action(issue):
         if not form.validate():
-            raise issue_service.CompositionError("Choisissez une contribution et une rubrique.")
+            raise issue_service.CompositionError(_("Choisissez une contribution et une rubrique."))
         contribution = session().get(Contribution, form.contribution_id.data) or abort(404)
         issue_service.add_item(session(), issue, contribution, form.rubrique.data)
-        return f"« {contribution.title} » ajouté au numéro."
+        return _("« %(title)s » ajouté au numéro.", title=contribution.title)
     return _compose(issue_id, action)
 
 
@@ -151,14 +152,14 @@ def move_down(issue_id: int, item_id: int):
 @redaction_bp.route("/numeros/<int:issue_id>/articles/<int:item_id>/retirer", methods=["POST"])
 @editor_required
 def remove_item(issue_id: int, item_id: int):
-    return _compose(issue_id, lambda issue: issue_service.remove_item(session(), issue, item_id) or "Article retiré du numéro.")
+    return _compose(issue_id, lambda issue: issue_service.remove_item(session(), issue, item_id) or _("Article retiré du numéro."))
 
 
 @redaction_bp.route("/numeros/<int:issue_id>/articles/<int:item_id>/rubrique", methods=["POST"])
 @editor_required
 def set_rubrique(issue_id: int, item_id: int):
     rubrique = request.form.get("rubrique", "")
-    return _compose(issue_id, lambda issue: issue_service.set_rubrique(session(), issue, item_id, rubrique) or "Rubrique changée.")
+    return _compose(issue_id, lambda issue: issue_service.set_rubrique(session(), issue, item_id, rubrique) or _("Rubrique changée."))
 
 
 @redaction_bp.route("/numeros/<int:issue_id>/apercu/email")
@@ -197,7 +198,7 @@ def send_test(issue_id: int):
     if form.validate_on_submit():
         mailout.send_test(session(), issue, form.address.data)
         session().commit()
-        flash(f"Envoi de test parti vers {form.address.data}.", "success")
+        flash(_("Envoi de test parti vers %(address)s.", address=form.address.data), "success")
     else:
         for error in form.address.errors:
             flash(error, "error")
@@ -210,7 +211,7 @@ def send_now(issue_id: int):
     def action(issue):
         mailout.request_send(session(), issue)
         session().commit()
-        return "Envoi lancé."
+        return _("Envoi lancé.")
     return _compose(issue_id, action)
 
 
@@ -220,14 +221,14 @@ def schedule(issue_id: int):
     issue = _issue(issue_id)
     form = ScheduleForm()
     if not form.validate_on_submit():
-        flash("Indiquez une date et une heure d'envoi valides.", "error")
+        flash(_("Indiquez une date et une heure d'envoi valides."), "error")
     elif form.when_utc() <= utcnow():
-        flash("La date d'envoi doit être dans le futur (ou utilisez « Envoyer maintenant »).", "error")
+        flash(_("La date d'envoi doit être dans le futur (ou utilisez « Envoyer maintenant »)."), "error")
     else:
         try:
             mailout.request_send(session(), issue, form.when_utc())
             session().commit()
-            flash("Envoi programmé.", "success")
+            flash(_("Envoi programmé."), "success")
         except mailout.MailoutError as exc:
             flash(str(exc), "error")
     return redirect(url_for(".issue", issue_id=issue.id) + "#envoi")
@@ -239,7 +240,7 @@ def unschedule(issue_id: int):
     def action(issue):
         mailout.unschedule(session(), issue)
         session().commit()
-        return "Envoi déprogrammé : le numéro est de nouveau un brouillon."
+        return _("Envoi déprogrammé : le numéro est de nouveau un brouillon.")
     return _compose(issue_id, action)
 
 

@@ -1,0 +1,39 @@
+# Image de production de Parentalités : la même image sert à web (gunicorn), worker, beat et
+# migrate (voir docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PARENTALITES_DATA_DIR=/data \
+    WEB_CONCURRENCY=3
+
+WORKDIR /app
+
+# Dependencies first, in their own layer: rebuilt only when pyproject.toml changes.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# The whole repository: the app reads templates/ (and translations/) next to its packages, so it
+# is installed in place (editable), never as a wheel in site-packages.
+COPY . .
+RUN pip install --no-deps -e . \
+    && if [ -d translations ]; then pybabel -q compile --use-fuzzy -d translations; fi
+
+# Non-root user; the code stays owned by root (read-only for the app), only /data is writable
+# (and the home directory, where gunicorn keeps its control socket, ~/.gunicorn).
+RUN groupadd --system --gid 1000 parentalites \
+    && useradd --system --uid 1000 --gid parentalites --create-home --home-dir /home/parentalites \
+        --shell /usr/sbin/nologin parentalites \
+    && mkdir -p /data \
+    && chown parentalites:parentalites /data
+USER parentalites
+
+EXPOSE 8000
+
+# Workers: WEB_CONCURRENCY (gunicorn reads it), 4 threads each.
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--threads", "4", "--access-logfile", "-", "newsletter.app:create_app()"]

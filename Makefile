@@ -1,0 +1,30 @@
+# The two commands of the README: `make demo` and `make test`. Both install what they need first.
+VENV ?= .venv
+PYTHON ?= python3
+BIN = $(VENV)/bin
+
+.PHONY: install demo test chromium translations
+
+$(BIN)/parentalites: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/parentalites translations
+
+# Compiled catalogues (.mo) are build products: made from the .po files at every install.
+translations: $(BIN)/parentalites
+	@if [ -d translations ]; then $(BIN)/pybabel -q compile --use-fuzzy -d translations; fi
+
+demo: install
+	$(BIN)/parentalites demo
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Chromium missing: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+test: install chromium
+	$(BIN)/pytest

@@ -1,0 +1,261 @@
+"""Test fixtures on the real stack: a PostgreSQL database made for this run, Redis as the broker,
+a real Celery worker process, and a real SMTP server (aiosmtpd) that records what it receives.
+
+The environment is set before any project module is imported: the settings and the Celery app
+read it once.
+"""
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
+RUN_ID = secrets.token_hex(4)
+TEST_DB = f"parentalites_test_{RUN_ID}"
+DATA_DIR = Path(os.environ.get("TEST_DATA_DIR", f"/tmp/parentalites-tests-{RUN_ID}"))
+
+
+def _pg_url(database: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{database}"
+
+
+os.environ.update({
+    "PARENTALITES_DATA_DIR": str(DATA_DIR),
+    "DATABASE_URL": _pg_url(TEST_DB),
+    "CELERY_BROKER_URL": REDIS_URL,
+    "SECRET_KEY": "test-secret-key-" + RUN_ID,
+    "BASE_URL": "https://parentalites.test",
+    "MAIL_FROM": "Lettre Parentalités <lettre@parentalites.test>",
+    "MAILOUT_BATCH_SIZE": "7",       # small batches, so that a test crosses several of them
+    "MAILOUT_STALE_AFTER": "20",
+    "SMTP_URL": "smtp://127.0.0.1:1",  # replaced by the smtp_server fixture's port
+})
+
+
+# --- PostgreSQL and Redis: real servers, checked once ---------------------------------------------
+
+def pytest_sessionstart(session):
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{TEST_DB}"')
+    except psycopg.OperationalError as exc:
+        pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}", returncode=3)
+    import redis
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
+        client.flushdb()
+    except redis.exceptions.ConnectionError as exc:
+        pytest.exit(f"Redis is not reachable at {REDIS_URL}: {exc}", returncode=3)
+    from newsletter import migrate
+    migrate.upgrade()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from newsletter import db as database
+    database.reset_engine()
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+    except psycopg.OperationalError:
+        pass
+
+
+@pytest.fixture
+def db():
+    """A session on the test database; every table is emptied after the test."""
+    import newsletter.all_models  # noqa: F401
+    import tasks.celery_app  # noqa: F401  installs the job sender
+    from newsletter import db as database
+    database.get_engine()
+    session = database.session()
+    yield session
+    database.session.remove()
+    with database.get_engine().begin() as conn:
+        tables = ", ".join(t.name for t in database.Base.metadata.sorted_tables)
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def captured_jobs():
+    """Jobs enqueued by services, captured instead of sent to the broker (unit tests)."""
+    from newsletter import jobs
+    import tasks.celery_app  # noqa: F401
+    previous = jobs._sender
+    captured: list[tuple[str, tuple]] = []
+    jobs.set_sender(lambda name, args, options: captured.append((name, tuple(args))))
+    yield captured
+    jobs.set_sender(previous)
+
+
+# --- SMTP: a real server that records, and can refuse ---------------------------------------------
+
+@dataclass
+class Received:
+    envelope_from: str
+    recipients: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> email.message.EmailMessage:
+        return email.message_from_bytes(self.data, policy=email.policy.default)
+
+
+@dataclass
+class RecordingHandler:
+    messages: list[Received] = field(default_factory=list)
+    refuse: dict[str, str] = field(default_factory=dict)  # address → SMTP reply such as "550 5.1.1 …"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refuse:
+            return self.refuse[address.lower()]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[Received]:
+        return [m for m in self.messages if address.lower() in (r.lower() for r in m.recipients)]
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    from aiosmtpd.controller import Controller
+    from newsletter.catcher import free_port
+    from newsletter.settings import reset_settings
+    handler = RecordingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    os.environ["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    reset_settings()
+    yield handler
+    controller.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server):
+    """The session's SMTP server, emptied for this test."""
+    smtp_server.messages.clear()
+    smtp_server.refuse.clear()
+    yield smtp_server
+    smtp_server.refuse.clear()
+
+
+# --- Celery: real worker processes over Redis -----------------------------------------------------
+
+class WorkerProcess:
+    def __init__(self, name: str, concurrency: int = 2):
+        self.name = name
+        self.log_path = DATA_DIR / "logs" / f"{name}.log"
+        self.concurrency = concurrency
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> WorkerProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "newsletter.cli", "worker", "--concurrency", str(self.concurrency),
+             "--loglevel", "INFO"],
+            env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=ROOT,
+            stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
+            if b"ready." in self.log_path.read_bytes()[offset:]:
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"worker not ready after {timeout}s: {self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: the main process and its pool, as a crash would."""
+        import signal
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        from newsletter.processes import stop_process
+        if self.process:
+            stop_process(self.process)
+
+    def pool_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in out.split()]
+
+
+@pytest.fixture(scope="session")
+def celery_worker(smtp_server):
+    worker = WorkerProcess("worker").start()
+    yield worker
+    worker.stop()
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+# --- Web ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def app(db):
+    from newsletter.app import create_app
+    application = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
+    yield application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def world(db):
+    """Two structures, an editor, and a partner in each structure."""
+    from contributions.models import Structure, StructureKind
+    from newsletter.auth import create_user
+    from newsletter.models import Role
+    tilleuls = Structure(name="Centre social Les Tilleuls", kind=StructureKind.centre_social, commune="Bobigny")
+    asso = Structure(name="Association Parents Ensemble", kind=StructureKind.association, commune="Montreuil")
+    db.add_all([tilleuls, asso])
+    db.flush()
+    editor = create_user(db, "redaction@reaap.test", "Claire Martin", Role.editor, "mdp-redaction")
+    partner = create_user(db, "amina@tilleuls.test", "Amina Benali", Role.partner, "mdp-partenaire", tilleuls.id)
+    other = create_user(db, "julien@asso.test", "Julien Morel", Role.partner, "mdp-autre", asso.id)
+    db.commit()
+    return {"editor": editor, "partner": partner, "other": other, "tilleuls": tilleuls, "asso": asso}
+
+
+def login(client, email: str, password: str):
+    response = client.post("/connexion", data={"email": email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response
+
+
+def shared_path(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared/ is not beside this checkout)")
+    return path
