@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: install demo test chromium translations
+.PHONY: install demo test chromium translations messages
 
 $(BIN)/parentalites: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,8 @@ chromium:
 
 test: install chromium
 	$(BIN)/pytest
+
+# After changing user-visible strings: refresh the catalogues, then translate the new English entries.
+messages: $(BIN)/parentalites
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l --no-location --sort-output -o translations/messages.pot .
+	$(BIN)/pybabel -q update -i translations/messages.pot -d translations --no-fuzzy-matching

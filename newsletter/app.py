@@ -5,6 +5,7 @@ from pathlib import Path
 
 from flask import Flask, render_template, request
 from flask_babel import Babel, get_locale
+from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from newsletter import db as database
@@ -76,6 +77,10 @@ def create_app(config: dict | None = None) -> Flask:
     @app.teardown_appcontext
     def remove_session(_exc):
         database.session.remove()
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return render_template("errors/error.html", code=400, error=exc), 400
 
     for code in (403, 404, 429):
         app.register_error_handler(code, lambda exc, code=code: (

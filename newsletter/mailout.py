@@ -117,7 +117,7 @@ def _summary(issue: Issue) -> str:
 # --- Plan ---------------------------------------------------------------------------------------
 
 def _insert(db: Session):
-    return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(Delivery)
+    return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(Delivery.__table__)
 
 
 def plan(db: Session, issue: Issue) -> int:
@@ -127,7 +127,8 @@ def plan(db: Session, issue: Issue) -> int:
         literal(issue.id), Subscriber.id, literal(DeliveryStatus.queued.value), literal(0),
     ).where(Subscriber.status == SubscriberStatus.active)
     stmt = _insert(db).from_select(["issue_id", "subscriber_id", "status", "attempts"], eligible)
-    result = db.execute(stmt.on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"]))
+    result = db.execute(stmt.on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"]),
+                        execution_options={"preserve_rowcount": True})
     return result.rowcount or 0
 
 

@@ -81,10 +81,13 @@ def db():
     import tasks.celery_app  # noqa: F401  installs the job sender
     from newsletter import db as database
     database.get_engine()
-    session = database.session()
+    # Not the scoped session: the test client's requests run in this thread and remove that one.
+    session = database.SessionFactory()
     yield session
+    session.close()
     database.session.remove()
     with database.get_engine().begin() as conn:
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
         tables = ", ".join(t.name for t in database.Base.metadata.sorted_tables)
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
@@ -118,6 +121,8 @@ class Received:
 class RecordingHandler:
     messages: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # address → SMTP reply such as "550 5.1.1 …"
+    delay: float = 0.0  # seconds per message, to catch a mail-out in the middle
+
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refuse:
@@ -126,6 +131,8 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 Message accepted"
 
@@ -153,15 +160,21 @@ def smtp(smtp_server):
     """The session's SMTP server, emptied for this test."""
     smtp_server.messages.clear()
     smtp_server.refuse.clear()
+    smtp_server.delay = 0.0
     yield smtp_server
     smtp_server.refuse.clear()
+    smtp_server.delay = 0.0
 
 
 # --- Celery: real worker processes over Redis -----------------------------------------------------
 
 class WorkerProcess:
-    def __init__(self, name: str, concurrency: int = 2):
+    """`parentalites worker` (or `beat`) as a real process, with its log in the data directory."""
+
+    def __init__(self, name: str, concurrency: int = 2, command: str = "worker", ready_marker: bytes = b"ready."):
         self.name = name
+        self.command = command
+        self.ready_marker = ready_marker
         self.log_path = DATA_DIR / "logs" / f"{name}.log"
         self.concurrency = concurrency
         self.process: subprocess.Popen | None = None
@@ -169,16 +182,16 @@ class WorkerProcess:
     def start(self, timeout: float = 60.0) -> WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        args = ["--concurrency", str(self.concurrency)] if self.command == "worker" else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "newsletter.cli", "worker", "--concurrency", str(self.concurrency),
-             "--loglevel", "INFO"],
+            [sys.executable, "-m", "newsletter.cli", self.command, *args, "--loglevel", "INFO"],
             env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=ROOT,
             stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
-            if b"ready." in self.log_path.read_bytes()[offset:]:
+            if self.ready_marker in self.log_path.read_bytes()[offset:]:
                 return self
             time.sleep(0.2)
         raise RuntimeError(f"worker not ready after {timeout}s: {self.log_path.read_text()[-3000:]}")

@@ -173,5 +173,6 @@ def test_post_without_the_one_click_body_is_refused(client, db):
 def test_subscribe_form_is_protected_by_csrf(app, db, captured_jobs):
     app.config["WTF_CSRF_ENABLED"] = True
     response = app.test_client().post("/abonnement", data={"email": "marie@example.org", "name": "M", "consent": "y"})
-    assert response.status_code == 422
+    assert response.status_code == 400
+    assert "expiré" in response.get_data(as_text=True)
     assert db.scalar(select(func.count(Subscriber.id))) == 0
