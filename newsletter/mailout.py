@@ -173,7 +173,17 @@ def start(db: Session, issue_id: int) -> int:
         db.rollback()
         return 0
     if issue.compiled_html is None:
-        compile_issue(db, issue)
+        try:
+            compile_issue(db, issue)
+        except Exception as exc:  # noqa: BLE001  a template or MJML error: back to draft, say why
+            db.rollback()
+            issue = db.get(Issue, issue_id)
+            issue.status, issue.scheduled_at, issue.send_started_at = IssueStatus.draft, None, None
+            issue.send_error = f"{type(exc).__name__} : {exc}"
+            db.commit()
+            log.exception("issue %s could not be compiled", issue_id)
+            return 0
+    issue.send_error = None
     plan(db, issue)
     issue.mailout_heartbeat_at = utcnow()
     queued = count_claimable(db, issue.id)

@@ -92,6 +92,8 @@ class Issue(Base):
     compiled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the last attempt to start the mail-out failed (an MJML error…), shown to the editor.
+    send_error: Mapped[str | None] = mapped_column(Text)
     # Touched by every batch; the sweeper wakes workers up only when it grows old.
     mailout_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The archive: frozen at compile time, so later template changes never alter a past letter.

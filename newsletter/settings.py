@@ -44,6 +44,7 @@ class Settings:
     data_dir: Path
     database_url: str
     celery_broker_url: str
+    celery_queue: str
     smtp_url: str
     secret_key: str
     base_url: str
@@ -84,6 +85,7 @@ def load_settings() -> Settings:
         data_dir=data_dir,
         database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'parentalites.sqlite'}",
         celery_broker_url=os.environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{data_dir / 'broker.sqlite'}",
+        celery_queue=os.environ.get("CELERY_QUEUE") or "parentalites",
         smtp_url=os.environ.get("SMTP_URL") or f"smtp://127.0.0.1:{catcher_port}",
         secret_key=_secret_key(data_dir),
         base_url=(os.environ.get("BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),

@@ -18,6 +18,7 @@ def make_celery() -> Celery:
     app = Celery("parentalites", broker=settings.celery_broker_url,
                  include=["tasks.mailout", "tasks.mail"])
     app.conf.update(
+        task_default_queue=settings.celery_queue,
         task_ignore_result=True,
         result_backend=None,
         task_acks_late=True,               # a task killed with its worker is delivered again

@@ -37,6 +37,7 @@ os.environ.update({
     "PARENTALITES_DATA_DIR": str(DATA_DIR),
     "DATABASE_URL": _pg_url(TEST_DB),
     "CELERY_BROKER_URL": REDIS_URL,
+    "CELERY_QUEUE": f"parentalites-test-{RUN_ID}",  # several test runs may share one Redis
     "SECRET_KEY": "test-secret-key-" + RUN_ID,
     "BASE_URL": "https://parentalites.test",
     "MAIL_FROM": "Lettre Parentalités <lettre@parentalites.test>",
@@ -56,8 +57,7 @@ def pytest_sessionstart(session):
         pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}", returncode=3)
     import redis
     try:
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
-        client.flushdb()
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).ping()
     except redis.exceptions.ConnectionError as exc:
         pytest.exit(f"Redis is not reachable at {REDIS_URL}: {exc}", returncode=3)
     from newsletter import migrate
@@ -67,6 +67,11 @@ def pytest_sessionstart(session):
 def pytest_sessionfinish(session, exitstatus):
     from newsletter import db as database
     database.reset_engine()
+    try:
+        import redis
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).delete(os.environ["CELERY_QUEUE"])
+    except Exception:  # noqa: BLE001  best effort
+        pass
     try:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')

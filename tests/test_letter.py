@@ -176,3 +176,15 @@ def test_the_archive_keeps_a_letter_as_it_was_sent(db, world, captured_jobs):
     item.title = "Titre modifié après l'envoi"
     db.commit()
     assert "Titre d'origine" in db.get(Issue, issue.id).archive_html == frozen
+
+
+def test_a_letter_that_does_not_compile_goes_back_to_draft_with_the_reason(db, issue, captured_jobs, monkeypatch):
+    from newsletter import mail
+    monkeypatch.setattr(mailout, "compile_mjml", lambda source, name: mail.compile_mjml("<mjml><mj-body><oops", name))
+    mailout.request_send(db, issue)
+    db.commit()
+    assert mailout.start(db, issue.id) == 0
+    db.expire_all()
+    failed = db.get(Issue, issue.id)
+    assert failed.status is IssueStatus.draft and "MJML invalide" in failed.send_error
+    assert db.scalar(select(func.count(Delivery.id))) == 0

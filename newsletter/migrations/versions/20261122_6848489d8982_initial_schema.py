@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: 9998633657a2
+Revision ID: 6848489d8982
 Revises: 
-Create Date: 2026-11-21 23:54:52.071932
+Create Date: 2026-11-22 00:22:29.805295
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '9998633657a2'
+revision = '6848489d8982'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -121,6 +121,7 @@ def upgrade() -> None:
     sa.Column('compiled_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('send_started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('send_error', sa.Text(), nullable=True),
     sa.Column('mailout_heartbeat_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('archive_html', sa.Text(), nullable=True),
     sa.Column('archive_email_html', sa.Text(), nullable=True),
