@@ -15,6 +15,7 @@ from newsletter.auth import editor_required
 from newsletter.db import session, utcnow
 from newsletter.forms import AddItemForm, EmptyForm, IssueForm, RubriqueForm, ScheduleForm, TestSendForm
 from newsletter.models import Issue, IssueStatus
+from subscribers.services import active_subscriber_count
 from contributions.models import Contribution
 
 public_bp = Blueprint("public", __name__)
@@ -104,7 +105,7 @@ def issue(issue_id: int):
     return render_template(
         "redaction/issue.html", issue=issue, form=form, available=available, progress=progress,
         add_form=AddItemForm(), rubrique_form=RubriqueForm(), action_form=EmptyForm(),
-        test_form=TestSendForm(), schedule_form=ScheduleForm(),
+        test_form=TestSendForm(), schedule_form=ScheduleForm(), audience=active_subscriber_count(db),
         failures=mailout.failed_deliveries(db, issue.id) if progress else [])
 
 
@@ -209,6 +210,8 @@ def send_test(issue_id: int):
 @editor_required
 def send_now(issue_id: int):
     def action(issue):
+        if request.form.get("confirm") != "1":
+            raise mailout.MailoutError(_("Cochez la case de confirmation avant d'envoyer à tous les abonnés."))
         mailout.request_send(session(), issue)
         session().commit()
         return _("Envoi lancé.")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsletter import urls
@@ -146,3 +146,7 @@ def unsubscribe(db: Session, subscriber: Subscriber, request: Request | None = N
     _record(db, subscriber, f"unsubscribe:{via}", request)
     db.commit()
     return True
+
+
+def active_subscriber_count(db: Session) -> int:
+    return db.scalar(select(func.count(Subscriber.id)).where(Subscriber.status == SubscriberStatus.active)) or 0

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy.exc import OperationalError
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -91,10 +92,17 @@ def db():
     yield session
     session.close()
     database.session.remove()
-    with database.get_engine().begin() as conn:
-        conn.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
-        tables = ", ".join(t.name for t in database.Base.metadata.sorted_tables)
-        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    tables = ", ".join(t.name for t in database.Base.metadata.sorted_tables)
+    for attempt in range(5):  # a worker may still be finishing a task of this test
+        try:
+            with database.get_engine().begin() as conn:
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
+                conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            break
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(1)
 
 
 @pytest.fixture

@@ -57,7 +57,11 @@ def test_editor_sends_the_letter_and_every_confirmed_subscriber_gets_it(client, 
     issue = compose(db, world)
     login(client, "redaction@reaap.test", "mdp-redaction")
 
-    response = client.post(f"/redaction/numeros/{issue.id}/envoyer")
+    response = client.post(f"/redaction/numeros/{issue.id}/envoyer")  # no confirmation ticked
+    assert response.status_code == 302
+    db.expire_all()
+    assert db.get(Issue, issue.id).status is IssueStatus.draft
+    response = client.post(f"/redaction/numeros/{issue.id}/envoyer", data={"confirm": "1"})
     assert response.status_code == 302
     sent = wait_sent(db, issue.id)
 
