@@ -173,3 +173,53 @@ def test_a_worker_killed_mid_send_loses_nobody(db, world, smtp, celery_worker, b
     assert lost == set()
     assert duplicates <= in_flight
     assert mailout.progress(db, issue.id).sent == 60
+
+
+def test_a_temporary_refusal_is_retried_later_then_recorded_with_the_reply(db, world, smtp, captured_jobs):
+    """4xx: back in the queue with a delay (not a blocking sleep), up to MAX_ATTEMPTS; the rest of
+    the batch goes on. Run in-process (no worker) so that the clock can be moved."""
+    people(db, 3)
+    smtp.refuse["pro1@example.org"] = "451 4.7.1 Greylisted, try again later"
+    issue = compose(db, world)
+    mailout.request_send(db, issue)
+    db.commit()
+    assert mailout.start(db, issue.id) == 3
+    assert mailout.run_batch(db, issue.id) == 3
+    assert sorted(r for m in letters(smtp) for r in m.recipients) == ["pro0@example.org", "pro2@example.org"]
+    deferred = db.scalar(select(Delivery).join(Subscriber).where(Subscriber.email == "pro1@example.org"))
+    db.refresh(deferred)
+    assert (deferred.status, deferred.attempts, deferred.smtp_code) == (DeliveryStatus.queued, 1, 451)
+    assert deferred.not_before > utcnow() + timedelta(seconds=30)
+    assert mailout.run_batch(db, issue.id) == 0  # not yet due: nothing claimed, issue not finished
+    assert db.get(Issue, issue.id).status is IssueStatus.sending
+    for attempt in (2, 3):
+        db.execute(Delivery.__table__.update().values(not_before=utcnow() - timedelta(seconds=1)))
+        db.commit()
+        assert mailout.run_batch(db, issue.id) == 1
+    db.refresh(deferred)
+    assert (deferred.status, deferred.attempts) == (DeliveryStatus.failed, 3)
+    assert deferred.smtp_reply.startswith("4.7.1 Greylisted")
+    db.expire_all()
+    assert db.get(Issue, issue.id).status is IssueStatus.sent
+
+
+def test_an_unreachable_smtp_server_gives_the_batch_back(db, world, smtp, captured_jobs, monkeypatch):
+    import smtplib
+    people(db, 4)
+    issue = compose(db, world)
+    mailout.request_send(db, issue)
+    db.commit()
+    mailout.start(db, issue.id)
+    monkeypatch.setenv("SMTP_URL", "smtp://127.0.0.1:1")  # nobody listens there
+    from newsletter.settings import reset_settings
+    reset_settings()
+    try:
+        with pytest.raises((smtplib.SMTPException, OSError)):
+            mailout.run_batch(db, issue.id)
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    p = mailout.progress(db, issue.id)
+    assert (p.queued, p.claimed, p.sent, p.failed) == (4, 0, 0, 0)  # nothing lost, nothing failed
+    assert mailout.run_batch(db, issue.id) == 4
+    assert len(letters(smtp)) == 4
