@@ -24,8 +24,9 @@ from contributions.services import mark_published
 from newsletter import jobs, urls
 from newsletter.db import utcnow
 from newsletter.mail import (
-    SMTPConnection, build_message, compile_mjml, email_environment, queue_rendered, RenderedEmail,
+    RenderedEmail, SMTPConnection, compile_mjml, email_environment, queue_rendered,
 )
+from newsletter.mime import LetterMIME, format_recipient
 from newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus, OutboundEmail
 from newsletter.settings import get_settings
 from subscribers.models import Subscriber, SubscriberStatus
@@ -266,28 +267,39 @@ def _refusal(claimed: Claimed, code: int, reply: bytes | str, now: datetime) -> 
 
 
 def letter_headers(unsubscribe_url: str) -> dict[str, str]:
+    return {**static_letter_headers(), "List-Unsubscribe": f"<{unsubscribe_url}>"}
+
+
+def static_letter_headers() -> dict[str, str]:
     return {
         "List-Id": get_settings().list_id,
-        "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "Precedence": "bulk",
         "Auto-Submitted": "auto-generated",
     }
 
 
-def personalised_message(letter: CompiledLetter, issue: Issue, claimed: Claimed) -> tuple[str, bytes]:
+def letter_mime(issue: Issue) -> LetterMIME:
+    """The issue's letter, MIME-encoded once; each recipient's copy fills a few lines."""
+    return LetterMIME(sender=get_settings().mail_from, subject=issue.subject or "",
+                      text=issue.compiled_text or "", html=issue.compiled_html or "",
+                      static_headers=static_letter_headers())
+
+
+def personalised_message(letter: LetterMIME, issue: Issue, claimed: Claimed) -> tuple[str, bytes]:
     unsubscribe_url = urls.absolute(urls.unsubscribe_path(claimed.unsubscribe_token))
-    html_body, text_body = letter.render({"greeting": greeting(claimed.name), "unsubscribe_url": unsubscribe_url})
+    values = {"greeting": greeting(claimed.name), "unsubscribe_url": unsubscribe_url}
     message_id = f"<lettre-{issue.numero}.{claimed.delivery_id}.{secrets.token_hex(4)}@{get_settings().mail_domain}>"
-    to = f"{claimed.name} <{claimed.email}>" if claimed.name else claimed.email
-    return message_id, build_message(to=to, subject=letter.subject, text=text_body, html=html_body,
-                                     message_id=message_id, headers=letter_headers(unsubscribe_url))
+    return message_id, letter.render(
+        to=format_recipient(claimed.name, claimed.email), message_id=message_id,
+        personal_headers={"List-Unsubscribe": f"<{unsubscribe_url}>"}, text_values=values,
+        html_values={key: html.escape(value, quote=True) for key, value in values.items()})
 
 
 def send_claimed(issue: Issue, claimed: list[Claimed], connection: SMTPConnection) -> list[Outcome]:
     """Send every claimed delivery over one connection. One recipient's refusal never stops the
     batch; a dropped connection is reopened and the same message tried again once."""
-    letter = CompiledLetter(issue.subject or "", issue.compiled_html or "", issue.compiled_text or "")
+    letter = letter_mime(issue)
     envelope_from = get_settings().mail_from_address
     outcomes: list[Outcome] = []
     for index, item in enumerate(claimed):

@@ -39,6 +39,11 @@ def normalize_email(raw: str) -> str:
     return info.normalized.lower()
 
 
+def one_line(value: str | None) -> str:
+    """Names go into e-mail headers: no line breaks, no control characters."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in (value or "")).split())
+
+
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(get_settings().secret_key, salt="subscription-confirm")
 
@@ -76,6 +81,7 @@ def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
     """Start a subscription (double opt-in). Raises InvalidEmail; otherwise always succeeds in the
     same way, and commits."""
     address = normalize_email(email)
+    name, structure_name = one_line(name), one_line(structure_name)
     subscriber = db.scalar(select(Subscriber).where(Subscriber.email == address))
     if subscriber is None:
         subscriber = Subscriber(email=address, name=name.strip(), structure_name=structure_name.strip())

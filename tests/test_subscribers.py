@@ -176,3 +176,9 @@ def test_subscribe_form_is_protected_by_csrf(app, db, captured_jobs):
     assert response.status_code == 400
     assert "expiré" in response.get_data(as_text=True)
     assert db.scalar(select(func.count(Subscriber.id))) == 0
+
+
+def test_names_are_kept_on_one_line(db, captured_jobs):
+    services.subscribe(db, "marie@example.org", "Marie\r\nBcc: x@example.org\t", "CLAS\nBondy")
+    subscriber = db.scalar(select(Subscriber))
+    assert (subscriber.name, subscriber.structure_name) == ("Marie Bcc: x@example.org", "CLAS Bondy")
