@@ -140,10 +140,37 @@ class SMTPConnection:
         """Send one message; raises smtplib's exceptions (the caller decides what they mean)."""
         if self.client is None:
             self.open()
-        refused = self.client.sendmail(envelope_from, [recipient], message)
-        if refused:  # only possible with several recipients; kept for completeness
-            code, reply = refused[recipient]
+        if message.startswith(b".") or b"\n." in message:
+            # Lines starting with a dot: let smtplib dot-stuff them (RFC 5321 §4.5.2).
+            self.client.sendmail(envelope_from, [recipient], message)
+            return
+        self._send_unstuffed(envelope_from, recipient, message)
+
+    def _send_unstuffed(self, envelope_from: str, recipient: str, message: bytes) -> None:
+        """smtplib.sendmail without its per-message regex passes (dot-stuffing, line endings),
+        for messages that need none: the letter's MIME writes CRLF and =2E for a leading dot.
+        Same commands, same replies, same exceptions."""
+        client = self.client
+        client.ehlo_or_helo_if_needed()
+        code, reply = client.mail(envelope_from)
+        if code != 250:
+            client._rset() if code == 421 else client.rset()
+            raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
+        code, reply = client.rcpt(recipient)
+        if code not in (250, 251):
+            client._rset() if code == 421 else client.rset()
             raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+        client.putcmd("data")
+        code, reply = client.getreply()
+        if code != 354:
+            client._rset()
+            raise smtplib.SMTPDataError(code, reply)
+        client.send(message if message.endswith(b"\r\n") else message + b"\r\n")
+        client.send(b".\r\n")
+        code, reply = client.getreply()
+        if code != 250:
+            client._rset() if code == 421 else client.rset()
+            raise smtplib.SMTPDataError(code, reply)
 
     def reconnect(self) -> None:
         self.close()

@@ -21,36 +21,57 @@ SLOT_RE = re.compile(r"%%(\w+)%%")
 CRLF = b"\r\n"
 
 
-def _qp_line(line: str) -> bytes:
-    # Same steps as email.charset for utf-8 + quoted-printable: bytes seen as latin-1, then encode.
-    return quoprimime.body_encode(line.encode("utf-8").decode("latin-1"), maxlinelen=76, eol="\r\n").encode("ascii")
+_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
+
+
+def _qp(text: str) -> bytes:
+    """Quoted-printable as email.charset does it for utf-8 (bytes seen as latin-1), with a dot that
+    starts a line written =2E: the message then needs no SMTP dot-stuffing (RFC 5321 §4.5.2)."""
+    encoded = quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), maxlinelen=76, eol="\r\n")
+    return _LEADING_DOT.sub(b"=2E", encoded.encode("ascii"))
+
+
+SOFT_BREAK = b"=\r\n"
+
+
+class _Slot(str):
+    """The name of a slot, in a part's chunks."""
 
 
 class _EncodedPart:
-    """A text part as alternating runs: bytes already encoded, or a line with slots to fill."""
+    """A text part encoded once, as chunks: bytes ready to send, or slots to encode per recipient.
+
+    A line without slots is encoded whole. A line with slots (MJML writes whole sections on one
+    line) is cut at the slots with soft line breaks, which decoders remove: the literal pieces are
+    encoded once, and only the slot values are encoded per recipient."""
 
     def __init__(self, source: str):
-        self.runs: list[bytes | str] = []
-        static: list[bytes] = []
-        for line in source.replace("\r\n", "\n").split("\n"):
-            if SLOT_RE.search(line):
-                if static:
-                    self.runs.append(CRLF.join(static))
-                    static = []
-                self.runs.append(line)
-            else:
-                static.append(_qp_line(line))
-        if static:
-            self.runs.append(CRLF.join(static))
+        self.chunks: list[bytes | _Slot] = []
+        pending = bytearray()
+        for index, line in enumerate(source.replace("\r\n", "\n").split("\n")):
+            if index:
+                pending += CRLF
+            if not SLOT_RE.search(line):
+                pending += _qp(line)
+                continue
+            first = True
+            for position, piece in enumerate(SLOT_RE.split(line)):
+                is_slot = position % 2 == 1
+                if not is_slot and not piece:
+                    continue
+                if not first:
+                    pending += SOFT_BREAK
+                first = False
+                if is_slot:
+                    self.chunks.append(bytes(pending))
+                    pending.clear()
+                    self.chunks.append(_Slot(piece))
+                else:
+                    pending += _qp(piece)
+        self.chunks.append(bytes(pending))
 
     def render(self, values: dict[str, str]) -> bytes:
-        out = []
-        for run in self.runs:
-            if isinstance(run, bytes):
-                out.append(run)
-            else:
-                out.append(_qp_line(SLOT_RE.sub(lambda m: values[m.group(1)], run)))
-        return CRLF.join(out)
+        return b"".join(chunk if isinstance(chunk, bytes) else _qp(values[chunk]) for chunk in self.chunks)
 
 
 def _header_block(headers: list[tuple[str, str]]) -> bytes:

@@ -86,3 +86,16 @@ def test_a_line_break_smuggled_into_a_name_cannot_add_a_header():
     message = parse(data)
     assert message["Bcc"] is None and "victim@example.org" in str(message["To"])
     assert b"\r\nBcc:" not in data
+
+
+def test_slots_inside_a_long_line_are_cut_with_soft_breaks_only():
+    long_html = "<div>" + "x" * 5000 + '<a href="%%unsubscribe_url%%">%%greeting%%</a>' + "y" * 5000 + "</div>\n"
+    args = ("Zoé", "Bonjour Zoé,", "https://parentalites.test/desabonnement/T0k")
+    assert_same_letter(fast(*args, html=long_html), slow(*args, html=long_html))
+
+
+def test_a_dot_starting_a_line_is_encoded_so_no_dot_stuffing_is_needed():
+    text = ".\n.point de départ\n%%greeting%%\n..\n"
+    data = fast("Zoé", ".Bonjour", "https://x.test/d/t", text=text)
+    assert not data.startswith(b".") and b"\n." not in data
+    assert parse(data).get_body(("plain",)).get_content().splitlines()[:4] == [".", ".point de départ", ".Bonjour", ".."]
