@@ -54,9 +54,10 @@ def create_app(config: dict | None = None) -> Flask:
     from newsletter.views import public_bp, redaction_bp
     from contributions.views import moderation_bp, partner_bp
     from subscribers.views import subscribers_bp
+    from subscribers.bounce_views import bounces_bp
 
     login_manager.init_app(app)
-    for blueprint in (public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp):
+    for blueprint in (public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp, bounces_bp):
         app.register_blueprint(blueprint)
 
     app.jinja_env.filters.update(markdown=render_markdown, long_date=long_date, date_time=date_time)

@@ -29,6 +29,7 @@ from newsletter.mail import (
 from newsletter.mime import LetterMIME, format_recipient
 from newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus, OutboundEmail
 from newsletter.settings import get_settings
+from subscribers.bounces import verp_address
 from subscribers.models import Subscriber, SubscriberStatus
 
 log = logging.getLogger(__name__)
@@ -300,13 +301,13 @@ def send_claimed(issue: Issue, claimed: list[Claimed], connection: SMTPConnectio
     """Send every claimed delivery over one connection. One recipient's refusal never stops the
     batch; a dropped connection is reopened and the same message tried again once."""
     letter = letter_mime(issue)
-    envelope_from = get_settings().mail_from_address
     outcomes: list[Outcome] = []
     for index, item in enumerate(claimed):
         message_id, message = personalised_message(letter, issue, item)
         for attempt in (1, 2):
             try:
-                connection.send(envelope_from, item.email, message)
+                # VERP: the return path names the delivery, so a bounce maps to one subscriber.
+                connection.send(verp_address(item.delivery_id), item.email, message)
                 outcomes.append(Outcome(item.delivery_id, DeliveryStatus.sent, 250, None, message_id))
                 break
             except smtplib.SMTPRecipientsRefused as exc:

@@ -5,7 +5,7 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.db import Base, UTCDateTime, utcnow
@@ -16,7 +16,7 @@ class SubscriberStatus(str, enum.Enum):
     pending = "pending"            # subscribed, confirmation link not yet followed
     active = "active"              # confirmed: receives every letter
     unsubscribed = "unsubscribed"  # left; may subscribe again
-    suppressed = "suppressed"      # never mailed again (hard bounce, complaint: later issue)
+    suppressed = "suppressed"      # never mailed again (hard bounce, complaint, repeated soft bounces)
 
 
 def new_token() -> str:
@@ -38,6 +38,9 @@ class Subscriber(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why and when the address was suppressed (shown to the editors); see subscribers/bounces.py.
+    suppressed_reason: Mapped[str | None] = mapped_column(Text)
+    suppressed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     consents: Mapped[list[ConsentRecord]] = relationship(
         back_populates="subscriber", order_by="ConsentRecord.id", cascade="all, delete-orphan")
@@ -57,3 +60,34 @@ class ConsentRecord(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="consents")
+
+
+class BounceKind(str, enum.Enum):
+    hard = "hard"              # the address does not exist: suppressed at once
+    soft = "soft"              # delivery failed for a passing reason (full mailbox, policy…)
+    delayed = "delayed"        # still being retried by the remote server: counts for nothing
+    autoreply = "autoreply"    # vacation message, challenge-response: counts for nothing
+    complaint = "complaint"    # ARF abuse report: unsubscribed and suppressed
+    unknown = "unknown"        # not understood: kept for the record, no effect
+
+
+class Bounce(Base):
+    """One bounce, complaint or auto-reply received about a letter, kept for the editors and for
+    the soft-bounce count. Mapped to a subscriber through the VERP return path when it has one."""
+
+    __tablename__ = "bounces"
+    __table_args__ = (Index("ix_bounces_subscriber_received", "subscriber_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
+    kind: Mapped[BounceKind] = mapped_column(_enum(BounceKind, "bounce_kind"))
+    email: Mapped[str | None] = mapped_column(String(254))  # the address the report names
+    status_code: Mapped[str | None] = mapped_column(String(16))  # enhanced status, e.g. 5.1.1
+    diagnostic: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(32))  # maildir, imap, webhook
+    # SHA-256 of the raw message: the same message polled twice is recorded once.
+    message_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subscriber: Mapped[Subscriber | None] = relationship()

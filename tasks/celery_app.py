@@ -16,7 +16,7 @@ SWEEP_EVERY_SECONDS = 15.0
 def make_celery() -> Celery:
     settings = get_settings()
     app = Celery("parentalites", broker=settings.celery_broker_url,
-                 include=["tasks.mailout", "tasks.mail"])
+                 include=["tasks.mailout", "tasks.mail", "tasks.bounces"])
     app.conf.update(
         task_default_queue=settings.celery_queue,
         task_ignore_result=True,
@@ -35,6 +35,7 @@ def make_celery() -> Celery:
         beat_schedule={
             "mailout-sweep": {"task": "tasks.mailout.sweep", "schedule": SWEEP_EVERY_SECONDS},
             "outbox-sweep": {"task": "tasks.mail.sweep_outbox", "schedule": 60.0},
+            "bounces-poll": {"task": "tasks.bounces.poll", "schedule": 60.0},
         },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     )

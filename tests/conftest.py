@@ -136,6 +136,13 @@ class RecordingHandler:
     messages: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # address → SMTP reply such as "550 5.1.1 …"
     delay: float = 0.0  # seconds per message, to catch a mail-out in the middle
+    pipelining: bool = False  # advertise RFC 2920 PIPELINING (aiosmtpd reads commands in order anyway)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -175,9 +182,11 @@ def smtp(smtp_server):
     smtp_server.messages.clear()
     smtp_server.refuse.clear()
     smtp_server.delay = 0.0
+    smtp_server.pipelining = False
     yield smtp_server
     smtp_server.refuse.clear()
     smtp_server.delay = 0.0
+    smtp_server.pipelining = False
 
 
 # --- Celery: real worker processes over Redis -----------------------------------------------------

@@ -223,3 +223,29 @@ def test_an_unreachable_smtp_server_gives_the_batch_back(db, world, smtp, captur
     assert (p.queued, p.claimed, p.sent, p.failed) == (4, 0, 0, 0)  # nothing lost, nothing failed
     assert mailout.run_batch(db, issue.id) == 4
     assert len(letters(smtp)) == 4
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_refusals_and_verp_with_and_without_pipelining(db, world, smtp, captured_jobs, pipelining):
+    from newsletter.mail import SMTPConnection
+    from subscribers.bounces import parse_verp
+    smtp.pipelining = pipelining
+    with SMTPConnection() as connection:
+        connection.client.ehlo_or_helo_if_needed()
+        assert connection.client.has_extn("pipelining") is pipelining
+    people(db, 5)
+    smtp.refuse["pro2@example.org"] = "550 5.1.1 User unknown"
+    smtp.refuse["pro3@example.org"] = "452 4.2.2 Mailbox full"
+    issue = compose(db, world)
+    mailout.request_send(db, issue)
+    db.commit()
+    mailout.start(db, issue.id)
+    assert mailout.run_batch(db, issue.id) == 5
+    got = {m.recipients[0]: m for m in letters(smtp)}
+    assert sorted(got) == ["pro0@example.org", "pro1@example.org", "pro4@example.org"]
+    outcomes = {d.subscriber.email: (d.status, d.smtp_code) for d in db.scalars(select(Delivery))}
+    assert outcomes["pro2@example.org"] == (DeliveryStatus.failed, 550)
+    assert outcomes["pro3@example.org"] == (DeliveryStatus.queued, 452)  # retried later
+    # The envelope sender names the delivery (VERP).
+    delivery = db.scalar(select(Delivery).join(Subscriber).where(Subscriber.email == "pro4@example.org"))
+    assert parse_verp(got["pro4@example.org"].envelope_from) == delivery.id

@@ -1,0 +1,35 @@
+"""Bounce polling: read the bounce mailbox (a Maildir, an IMAP folder, or both) every minute."""
+from __future__ import annotations
+
+import imaplib
+import logging
+import os
+from pathlib import Path
+
+from newsletter.db import get_engine, session
+from subscribers import bounces
+from tasks.celery_app import celery_app
+
+log = logging.getLogger(__name__)
+
+
+@celery_app.task(name="tasks.bounces.poll")
+def poll() -> dict[str, int]:
+    """Ingest BOUNCE_MAILDIR and BOUNCE_IMAP_URL when set; one failing source does not stop the
+    other. Returns messages processed per source."""
+    get_engine()
+    db = session()
+    done: dict[str, int] = {}
+    maildir = os.environ.get("BOUNCE_MAILDIR")
+    if maildir:
+        try:
+            done["maildir"] = bounces.ingest_maildir(db, Path(maildir))
+        except OSError:
+            log.exception("bounce Maildir %s could not be read", maildir)
+    imap_url = os.environ.get("BOUNCE_IMAP_URL")
+    if imap_url:
+        try:
+            done["imap"] = bounces.ingest_imap_url(db, imap_url)
+        except (OSError, ValueError, imaplib.IMAP4.error):
+            log.exception("bounce IMAP mailbox could not be read")
+    return done
