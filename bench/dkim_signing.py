@@ -2,7 +2,7 @@
 and with the fast signer of `newsletter.dkim`, on a letter of about 140 KB built like the mail-out
 builds it (the real MJML and text templates, compiled once, slots filled, then `build_message`).
 
-    .venv/bin/python bench/dkim.py [--seconds 3] [--rounds 5] [--items 28]
+    .venv/bin/python bench/dkim_signing.py [--seconds 3] [--rounds 5] [--items 28]
 
 A benchmark, not a test: it asserts nothing but that every signature verifies. No SMTP: the rates
 are those of making the bytes of each message, the part that signing slows down.
