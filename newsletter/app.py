@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from newsletter import db as database
 from newsletter.extensions import csrf, limiter
-from newsletter.formatting import date_time, long_date
+from newsletter.formatting import install_filters
 from newsletter.settings import get_settings
 from newsletter.text import render_markdown
 
@@ -60,7 +60,8 @@ def create_app(config: dict | None = None) -> Flask:
     for blueprint in (public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp, bounces_bp):
         app.register_blueprint(blueprint)
 
-    app.jinja_env.filters.update(markdown=render_markdown, long_date=long_date, date_time=date_time)
+    app.jinja_env.filters["markdown"] = render_markdown
+    install_filters(app.jinja_env)
     from contributions.models import STATUS_LABELS, ContributionStatus
     app.jinja_env.globals.update(
         settings=settings, get_locale=get_locale,

@@ -101,22 +101,91 @@ def mailout() -> None:
     pass
 
 
-@mailout.command("status", help="Progression de l'envoi du numéro N.")
-@click.argument("numero", type=int)
-def mailout_status(numero: int) -> None:
-    from rich.console import Console
+def _issue_by_numero(numero: int):
     from sqlalchemy import select
     import newsletter.all_models  # noqa: F401
-    from newsletter import mailout as engine
+    import tasks.celery_app  # noqa: F401  resume wakes workers through the broker
     from newsletter.db import get_engine, session
     from newsletter.models import Issue
     get_engine()
     issue = session().scalar(select(Issue).where(Issue.numero == numero))
     if issue is None:
         raise click.ClickException(f"Aucun numéro {numero}.")
-    p = engine.progress(session(), issue.id)
-    Console().print(f"N°{issue.numero} [{issue.status.value}] : {p.sent} envoyé(s), {p.failed} en échec, "
-                    f"{p.remaining} restant(s) sur {p.total}")
+    return session(), issue
+
+
+@mailout.command("status", help="Progression de l'envoi du numéro N (--follow : jusqu'à la fin).")
+@click.argument("numero", type=int)
+@click.option("--follow", is_flag=True, help="Suivre l'envoi jusqu'à ce qu'il s'arrête.")
+def mailout_status(numero: int, follow: bool) -> None:
+    import time
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from newsletter import mailout as engine
+    from newsletter.formatting import format_duration
+    from newsletter.models import IssueStatus
+    db, issue = _issue_by_numero(numero)
+    console = Console()
+
+    def line(p) -> str:
+        rate = f", {p.rate:.1f} msg/s" if p.rate else ""
+        eta = f", fin dans {format_duration(p.eta_seconds)}" if p.eta_seconds is not None else ""
+        return (f"N°{issue.numero} [{issue.status.value}] : {p.sent} envoyé(s), {p.failed} en échec, "
+                f"{p.remaining} restant(s) sur {p.total}{rate}{eta}")
+    p = engine.progress(db, issue.id)
+    if not follow or issue.status is not IssueStatus.sending:
+        console.print(line(p))
+        if issue.send_error:
+            console.print(f"[yellow]{issue.send_error}[/]")
+        return
+    with Progress(TextColumn(f"N°{issue.numero}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console) as bar:
+        task = bar.add_task("envoi", total=p.total, rate="")
+        while True:
+            db.expire_all()
+            p = engine.progress(db, issue.id)
+            bar.update(task, total=p.total, completed=p.done, rate=f"{p.rate or 0:.1f} msg/s")
+            if db.get(type(issue), issue.id).status is not IssueStatus.sending:
+                break
+            time.sleep(1)
+    console.print(line(p))
+
+
+@mailout.command("pause", help="Mettre en pause l'envoi du numéro N.")
+@click.argument("numero", type=int)
+def mailout_pause(numero: int) -> None:
+    from newsletter import mailout as engine
+    db, issue = _issue_by_numero(numero)
+    try:
+        engine.pause(db, issue)
+    except engine.MailoutError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Envoi du n°{numero} en pause.")
+
+
+@mailout.command("resume", help="Reprendre l'envoi du numéro N.")
+@click.argument("numero", type=int)
+def mailout_resume(numero: int) -> None:
+    from newsletter import mailout as engine
+    db, issue = _issue_by_numero(numero)
+    try:
+        engine.resume(db, issue)
+    except engine.MailoutError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Envoi du n°{numero} repris.")
+
+
+@mailout.command("cancel", help="Annuler l'envoi du numéro N (les destinataires restants ne le recevront pas).")
+@click.argument("numero", type=int)
+@click.confirmation_option(prompt="Annuler l'envoi ? Les destinataires restants ne recevront pas ce numéro.")
+def mailout_cancel(numero: int) -> None:
+    from newsletter import mailout as engine
+    db, issue = _issue_by_numero(numero)
+    try:
+        count = engine.cancel(db, issue)
+    except engine.MailoutError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Envoi du n°{numero} annulé : {count} destinataire(s) ne le recevront pas.")
 
 
 @main.group(help="Comptes.")

@@ -24,6 +24,21 @@ def date_time(value: datetime | None, locale: str = "fr") -> str:
                            else "MMMM d, y 'at' HH:mm", locale=locale)
 
 
+def format_duration(seconds: float | None) -> str:
+    """A short duration for people: « 2 h 05 min », « 3 min 20 s », « 12 s »."""
+    if seconds is None:
+        return ""
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
 def install_filters(env) -> None:
     env.filters["long_date"] = long_date
     env.filters["date_time"] = date_time
+    env.filters["duration"] = format_duration

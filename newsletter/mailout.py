@@ -302,7 +302,13 @@ def send_claimed(issue: Issue, claimed: list[Claimed], connection: SMTPConnectio
     batch; a dropped connection is reopened and the same message tried again once."""
     letter = letter_mime(issue)
     outcomes: list[Outcome] = []
+    max_failures = get_settings().mailout_max_consecutive_failures
     for index, item in enumerate(claimed):
+        streak = _failure_streak(outcomes)
+        if max_failures and streak >= max_failures:
+            # Give the rest back untouched; run_batch pauses the mail-out and tells the editors.
+            outcomes.extend(Outcome(rest.delivery_id, DeliveryStatus.queued) for rest in claimed[index:])
+            return outcomes
         message_id, message = personalised_message(letter, issue, item)
         for attempt in (1, 2):
             try:
@@ -332,6 +338,18 @@ def send_claimed(issue: Issue, claimed: list[Claimed], connection: SMTPConnectio
                                     for rest in claimed[index:])
                     return outcomes
     return outcomes
+
+
+def _failure_streak(outcomes: list[Outcome]) -> int:
+    """Refusals in a row at the end of `outcomes` (a 4xx put back in the queue counts too)."""
+    streak = 0
+    for outcome in reversed(outcomes):
+        if outcome.status is DeliveryStatus.queued and outcome.code is None:
+            continue  # given back untouched (end of a stopped batch): neither success nor refusal
+        if outcome.status is DeliveryStatus.sent:
+            break
+        streak += 1
+    return streak
 
 
 def record(db: Session, token: str, outcomes: list[Outcome]) -> None:
@@ -379,6 +397,13 @@ def run_batch(db: Session, issue_id: int) -> int:
         connection.close()
     record(db, token, outcomes)
     db.execute(update(Issue).where(Issue.id == issue_id).values(mailout_heartbeat_at=utcnow()))
+    max_failures = get_settings().mailout_max_consecutive_failures
+    streak = _failure_streak(outcomes)
+    if max_failures and streak >= max_failures:
+        db.commit()
+        refusals = [o for o in outcomes if o.code is not None]
+        pause_after_failures(db, issue_id, refusals[-streak:])
+        return len(claimed)
     if count_claimable(db, issue_id):
         jobs.enqueue(db, SEND_BATCH_TASK, issue_id)
     db.commit()
@@ -435,6 +460,63 @@ def sweep(db: Session, now: datetime | None = None) -> dict[str, int]:
     return {"released": released, "woken": woken}
 
 
+# --- Control ------------------------------------------------------------------------------------
+
+def pause(db: Session, issue: Issue, reason: str | None = None) -> None:
+    """Stop claiming new batches; a batch already on the wire finishes. Resume picks up the rest."""
+    if issue.status is not IssueStatus.sending:
+        raise MailoutError("Seul un envoi en cours peut être mis en pause.")
+    issue.status = IssueStatus.paused
+    issue.send_error = reason
+    db.commit()
+
+
+def resume(db: Session, issue: Issue) -> None:
+    if issue.status is not IssueStatus.paused:
+        raise MailoutError("Cet envoi n'est pas en pause.")
+    issue.status = IssueStatus.sending
+    issue.send_error = None
+    issue.mailout_heartbeat_at = utcnow()
+    for _ in range(get_settings().mailout_parallelism):
+        jobs.enqueue(db, SEND_BATCH_TASK, issue.id)
+    db.commit()
+
+
+def cancel(db: Session, issue: Issue) -> int:
+    """Stop for good: deliveries not yet sent are cancelled (a batch on the wire finishes).
+    The letter is not published. Returns the number of deliveries cancelled."""
+    if issue.status not in (IssueStatus.scheduled, IssueStatus.sending, IssueStatus.paused):
+        raise MailoutError("Cet envoi ne peut pas être annulé.")
+    issue.status = IssueStatus.cancelled
+    cancelled = db.execute(update(Delivery).where(Delivery.issue_id == issue.id,
+                                                  Delivery.status == DeliveryStatus.queued)
+                           .values(status=DeliveryStatus.cancelled)
+                           .execution_options(synchronize_session=False)).rowcount or 0
+    db.commit()
+    return cancelled
+
+
+def pause_after_failures(db: Session, issue_id: int, failures: list[Outcome]) -> None:
+    """Too many failures in a row: something is wrong with the relay or the list. Pause, keep the
+    reason, and tell the editors by e-mail."""
+    from newsletter.mail import queue_email
+    from newsletter.models import Role, User
+    issue = db.get(Issue, issue_id)
+    if issue is None or issue.status is not IssueStatus.sending:
+        return
+    last = failures[-1]
+    issue.status = IssueStatus.paused
+    issue.send_error = (f"Envoi mis en pause automatiquement après {len(failures)} échecs d'affilée. "
+                        f"Dernière réponse du serveur : {last.code or ''} {last.reply or ''}".strip())
+    editors = db.scalars(select(User).where(User.role.in_([Role.editor, Role.admin]), User.active)).all()
+    for editor in editors:
+        queue_email(db, "mailout_paused", editor.email, {
+            "issue": issue, "reason": issue.send_error,
+            "url": urls.absolute(f"/redaction/numeros/{issue.id}"), "progress": progress(db, issue_id)})
+    db.commit()
+    log.warning("issue %s paused after %s consecutive failures", issue_id, len(failures))
+
+
 # --- Visibility ---------------------------------------------------------------------------------
 
 @dataclass
@@ -444,6 +526,9 @@ class Progress:
     failed: int
     queued: int
     claimed: int
+    cancelled: int = 0
+    rate: float | None = None        # messages per second since the send started
+    eta_seconds: float | None = None
 
     @property
     def remaining(self) -> int:
@@ -457,9 +542,15 @@ class Progress:
 def progress(db: Session, issue_id: int) -> Progress:
     counts = dict(db.execute(select(Delivery.status, func.count()).where(Delivery.issue_id == issue_id)
                              .group_by(Delivery.status)).all())
-    get = lambda status: counts.get(status, 0) or counts.get(status.value, 0)  # noqa: E731
-    values = {s.value: get(s) for s in DeliveryStatus}
-    return Progress(total=sum(values.values()), **values)
+    values = {s.value: counts.get(s, 0) or counts.get(s.value, 0) for s in DeliveryStatus}
+    p = Progress(total=sum(values.values()), **values)
+    issue = db.get(Issue, issue_id)
+    if issue is not None and issue.send_started_at and p.done:
+        end = issue.sent_at or utcnow()
+        elapsed = max((end - issue.send_started_at).total_seconds(), 0.001)
+        p.rate = p.done / elapsed
+        p.eta_seconds = p.remaining / p.rate if issue.status is IssueStatus.sending else None
+    return p
 
 
 def failed_deliveries(db: Session, issue_id: int, limit: int = 100) -> list[tuple[Delivery, str]]:

@@ -55,7 +55,9 @@ class IssueStatus(str, enum.Enum):
     draft = "draft"
     scheduled = "scheduled"
     sending = "sending"
+    paused = "paused"        # by the editor, or by itself after too many failures in a row
     sent = "sent"
+    cancelled = "cancelled"  # stopped for good; what was not sent never will be
 
 
 # The rubriques of the letter, in their order in an issue (DESIGN.md).
@@ -92,7 +94,7 @@ class Issue(Base):
     compiled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Why the last attempt to start the mail-out failed (an MJML error…), shown to the editor.
+    # Why the mail-out could not start (an MJML error…) or paused itself, shown to the editor.
     send_error: Mapped[str | None] = mapped_column(Text)
     # Touched by every batch; the sweeper wakes workers up only when it grows old.
     mailout_heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -138,6 +140,7 @@ class DeliveryStatus(str, enum.Enum):
     claimed = "claimed"
     sent = "sent"
     failed = "failed"
+    cancelled = "cancelled"
 
 
 class Delivery(Base):

@@ -54,6 +54,7 @@ class Settings:
     mailout_batch_size: int = 200
     mailout_parallelism: int = 4
     mailout_stale_after: int = 300
+    mailout_max_consecutive_failures: int = 20
     ratelimit_storage_uri: str = "memory://"
     extra: dict = field(default_factory=dict)
 
@@ -95,6 +96,7 @@ def load_settings() -> Settings:
         mailout_batch_size=_env_int("MAILOUT_BATCH_SIZE", 200),
         mailout_parallelism=_env_int("MAILOUT_PARALLELISM", 4),
         mailout_stale_after=_env_int("MAILOUT_STALE_AFTER", 300),
+        mailout_max_consecutive_failures=_env_int("MAILOUT_MAX_CONSECUTIVE_FAILURES", 20),
         ratelimit_storage_uri=os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
     )
 

@@ -6,7 +6,7 @@ from datetime import date
 from flask import (
     Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for,
 )
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
 from contributions import services as contributions
@@ -14,11 +14,23 @@ from newsletter import archive, issues as issue_service, mailout
 from newsletter.auth import editor_required
 from newsletter.db import session, utcnow
 from newsletter.forms import AddItemForm, EmptyForm, IssueForm, RubriqueForm, ScheduleForm, TestSendForm
+from newsletter.formatting import format_duration
 from newsletter.models import Issue, IssueStatus
 from subscribers.services import active_subscriber_count
 from contributions.models import Contribution
 
+ISSUE_STATUS_LABELS = {
+    IssueStatus.draft: _l("Brouillon"), IssueStatus.scheduled: _l("Programmé"),
+    IssueStatus.sending: _l("En cours d'envoi"), IssueStatus.paused: _l("En pause"),
+    IssueStatus.sent: _l("Envoyé"), IssueStatus.cancelled: _l("Annulé"),
+}
+
 public_bp = Blueprint("public", __name__)
+
+
+@public_bp.app_template_global()
+def issue_status_label(issue: Issue) -> str:
+    return str(ISSUE_STATUS_LABELS[issue.status])
 redaction_bp = Blueprint("redaction", __name__, url_prefix="/redaction")
 
 
@@ -101,7 +113,9 @@ def issue(issue_id: int):
         except issue_service.CompositionError as exc:
             flash(str(exc), "error")
     available = contributions.accepted_not_placed(db, issue_service.placed_contribution_ids(db))
-    progress = mailout.progress(db, issue.id) if issue.status in (IssueStatus.sending, IssueStatus.sent) else None
+    progress = (mailout.progress(db, issue.id)
+                if issue.status in (IssueStatus.sending, IssueStatus.paused, IssueStatus.sent, IssueStatus.cancelled)
+                else None)
     return render_template(
         "redaction/issue.html", issue=issue, form=form, available=available, progress=progress,
         add_form=AddItemForm(), rubrique_form=RubriqueForm(), action_form=EmptyForm(),
@@ -247,10 +261,34 @@ def unschedule(issue_id: int):
     return _compose(issue_id, action)
 
 
+@redaction_bp.route("/numeros/<int:issue_id>/pause", methods=["POST"])
+@editor_required
+def pause(issue_id: int):
+    return _compose(issue_id, lambda issue: mailout.pause(session(), issue) or _("Envoi mis en pause."))
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/reprendre", methods=["POST"])
+@editor_required
+def resume(issue_id: int):
+    return _compose(issue_id, lambda issue: mailout.resume(session(), issue) or _("Envoi repris."))
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/annuler", methods=["POST"])
+@editor_required
+def cancel(issue_id: int):
+    def action(issue):
+        if request.form.get("confirm") != "1":
+            raise mailout.MailoutError(_("Cochez la case de confirmation pour annuler l'envoi."))
+        count = mailout.cancel(session(), issue)
+        return _("Envoi annulé : %(n)s destinataires ne recevront pas ce numéro.", n=count)
+    return _compose(issue_id, action)
+
+
 @redaction_bp.route("/numeros/<int:issue_id>/progression.json")
 @editor_required
 def progress(issue_id: int):
     issue = _issue(issue_id)
     p = mailout.progress(session(), issue.id)
     return jsonify(status=issue.status.value, total=p.total, sent=p.sent, failed=p.failed,
-                   remaining=p.remaining)
+                   remaining=p.remaining, rate=round(p.rate or 0, 1),
+                   eta=format_duration(p.eta_seconds) if p.eta_seconds is not None else "")

@@ -188,3 +188,30 @@ def test_a_letter_that_does_not_compile_goes_back_to_draft_with_the_reason(db, i
     failed = db.get(Issue, issue.id)
     assert failed.status is IssueStatus.draft and "MJML invalide" in failed.send_error
     assert db.scalar(select(func.count(Delivery.id))) == 0
+
+
+def test_editor_pauses_resumes_and_cancels_from_the_issue_page(client, db, issue, captured_jobs):
+    subscribers(db, 3)
+    mailout.request_send(db, issue)
+    db.commit()
+    mailout.start(db, issue.id)
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    page = client.get(f"/redaction/numeros/{issue.id}").get_data(as_text=True)
+    assert "Mettre en pause" in page and "messages par seconde" in page and "En cours d&#39;envoi" in page
+
+    def status():
+        db.expire_all()
+        return db.get(Issue, issue.id).status
+
+    client.post(f"/redaction/numeros/{issue.id}/pause")
+    assert status() is IssueStatus.paused
+    paused_page = client.get(f"/redaction/numeros/{issue.id}").get_data(as_text=True)
+    assert f'action="/redaction/numeros/{issue.id}/reprendre"' in paused_page and "En pause" in paused_page
+    client.post(f"/redaction/numeros/{issue.id}/reprendre")
+    assert status() is IssueStatus.sending
+    client.post(f"/redaction/numeros/{issue.id}/annuler")  # not confirmed: nothing happens
+    assert status() is IssueStatus.sending
+    client.post(f"/redaction/numeros/{issue.id}/annuler", data={"confirm": "1"})
+    assert status() is IssueStatus.cancelled
+    progress = client.get(f"/redaction/numeros/{issue.id}/progression.json").get_json()
+    assert progress["status"] == "cancelled" and progress["remaining"] == 0

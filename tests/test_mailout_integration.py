@@ -249,3 +249,56 @@ def test_refusals_and_verp_with_and_without_pipelining(db, world, smtp, captured
     # The envelope sender names the delivery (VERP).
     delivery = db.scalar(select(Delivery).join(Subscriber).where(Subscriber.email == "pro4@example.org"))
     assert parse_verp(got["pro4@example.org"].envelope_from) == delivery.id
+
+
+def test_pause_resume_and_cancel(db, world, smtp, captured_jobs):
+    people(db, 20)
+    issue = compose(db, world)
+    mailout.request_send(db, issue)
+    db.commit()
+    mailout.start(db, issue.id)
+    assert mailout.run_batch(db, issue.id) == 7          # MAILOUT_BATCH_SIZE=7 in the tests
+    mailout.pause(db, issue)
+    assert mailout.run_batch(db, issue.id) == 0          # paused: nothing more is claimed
+    assert mailout.sweep(db)["woken"] == 0               # and the sweeper leaves it alone
+    assert len(letters(smtp)) == 7
+    captured_jobs.clear()
+    mailout.resume(db, issue)
+    assert captured_jobs and all(name == mailout.SEND_BATCH_TASK for name, _ in captured_jobs)
+    assert mailout.run_batch(db, issue.id) == 7
+    assert mailout.cancel(db, issue) == 6
+    assert mailout.run_batch(db, issue.id) == 0
+    db.expire_all()
+    p = mailout.progress(db, issue.id)
+    assert (p.sent, p.cancelled, p.remaining) == (14, 6, 0) and len(letters(smtp)) == 14
+    cancelled = db.get(Issue, issue.id)
+    assert cancelled.status is IssueStatus.cancelled and cancelled.published_at is None
+    with pytest.raises(mailout.MailoutError):
+        mailout.resume(db, cancelled)
+
+
+def test_too_many_failures_in_a_row_pause_the_mailout_and_tell_the_editors(db, world, smtp, captured_jobs, monkeypatch):
+    from newsletter.models import OutboundEmail
+    from newsletter.settings import reset_settings
+    monkeypatch.setenv("MAILOUT_MAX_CONSECUTIVE_FAILURES", "3")
+    reset_settings()
+    try:
+        people(db, 6)
+        for n in range(1, 6):  # the relay starts refusing everyone after the first
+            smtp.refuse[f"pro{n}@example.org"] = "554 5.7.1 Service unavailable; client host blocked"
+        issue = compose(db, world)
+        mailout.request_send(db, issue)
+        db.commit()
+        mailout.start(db, issue.id)
+        mailout.run_batch(db, issue.id)
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    db.expire_all()
+    paused = db.get(Issue, issue.id)
+    assert paused.status is IssueStatus.paused and "3 échecs d'affilée" in paused.send_error
+    assert "client host blocked" in paused.send_error
+    p = mailout.progress(db, issue.id)
+    assert (p.sent, p.failed, p.queued) == (1, 3, 2)    # the rest waits, nothing is lost
+    [notice] = [m for m in db.scalars(select(OutboundEmail)) if m.template == "mailout_paused"]
+    assert notice.to_addr == "redaction@reaap.test" and "client host blocked" in notice.text_body

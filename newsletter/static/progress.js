@@ -5,7 +5,7 @@
   var bar = box.querySelector("progress");
   function tick() {
     fetch(box.dataset.url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (p) {
-      ["sent", "failed", "remaining", "total"].forEach(function (k) {
+      ["sent", "failed", "remaining", "total", "rate", "eta"].forEach(function (k) {
         var el = box.querySelector('[data-k="' + k + '"]');
         if (el) el.textContent = p[k];
       });
