@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import re
 import secrets
 import smtplib
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +30,7 @@ from newsletter.mail import (
     RenderedEmail, SMTPConnection, compile_mjml, email_environment, queue_rendered,
 )
 from newsletter.mime import LetterMIME, format_recipient
+from newsletter.throttle import Relay, Throttle, ThrottleUnavailable, choose_relay, parse_relays
 from newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus, OutboundEmail
 from newsletter.settings import get_settings
 from subscribers.bounces import verp_address
@@ -297,18 +301,81 @@ def personalised_message(letter: LetterMIME, issue: Issue, claimed: Claimed) -> 
         html_values={key: html.escape(value, quote=True) for key, value in values.items()})
 
 
-def send_claimed(issue: Issue, claimed: list[Claimed], connection: SMTPConnection) -> list[Outcome]:
-    """Send every claimed delivery over one connection. One recipient's refusal never stops the
-    batch; a dropped connection is reopened and the same message tried again once."""
+class RelayPool:
+    """This batch's SMTP connections, one per relay used, opened on first use; the relays and
+    the throttle (token buckets shared by every worker process) come from the settings."""
+
+    def __init__(self):
+        settings = get_settings()
+        self.relays, self.throttle = relay_setup(os.environ.get("SMTP_RELAYS"), settings.smtp_url,
+                                                 settings.celery_broker_url, str(settings.data_dir),
+                                                 os.environ.get("DOMAIN_CAPS"), os.environ.get("THROTTLE_MAX_PAUSE"))
+        self.connections: dict[str, SMTPConnection] = {}
+
+    def connection(self, relay: Relay) -> SMTPConnection:
+        if relay.url not in self.connections:
+            self.connections[relay.url] = SMTPConnection(relay.url)
+        return self.connections[relay.url]
+
+    def close(self) -> None:
+        for connection in self.connections.values():
+            connection.close()
+
+
+@lru_cache(maxsize=4)
+def relay_setup(relays_spec, smtp_url, broker_url, data_dir, _caps, _pause) -> tuple[list[Relay], Throttle]:
+    """Parsed once per process (the arguments are the configuration it depends on)."""
+    return parse_relays(relays_spec, smtp_url), Throttle.from_env(broker_url, data_dir)
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[Outcome]
+    connection_lost: str | None = None  # the batch stopped: no relay could be reached
+    wake_in: float | None = None        # the batch stopped at a relay's rate limit: wake after this
+
+
+def _give_back(rest: list[Claimed], reason: str, retry_at: datetime | None = None) -> list[Outcome]:
+    return [Outcome(c.delivery_id, DeliveryStatus.queued, None, reason, retry_at=retry_at) for c in rest]
+
+
+def send_claimed(issue: Issue, claimed: list[Claimed], pool: RelayPool) -> BatchResult:
+    """Send every claimed delivery. One recipient's refusal never stops the batch; a dropped
+    connection is reopened and the same message tried again once. A rate limit never sleeps more
+    than a fraction of a second: what must wait goes back to the queue with the time it may leave."""
     letter = letter_mime(issue)
-    outcomes: list[Outcome] = []
+    result = BatchResult([])
+    outcomes = result.outcomes
     max_failures = get_settings().mailout_max_consecutive_failures
     for index, item in enumerate(claimed):
         streak = _failure_streak(outcomes)
         if max_failures and streak >= max_failures:
             # Give the rest back untouched; run_batch pauses the mail-out and tells the editors.
-            outcomes.extend(Outcome(rest.delivery_id, DeliveryStatus.queued) for rest in claimed[index:])
-            return outcomes
+            outcomes.extend(_give_back(claimed[index:], None))
+            return result
+        try:
+            choice = choose_relay(pool.relays, pool.throttle, item.email)
+            paused = 0.0
+            while choice.relay is None and choice.wait <= pool.throttle.max_pause and paused < 2.0:
+                time.sleep(choice.wait)  # sub-second waits only
+                paused += choice.wait
+                choice = choose_relay(pool.relays, pool.throttle, item.email)
+        except ThrottleUnavailable as exc:
+            outcomes.extend(_give_back(claimed[index:], f"limites d'envoi indisponibles : {exc}",
+                                       utcnow() + RETRY_DELAYS[0]))
+            result.wake_in = RETRY_DELAYS[0].total_seconds()
+            return result
+        if choice.relay is None:
+            now = utcnow()
+            if choice.relay_wait > 0:  # every relay is at its limit: the rest of the batch waits too
+                outcomes.extend(_give_back([item], "limite d'envoi du relais", now + timedelta(seconds=choice.wait)))
+                outcomes.extend(_give_back(claimed[index + 1:], "limite d'envoi du relais",
+                                           now + timedelta(seconds=choice.relay_wait)))
+                result.wake_in = choice.relay_wait
+                return result
+            outcomes.extend(_give_back([item], "limite du domaine", now + timedelta(seconds=choice.wait)))
+            continue  # only this provider is at its cap: the next recipient may go
+        connection = pool.connection(choice.relay)
         message_id, message = personalised_message(letter, issue, item)
         for attempt in (1, 2):
             try:
@@ -324,20 +391,17 @@ def send_claimed(issue: Issue, claimed: list[Claimed], connection: SMTPConnectio
                 outcomes.append(_refusal(item, exc.smtp_code, exc.smtp_error, utcnow()))
                 break
             except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException, OSError) as exc:
-                log.warning("SMTP connection lost (%s); reconnecting", exc)
-                if attempt == 2:
-                    # Give the rest back untouched: another batch will take them.
-                    outcomes.extend(Outcome(rest.delivery_id, DeliveryStatus.queued, None,
-                                            f"connexion perdue : {exc}") for rest in claimed[index:])
-                    return outcomes
+                log.warning("SMTP connection to %s lost (%s); reconnecting", choice.relay.label, exc)
                 try:
+                    if attempt == 2:
+                        raise
                     connection.reconnect()
-                except (smtplib.SMTPException, OSError) as reconnect_error:
-                    outcomes.extend(Outcome(rest.delivery_id, DeliveryStatus.queued, None,
-                                            f"reconnexion impossible : {reconnect_error}")
-                                    for rest in claimed[index:])
-                    return outcomes
-    return outcomes
+                except (smtplib.SMTPException, OSError) as lost:
+                    # Give the rest back untouched: another batch will take them.
+                    result.connection_lost = f"{choice.relay.label} : {lost}"
+                    outcomes.extend(_give_back(claimed[index:], f"connexion perdue : {lost}"))
+                    return result
+    return result
 
 
 def _failure_streak(outcomes: list[Outcome]) -> int:
@@ -383,18 +447,12 @@ def run_batch(db: Session, issue_id: int) -> int:
     if not claimed:
         finish_if_done(db, issue_id)
         return 0
-    connection = SMTPConnection()
+    pool = RelayPool()
     try:
-        try:
-            connection.open()
-        except (smtplib.SMTPException, OSError) as exc:
-            outcomes = [Outcome(c.delivery_id, DeliveryStatus.queued, None, f"connexion impossible : {exc}")
-                        for c in claimed]
-            record(db, token, outcomes)
-            raise
-        outcomes = send_claimed(issue, claimed, connection)
+        result = send_claimed(issue, claimed, pool)
     finally:
-        connection.close()
+        pool.close()
+    outcomes = result.outcomes
     record(db, token, outcomes)
     db.execute(update(Issue).where(Issue.id == issue_id).values(mailout_heartbeat_at=utcnow()))
     max_failures = get_settings().mailout_max_consecutive_failures
@@ -404,11 +462,31 @@ def run_batch(db: Session, issue_id: int) -> int:
         refusals = [o for o in outcomes if o.code is not None]
         pause_after_failures(db, issue_id, refusals[-streak:])
         return len(claimed)
-    if count_claimable(db, issue_id):
-        jobs.enqueue(db, SEND_BATCH_TASK, issue_id)
+    if result.connection_lost:
+        db.commit()
+        raise RelayUnreachable(result.connection_lost)  # the task retries later, with backoff
+    wake_next_batch(db, issue_id, result.wake_in)
     db.commit()
     finish_if_done(db, issue_id)
     return len(claimed)
+
+
+class RelayUnreachable(OSError):
+    """No SMTP relay answered; the batch was given back untouched."""
+
+
+def wake_next_batch(db: Session, issue_id: int, wake_in: float | None = None) -> None:
+    """Wake a worker for the next batch: now if some deliveries may leave, else when the first
+    delayed one may (a 4xx retry, a rate limit), at most a minute ahead; the sweeper covers the rest."""
+    if wake_in is None and count_claimable(db, issue_id):
+        jobs.enqueue(db, SEND_BATCH_TASK, issue_id)
+        return
+    earliest = db.scalar(select(func.min(Delivery.not_before)).where(
+        Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.queued))
+    if earliest is None and wake_in is None:
+        return
+    delay = wake_in if wake_in is not None else (earliest - utcnow()).total_seconds()
+    jobs.enqueue(db, SEND_BATCH_TASK, issue_id, countdown=min(max(delay, 0.0), 60.0))
 
 
 def finish_if_done(db: Session, issue_id: int) -> bool:

@@ -2,6 +2,7 @@
 a real SMTP server. Nothing is mocked."""
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from datetime import date, timedelta
@@ -302,3 +303,68 @@ def test_too_many_failures_in_a_row_pause_the_mailout_and_tell_the_editors(db, w
     assert (p.sent, p.failed, p.queued) == (1, 3, 2)    # the rest waits, nothing is lost
     [notice] = [m for m in db.scalars(select(OutboundEmail)) if m.template == "mailout_paused"]
     assert notice.to_addr == "redaction@reaap.test" and "client host blocked" in notice.text_body
+
+
+@pytest.fixture
+def throttled(monkeypatch, tmp_path):
+    """Configure relays and caps for one test (file-backed buckets, so no other run shares them)."""
+    from newsletter.settings import reset_settings
+
+    def configure(**env):
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("PARENTALITES_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv("CELERY_BROKER_URL", "memory://")  # buckets in a file under tmp_path
+        reset_settings()
+        mailout.relay_setup.cache_clear()
+    yield configure
+    monkeypatch.undo()
+    reset_settings()
+    mailout.relay_setup.cache_clear()
+
+
+def test_a_domain_cap_delays_only_that_provider_without_sleeping(db, world, smtp, captured_jobs, throttled):
+    throttled(DOMAIN_CAPS="example.org=2/3600")
+    people(db, 4)  # @example.org
+    db.add_all([Subscriber(email=f"autre{n}@ailleurs.test", name="", status=SubscriberStatus.active) for n in range(3)])
+    db.commit()
+    issue = compose(db, world)
+    mailout.request_send(db, issue)
+    db.commit()
+    mailout.start(db, issue.id)
+    started = utcnow()
+    assert mailout.run_batch(db, issue.id) == 7
+    got = sorted(r for m in letters(smtp) for r in m.recipients)
+    assert len([r for r in got if r.endswith("@example.org")]) == 2
+    assert len([r for r in got if r.endswith("@ailleurs.test")]) == 3
+    waiting = db.scalars(select(Delivery).where(Delivery.status == DeliveryStatus.queued)).all()
+    assert len(waiting) == 2 and all(d.not_before > started + timedelta(minutes=10) for d in waiting)
+    assert all(d.attempts == 0 for d in waiting)  # a rate limit is not a failed attempt
+    # The next batch is scheduled for when they may leave (at most a minute ahead), not now.
+    name, args = captured_jobs[-1]
+    assert name == mailout.SEND_BATCH_TASK
+
+
+def test_a_relay_at_its_hourly_limit_hands_over_to_the_fallback(db, world, smtp, captured_jobs, throttled):
+    port = int(os.environ["SMTP_URL"].rsplit(":", 1)[1])
+    throttled(SMTP_RELAYS=f"smtp://127.0.0.1:{port} per_hour=2; smtp://localhost:{port} fallback")
+    people(db, 5)
+    issue = compose(db, world)
+    mailout.request_send(db, issue)
+    db.commit()
+    mailout.start(db, issue.id)
+    assert mailout.run_batch(db, issue.id) == 5
+    assert len(letters(smtp)) == 5 and mailout.progress(db, issue.id).sent == 5
+
+
+def test_when_every_relay_is_at_its_limit_the_batch_waits_in_the_queue(db, world, smtp, captured_jobs, throttled):
+    throttled(SMTP_RELAYS=f"{os.environ['SMTP_URL']} per_hour=3")
+    people(db, 6)
+    issue = compose(db, world)
+    mailout.request_send(db, issue)
+    db.commit()
+    mailout.start(db, issue.id)
+    assert mailout.run_batch(db, issue.id) == 6
+    p = mailout.progress(db, issue.id)
+    assert (p.sent, p.queued, p.failed) == (3, 3, 0)
+    assert mailout.count_claimable(db, issue.id) == 0  # they wait for the bucket, not for a worker

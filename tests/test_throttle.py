@@ -134,7 +134,8 @@ def test_unlimited_relay_without_cap_never_touches_the_store():
     ("jean@wanadoo.orange.fr", "wanadoo.orange.fr"),   # the closest configured parent wins
     ("jean@x.wanadoo.orange.fr", "wanadoo.orange.fr"),
     ("jean@free.fr", None),
-    ("jean@exemple.рф", "xn--e1afmkfd.xn--p1ai"),
+    ("jean@Exemple.РФ", "exemple.xn--p1ai"),
+    ("jean@xn--e1afmkfd.exemple.xn--p1ai", "exemple.xn--p1ai"),
 ])
 def test_domain_matching_includes_subdomains_and_ignores_case(recipient, expected):
     caps = parse_domain_caps("gmail.com=600/60, orange.fr=200/60, Wanadoo.Orange.FR=10/60, "
@@ -382,11 +383,15 @@ def test_store_shared_by_two_processes_never_grants_more_than_the_buckets_hold(s
     assert throttle.try_acquire(Relay(B, per_second=1), "x@a.fr", now=now) == 0.0
     totals = _run_two_processes(throttle, relay, [["a@gmail.com"], ["b@gmail.com", "c@orange.fr"]],
                                 attempts=400, now=now)
-    assert totals["gmail.com"] == 30
+    # The relay's 50 tokens all went (B's 200 orange attempts could not leave one), gmail's 30 at most.
     assert totals["gmail.com"] + totals["orange.fr"] == 50
-    # And nothing more for anyone at that instant.
+    assert totals["gmail.com"] <= 30
+    # Nothing more for anyone at that instant, and nothing was lost: gmail still holds exactly
+    # what the processes did not take.
     assert throttle.try_acquire(relay, "d@orange.fr", now=now) == pytest.approx(1 / 50)
-    assert throttle.try_acquire(relay, "d@gmail.com", now=now + 1.0) == pytest.approx(1.0)
+    unlimited = Relay("smtp://unlimited.test:25")
+    left = sum(throttle.try_acquire(unlimited, "d@gmail.com", now=now) == 0.0 for _ in range(40))
+    assert left == 30 - totals["gmail.com"]
 
 
 def test_store_shared_by_two_processes_with_the_real_clock(shared_store):
