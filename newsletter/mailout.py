@@ -15,6 +15,7 @@ import re
 import secrets
 import smtplib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -339,7 +340,8 @@ def _give_back(rest: list[Claimed], reason: str, retry_at: datetime | None = Non
     return [Outcome(c.delivery_id, DeliveryStatus.queued, None, reason, retry_at=retry_at) for c in rest]
 
 
-def send_claimed(issue: Issue, claimed: list[Claimed], pool: RelayPool) -> BatchResult:
+def send_claimed(issue: Issue, claimed: list[Claimed], pool: RelayPool,
+                 keepalive: Callable[[], None] | None = None) -> BatchResult:
     """Send every claimed delivery. One recipient's refusal never stops the batch; a dropped
     connection is reopened and the same message tried again once. A rate limit never sleeps more
     than a fraction of a second: what must wait goes back to the queue with the time it may leave."""
@@ -347,7 +349,14 @@ def send_claimed(issue: Issue, claimed: list[Claimed], pool: RelayPool) -> Batch
     result = BatchResult([])
     outcomes = result.outcomes
     max_failures = get_settings().mailout_max_consecutive_failures
+    # A live worker refreshes its claims well within the stale window, so the sweeper only ever
+    # gives back the claims of a dead one (a slow batch must not be sent twice).
+    keepalive_every = max(get_settings().mailout_stale_after / 3, 1.0)
+    last_keepalive = time.monotonic()
     for index, item in enumerate(claimed):
+        if keepalive and time.monotonic() - last_keepalive > keepalive_every:
+            keepalive()
+            last_keepalive = time.monotonic()
         streak = _failure_streak(outcomes)
         if max_failures and streak >= max_failures:
             # Give the rest back untouched; run_batch pauses the mail-out and tells the editors.
@@ -447,9 +456,14 @@ def run_batch(db: Session, issue_id: int) -> int:
     if not claimed:
         finish_if_done(db, issue_id)
         return 0
+    def keepalive() -> None:
+        db.execute(update(Delivery).where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.claimed)
+                   .values(claimed_at=utcnow()).execution_options(synchronize_session=False))
+        db.commit()
+
     pool = RelayPool()
     try:
-        result = send_claimed(issue, claimed, pool)
+        result = send_claimed(issue, claimed, pool, keepalive)
     finally:
         pool.close()
     outcomes = result.outcomes

@@ -387,3 +387,38 @@ def test_flushing_redis_in_the_middle_loses_nobody(db, world, smtp, celery_worke
     received = Counter(m.recipients[0] for m in letters(smtp))
     assert {s.email for s in subscribers} == set(received)
     print(f"\nafter FLUSHDB: lost: 0, duplicates: {sum(n - 1 for n in received.values())}")
+
+
+def test_a_slow_batch_keeps_its_claims_alive_so_the_sweeper_never_resends_it(db, world, smtp, captured_jobs, monkeypatch):
+    """A batch that takes longer than MAILOUT_STALE_AFTER must not be given to another worker while
+    its own worker is alive: the claims are refreshed as it goes."""
+    import threading
+    from newsletter.settings import reset_settings
+    monkeypatch.setenv("MAILOUT_STALE_AFTER", "3")
+    reset_settings()
+    try:
+        people(db, 7)
+        smtp.delay = 0.8  # 7 messages ≈ 5.6 s, beyond the 3 s window
+        issue = compose(db, world)
+        mailout.request_send(db, issue)
+        db.commit()
+        mailout.start(db, issue.id)
+        released = []
+
+        def sweeper():
+            from newsletter.db import SessionFactory
+            other = SessionFactory()
+            for _ in range(5):
+                time.sleep(1.2)
+                released.append(mailout.sweep(other)["released"])
+            other.close()
+        thread = threading.Thread(target=sweeper)
+        thread.start()
+        mailout.run_batch(db, issue.id)
+        thread.join()
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    assert sum(released) == 0
+    received = Counter(m.recipients[0] for m in letters(smtp))
+    assert len(received) == 7 and set(received.values()) == {1}
