@@ -137,6 +137,7 @@ class RecordingHandler:
     refuse: dict[str, str] = field(default_factory=dict)  # address → SMTP reply such as "550 5.1.1 …"
     delay: float = 0.0  # seconds per message, to catch a mail-out in the middle
     pipelining: bool = False  # advertise RFC 2920 PIPELINING (aiosmtpd reads commands in order anyway)
+    drop_once: set[str] = field(default_factory=set)  # hang up during DATA for these, once each
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
@@ -154,6 +155,11 @@ class RecordingHandler:
     async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
+        dropped = self.drop_once.intersection(r.lower() for r in envelope.rcpt_tos)
+        if dropped:
+            self.drop_once.difference_update(dropped)
+            server.transport.close()  # the connection dies mid-DATA: nothing was accepted
+            return "421 closing"
         self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 Message accepted"
 
@@ -183,6 +189,7 @@ def smtp(smtp_server):
     smtp_server.refuse.clear()
     smtp_server.delay = 0.0
     smtp_server.pipelining = False
+    smtp_server.drop_once.clear()
     yield smtp_server
     smtp_server.refuse.clear()
     smtp_server.delay = 0.0

@@ -422,3 +422,16 @@ def test_a_slow_batch_keeps_its_claims_alive_so_the_sweeper_never_resends_it(db,
     assert sum(released) == 0
     received = Counter(m.recipients[0] for m in letters(smtp))
     assert len(received) == 7 and set(received.values()) == {1}
+
+
+def test_a_connection_dropped_mid_data_is_reopened_and_nobody_is_skipped(db, world, smtp, captured_jobs):
+    people(db, 5)
+    smtp.drop_once.add("pro2@example.org")
+    issue = compose(db, world)
+    mailout.request_send(db, issue)
+    db.commit()
+    mailout.start(db, issue.id)
+    assert mailout.run_batch(db, issue.id) == 5
+    received = Counter(m.recipients[0] for m in letters(smtp))
+    assert received == Counter({f"pro{n}@example.org": 1 for n in range(5)})
+    assert mailout.progress(db, issue.id).sent == 5
