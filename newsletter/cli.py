@@ -151,27 +151,26 @@ def mailout_status(numero: int, follow: bool) -> None:
     console.print(line(p))
 
 
-@mailout.command("pause", help="Mettre en pause l'envoi du numéro N.")
-@click.argument("numero", type=int)
-def mailout_pause(numero: int) -> None:
+def _control(numero: int, action: str) -> None:
     from newsletter import mailout as engine
     db, issue = _issue_by_numero(numero)
     try:
-        engine.pause(db, issue)
+        getattr(engine, action)(db, issue)
     except engine.MailoutError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@mailout.command("pause", help="Mettre en pause l'envoi du numéro N.")
+@click.argument("numero", type=int)
+def mailout_pause(numero: int) -> None:
+    _control(numero, "pause")
     click.echo(f"Envoi du n°{numero} en pause.")
 
 
 @mailout.command("resume", help="Reprendre l'envoi du numéro N.")
 @click.argument("numero", type=int)
 def mailout_resume(numero: int) -> None:
-    from newsletter import mailout as engine
-    db, issue = _issue_by_numero(numero)
-    try:
-        engine.resume(db, issue)
-    except engine.MailoutError as exc:
-        raise click.ClickException(str(exc)) from exc
+    _control(numero, "resume")
     click.echo(f"Envoi du n°{numero} repris.")
 
 

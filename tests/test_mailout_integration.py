@@ -38,6 +38,15 @@ def people(db, count: int, status=SubscriberStatus.active, prefix="pro") -> list
     return subs
 
 
+def started(db, world) -> Issue:
+    """An issue composed, requested and started in-process: deliveries planned, ready for run_batch."""
+    issue = compose(db, world)
+    mailout.request_send(db, issue)
+    db.commit()
+    mailout.start(db, issue.id)
+    return issue
+
+
 def wait_sent(db, issue_id: int, timeout: float = 90) -> Issue:
     def done():
         db.expire_all()
@@ -207,10 +216,7 @@ def test_a_temporary_refusal_is_retried_later_then_recorded_with_the_reply(db, w
 def test_an_unreachable_smtp_server_gives_the_batch_back(db, world, smtp, captured_jobs, monkeypatch):
     import smtplib
     people(db, 4)
-    issue = compose(db, world)
-    mailout.request_send(db, issue)
-    db.commit()
-    mailout.start(db, issue.id)
+    issue = started(db, world)
     monkeypatch.setenv("SMTP_URL", "smtp://127.0.0.1:1")  # nobody listens there
     from newsletter.settings import reset_settings
     reset_settings()
@@ -237,10 +243,7 @@ def test_refusals_and_verp_with_and_without_pipelining(db, world, smtp, captured
     people(db, 5)
     smtp.refuse["pro2@example.org"] = "550 5.1.1 User unknown"
     smtp.refuse["pro3@example.org"] = "452 4.2.2 Mailbox full"
-    issue = compose(db, world)
-    mailout.request_send(db, issue)
-    db.commit()
-    mailout.start(db, issue.id)
+    issue = started(db, world)
     assert mailout.run_batch(db, issue.id) == 5
     got = {m.recipients[0]: m for m in letters(smtp)}
     assert sorted(got) == ["pro0@example.org", "pro1@example.org", "pro4@example.org"]
@@ -254,10 +257,7 @@ def test_refusals_and_verp_with_and_without_pipelining(db, world, smtp, captured
 
 def test_pause_resume_and_cancel(db, world, smtp, captured_jobs):
     people(db, 20)
-    issue = compose(db, world)
-    mailout.request_send(db, issue)
-    db.commit()
-    mailout.start(db, issue.id)
+    issue = started(db, world)
     assert mailout.run_batch(db, issue.id) == 7          # MAILOUT_BATCH_SIZE=7 in the tests
     mailout.pause(db, issue)
     assert mailout.run_batch(db, issue.id) == 0          # paused: nothing more is claimed
@@ -328,17 +328,14 @@ def test_a_domain_cap_delays_only_that_provider_without_sleeping(db, world, smtp
     people(db, 4)  # @example.org
     db.add_all([Subscriber(email=f"autre{n}@ailleurs.test", name="", status=SubscriberStatus.active) for n in range(3)])
     db.commit()
-    issue = compose(db, world)
-    mailout.request_send(db, issue)
-    db.commit()
-    mailout.start(db, issue.id)
-    started = utcnow()
+    issue = started(db, world)
+    before = utcnow()
     assert mailout.run_batch(db, issue.id) == 7
     got = sorted(r for m in letters(smtp) for r in m.recipients)
     assert len([r for r in got if r.endswith("@example.org")]) == 2
     assert len([r for r in got if r.endswith("@ailleurs.test")]) == 3
     waiting = db.scalars(select(Delivery).where(Delivery.status == DeliveryStatus.queued)).all()
-    assert len(waiting) == 2 and all(d.not_before > started + timedelta(minutes=10) for d in waiting)
+    assert len(waiting) == 2 and all(d.not_before > before + timedelta(minutes=10) for d in waiting)
     assert all(d.attempts == 0 for d in waiting)  # a rate limit is not a failed attempt
     # The next batch is scheduled for when they may leave (at most a minute ahead), not now.
     name, args = captured_jobs[-1]
@@ -349,10 +346,7 @@ def test_a_relay_at_its_hourly_limit_hands_over_to_the_fallback(db, world, smtp,
     port = int(os.environ["SMTP_URL"].rsplit(":", 1)[1])
     throttled(SMTP_RELAYS=f"smtp://127.0.0.1:{port} per_hour=2; smtp://localhost:{port} fallback")
     people(db, 5)
-    issue = compose(db, world)
-    mailout.request_send(db, issue)
-    db.commit()
-    mailout.start(db, issue.id)
+    issue = started(db, world)
     assert mailout.run_batch(db, issue.id) == 5
     assert len(letters(smtp)) == 5 and mailout.progress(db, issue.id).sent == 5
 
@@ -360,10 +354,7 @@ def test_a_relay_at_its_hourly_limit_hands_over_to_the_fallback(db, world, smtp,
 def test_when_every_relay_is_at_its_limit_the_batch_waits_in_the_queue(db, world, smtp, captured_jobs, throttled):
     throttled(SMTP_RELAYS=f"{os.environ['SMTP_URL']} per_hour=3")
     people(db, 6)
-    issue = compose(db, world)
-    mailout.request_send(db, issue)
-    db.commit()
-    mailout.start(db, issue.id)
+    issue = started(db, world)
     assert mailout.run_batch(db, issue.id) == 6
     p = mailout.progress(db, issue.id)
     assert (p.sent, p.queued, p.failed) == (3, 3, 0)
@@ -427,10 +418,7 @@ def test_a_slow_batch_keeps_its_claims_alive_so_the_sweeper_never_resends_it(db,
 def test_a_connection_dropped_mid_data_is_reopened_and_nobody_is_skipped(db, world, smtp, captured_jobs):
     people(db, 5)
     smtp.drop_once.add("pro2@example.org")
-    issue = compose(db, world)
-    mailout.request_send(db, issue)
-    db.commit()
-    mailout.start(db, issue.id)
+    issue = started(db, world)
     assert mailout.run_batch(db, issue.id) == 5
     received = Counter(m.recipients[0] for m in letters(smtp))
     assert received == Counter({f"pro{n}@example.org": 1 for n in range(5)})
