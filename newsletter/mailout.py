@@ -454,7 +454,9 @@ def run_batch(db: Session, issue_id: int) -> int:
         return 0
     token, claimed = claim_batch(db, issue_id, get_settings().mailout_batch_size)
     if not claimed:
-        finish_if_done(db, issue_id)
+        if not finish_if_done(db, issue_id):
+            wake_next_batch(db, issue_id)  # some wait for their time (a retry, a rate limit)
+            db.commit()
         return 0
     def keepalive() -> None:
         db.execute(update(Delivery).where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.claimed)
