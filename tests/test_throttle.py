@@ -375,8 +375,10 @@ def _run_two_processes(throttle, relay, recipient_lists, attempts=0, now=None, u
 def test_store_shared_by_two_processes_never_grants_more_than_the_buckets_hold(shared_store):
     """Time frozen: no refill, so the buckets hold exactly their capacity, and two processes
     hammering them together must be granted exactly that much, not one more."""
-    throttle = Throttle(shared_store, parse_domain_caps("gmail.com=30/60"))
-    relay = Relay(A, per_second=50, per_hour=100000)
+    # Hour-scale buckets: Redis expires a key in real time once its bucket would be full again,
+    # so with a frozen `now` a per-second bucket could expire (and refill) during a slow run.
+    throttle = Throttle(shared_store, parse_domain_caps("gmail.com=30/3600"))
+    relay = Relay(A, per_hour=50)
     now = 1_000_000.0
     # The parent uses the store before forking (its descriptor, its connections): the children
     # must not share them.
@@ -388,7 +390,7 @@ def test_store_shared_by_two_processes_never_grants_more_than_the_buckets_hold(s
     assert totals["gmail.com"] <= 30
     # Nothing more for anyone at that instant, and nothing was lost: gmail still holds exactly
     # what the processes did not take.
-    assert throttle.try_acquire(relay, "d@orange.fr", now=now) == pytest.approx(1 / 50)
+    assert throttle.try_acquire(relay, "d@orange.fr", now=now) == pytest.approx(3600 / 50)
     unlimited = Relay("smtp://unlimited.test:25")
     left = sum(throttle.try_acquire(unlimited, "d@gmail.com", now=now) == 0.0 for _ in range(40))
     assert left == 30 - totals["gmail.com"]
