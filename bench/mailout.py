@@ -197,6 +197,7 @@ def main() -> int:
     parser.add_argument("--naive", type=int, default=2000, help="messages for the naive loop")
     parser.add_argument("--source-messages", type=int, default=20000, help="messages for smtp-source")
     parser.add_argument("--chaos", action="store_true")
+    parser.add_argument("--dkim", action="store_true", help="sign every message (a fresh RSA 2048 key)")
     args = parser.parse_args()
 
     from newsletter.catcher import free_port
@@ -205,12 +206,21 @@ def main() -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="parentalites-bench-"))
     port = free_port()
     configure(args, port, data_dir)
+    if args.dkim:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        (data_dir / "dkim.pem").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        os.environ.update({"DKIM_DOMAIN": "parentalites.example.org", "DKIM_SELECTOR": "bench",
+                           "DKIM_PRIVATE_KEY": str(data_dir / "dkim.pem")})
     create_database()
     db, issue = seed(args.subscribers)
     size = message_size(db, issue)
     sessions = args.workers * args.concurrency
     print(f"message: {size} bytes on the wire; subscribers: {args.subscribers}; "
-          f"workers: {args.workers} x {args.concurrency}; batch: {args.batch_size}")
+          f"workers: {args.workers} x {args.concurrency}; batch: {args.batch_size}; "
+          f"DKIM: {'on' if args.dkim else 'off'}")
 
     if args.chaos:
         return chaos(db, issue, args, port, data_dir)
