@@ -55,9 +55,10 @@ def create_app(config: dict | None = None) -> Flask:
     from contributions.views import moderation_bp, partner_bp
     from subscribers.views import subscribers_bp
     from subscribers.bounce_views import bounces_bp
+    from events.views import events_bp
 
     login_manager.init_app(app)
-    for blueprint in (public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp, bounces_bp):
+    for blueprint in (public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp, bounces_bp, events_bp):
         app.register_blueprint(blueprint)
 
     app.jinja_env.filters["markdown"] = render_markdown

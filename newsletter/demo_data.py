@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from events.models import Event, EventType, Registration, RegistrationStatus
 from contributions.models import Contribution, ContributionKind, ContributionStatus, ContributionTransition, Structure, StructureKind
 from newsletter.auth import create_user
 from newsletter.db import utcnow
@@ -98,6 +99,66 @@ def seed(db: Session) -> dict[str, tuple[str, str]]:
     contribution(amina, tilleuls, ContributionStatus.submitted, ContributionKind.actualite,
                  "Le CLAS des Tilleuls recrute des bénévoles",
                  "Nous cherchons des bénévoles pour l'accompagnement à la scolarité, deux soirs par semaine.")
+    _seed_events(db, evening)
     db.commit()
     return {"rédaction": (EDITOR[0], EDITOR[2]), "partenaire (centre social)": (PARTNER_CS[0], PARTNER_CS[2]),
             "partenaire (association)": (PARTNER_ASSO[0], PARTNER_ASSO[2])}
+
+
+def _seed_events(db: Session, evening) -> None:
+    """A soirée-rencontre du Réaap (full, with a waitlist) and the journée des porteurs de projet.
+    Registrations are written directly: the demo sends no e-mail while it loads."""
+    soiree = Event(
+        type=EventType.soiree_reaap, title="Soirée-rencontre du Réaap : les devoirs à la maison, source de conflits ?",
+        description_md=(
+            "Parents, bénévoles des CLAS et professionnels se retrouvent autour d'une question qui revient "
+            "dans tous les groupes de parole : **comment accompagner les devoirs sans que la soirée tourne "
+            "à la dispute ?**\n\n"
+            "- témoignages de parents du quartier des Sablons ;\n"
+            "- regards croisés d'une enseignante et d'une référente CLAS ;\n"
+            "- temps d'échange en petits groupes, puis buffet partagé.\n\n"
+            "Un espace de jeux pour les enfants est prévu pendant la soirée."),
+        starts_at=evening(12, 18).replace(minute=30), ends_at=evening(12, 21),
+        place="Maison des familles des Sablons", address="4 allée des Cerisiers, 93140 Bondy",
+        access_info="Bus 105 et 147, arrêt Sablons ; tramway T1, station Pont de Bondy (10 minutes à pied).",
+        accessibility_info="Salle de plain-pied, toilettes accessibles, boucle magnétique sur demande.",
+        capacity=12, organiser="Réaap de Seine-Saint-Denis", contact_email="claire.martin@reaap.example.org")
+    journee = Event(
+        type=EventType.journee_porteurs, title="Journée des porteurs de projet 2027",
+        description_md=(
+            "La journée annuelle du réseau : bilan de l'année, présentation de cinq actions labellisées, "
+            "ateliers d'échange de pratiques (aller vers les familles éloignées, animer un groupe de parents, "
+            "travailler avec l'école) et point sur l'appel à projets.\n\n"
+            "Déjeuner offert sur place. Merci de préciser vos besoins d'accessibilité à l'inscription."),
+        starts_at=evening(45, 9), ends_at=evening(45, 17),
+        place="Espace culturel du Canal",
+        address="18 quai de l'Ourcq, 93500 Pantin",
+        access_info="Métro ligne 5, station Hoche ; RER E, gare de Pantin.",
+        accessibility_info="Bâtiment accessible en fauteuil (ascenseur) ; interprète LSF sur demande deux semaines avant.",
+        capacity=80, organiser="CAF et Réaap de Seine-Saint-Denis", contact_email="claire.martin@reaap.example.org")
+    db.add_all([soiree, journee])
+    db.flush()
+    people = [
+        ("Sophie Lambert", "Centre social Les Tilleuls", "Animatrice famille", 2),
+        ("Karim Haddad", "Collège Jean-Jaurès", "Professeur principal", 1),
+        ("Fatou Diallo", "Association Parents Ensemble", "Parent", 3),
+        ("Mehdi Rahmani", "CLAS du Bois-Perrier", "Référent CLAS", 1),
+        ("Hélène Fournier", "LAEP La Parenthèse", "Accueillante", 2),
+        ("Samia Mansouri", "CLAS Montreuil-Est", "Bénévole", 3),
+        # The soirée is full (12 people): these two wait, in this order.
+        ("Yacine Cherif", "Maison de quartier des Courtillières", "Médiateur", 1),
+        ("Anne Chevalier", "Médiathèque Elsa-Triolet", "Bibliothécaire", 2),
+    ]
+    taken = 0
+    for position, (name, structure, role, size) in enumerate(people, start=1):
+        fits = taken + size <= soiree.capacity and position <= 6
+        taken += size if fits else 0
+        db.add(Registration(event_id=soiree.id, name=name, email=f"{_slug(name)}@exemple-pro.example.org",
+                            structure=structure, role=role, party_size=size, position=position,
+                            status=RegistrationStatus.confirmed if fits else RegistrationStatus.waitlisted,
+                            accessibility_needs="Accès en fauteuil" if name == "Hélène Fournier" else "",
+                            consent_at=utcnow()))
+    for position, (name, structure, role, size) in enumerate(people[:4], start=1):
+        db.add(Registration(event_id=journee.id, name=name, email=f"{_slug(name)}@exemple-pro.example.org",
+                            structure=structure, role=role, party_size=1, position=position,
+                            status=RegistrationStatus.confirmed, consent_at=utcnow()))

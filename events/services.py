@@ -1,0 +1,211 @@
+"""Registrations to events: capacity in people, the waitlist in order of arrival, cancellation and
+promotion.
+
+Every change of seats happens with the event row locked (`SELECT … FOR UPDATE` on PostgreSQL; on
+SQLite a no-op write takes the single writer lock first), so two people taking the last seat at the
+same moment never both get it. The waitlist is strictly first come, first served: nobody is
+confirmed ahead of someone already waiting, even when a smaller party would fit.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from events.models import Event, EventStatus, Registration, RegistrationStatus
+from newsletter.db import utcnow
+from newsletter.mail import queue_email
+from newsletter.settings import get_settings
+from subscribers.services import InvalidEmail, normalize_email, one_line
+
+log = logging.getLogger(__name__)
+
+__all__ = ["InvalidEmail", "RegistrationClosed", "ConsentRequired", "register", "cancel",
+           "seats_taken", "seats_left", "is_full", "registration_open", "self_service_path"]
+
+MAX_PARTY_SIZE = 20
+
+
+class RegistrationClosed(ValueError):
+    """Registration to this event is not open (not yet, no longer, or the event is cancelled)."""
+
+
+class ConsentRequired(ValueError):
+    """The registration form's consent box was not ticked."""
+
+
+def self_service_path(token: str) -> str:
+    return f"/agenda/inscription/{token}"
+
+
+def self_service_url(registration: Registration) -> str:
+    return get_settings().base_url + self_service_path(registration.token)
+
+
+def event_path(event: Event) -> str:
+    return f"/agenda/{event.id}/"
+
+
+def _lock_event(db: Session, event: Event) -> Event:
+    """Lock the event row until the end of the transaction and return it fresh."""
+    if db.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks: a write takes the database's single writer lock now, so that
+        # the count below cannot change under us.
+        db.execute(update(Event).where(Event.id == event.id)
+                   .values(sequence=Event.sequence, updated_at=Event.updated_at))
+        return db.get(Event, event.id, populate_existing=True)
+    return db.execute(select(Event).where(Event.id == event.id).with_for_update()
+                      .execution_options(populate_existing=True)).scalar_one()
+
+
+def seats_taken(db: Session, event: Event) -> int:
+    """People confirmed (the sum of their party sizes)."""
+    return db.scalar(select(func.coalesce(func.sum(Registration.party_size), 0)).where(
+        Registration.event_id == event.id, Registration.status == RegistrationStatus.confirmed)) or 0
+
+
+def waitlist_length(db: Session, event: Event) -> int:
+    return db.scalar(select(func.count()).select_from(Registration).where(
+        Registration.event_id == event.id, Registration.status == RegistrationStatus.waitlisted)) or 0
+
+
+def seats_left(db: Session, event: Event) -> int | None:
+    if event.capacity is None:
+        return None
+    return max(event.capacity - seats_taken(db, event), 0)
+
+
+def is_full(db: Session, event: Event) -> bool:
+    if event.status is EventStatus.full:
+        return True
+    if event.capacity is None:
+        return False
+    return seats_left(db, event) == 0 or waitlist_length(db, event) > 0
+
+
+def registration_open(event: Event, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    if event.status is EventStatus.cancelled or now >= event.starts_at:
+        return False
+    if event.registration_opens_at and now < event.registration_opens_at:
+        return False
+    if event.registration_closes_at and now >= event.registration_closes_at:
+        return False
+    return True
+
+
+def _live_registration(db: Session, event: Event, email: str) -> Registration | None:
+    return db.scalar(select(Registration).where(
+        Registration.event_id == event.id, Registration.email == email,
+        Registration.status != RegistrationStatus.cancelled))
+
+
+def _email_context(registration: Registration) -> dict:
+    return {"registration": registration, "event": registration.event,
+            "manage_url": self_service_url(registration),
+            "event_url": get_settings().base_url + event_path(registration.event)}
+
+
+def register(db: Session, event: Event, name: str, email: str, structure: str = "", role: str = "",
+             needs: str = "", party_size: int = 1, consent: bool = False,
+             now: datetime | None = None) -> Registration:
+    """Register someone (and those coming with them). Confirmed if the seats allow and nobody is
+    waiting, waitlisted otherwise. Registering again with the same address changes nothing and
+    returns the existing registration with `already_registered` set (the link is e-mailed again).
+    Raises InvalidEmail, ConsentRequired, RegistrationClosed, ValueError; commits."""
+    if not consent:
+        raise ConsentRequired("consent required")
+    address = normalize_email(email)
+    party_size = int(party_size)
+    if not 1 <= party_size <= MAX_PARTY_SIZE:
+        raise ValueError(f"party_size must be between 1 and {MAX_PARTY_SIZE}")
+    now = now or utcnow()
+
+    event = _lock_event(db, event)
+    existing = _live_registration(db, event, address)
+    if existing is not None:
+        existing.already_registered = True
+        queue_email(db, "event_registration", existing.email, {**_email_context(existing), "again": True})
+        db.commit()
+        return existing
+    if not registration_open(event, now):
+        db.rollback()
+        raise RegistrationClosed(event.id)
+
+    fits = (event.status is not EventStatus.full
+            and (event.capacity is None
+                 or (waitlist_length(db, event) == 0
+                     and seats_taken(db, event) + party_size <= event.capacity)))
+    position = (db.scalar(select(func.max(Registration.position)).where(
+        Registration.event_id == event.id)) or 0) + 1
+    registration = Registration(
+        event=event, name=one_line(name)[:200], email=address, structure=one_line(structure)[:200],
+        role=one_line(role)[:200], accessibility_needs=(needs or "").strip(), party_size=party_size,
+        status=RegistrationStatus.confirmed if fits else RegistrationStatus.waitlisted,
+        position=position, consent_at=now, created_at=now)
+    db.add(registration)
+    db.flush()
+    queue_email(db, "event_registration", registration.email, {**_email_context(registration), "again": False})
+    db.commit()
+    log.info("registration %s to event %s: %s", registration.id, event.id, registration.status.value)
+    return registration
+
+
+def _promote(db: Session, event: Event, now: datetime) -> list[Registration]:
+    """Confirm the first waitlisted registrations that fit, in order; stop at the first that does
+    not (first come, first served)."""
+    if event.status in (EventStatus.full, EventStatus.cancelled):
+        return []
+    waiting = db.scalars(select(Registration).where(
+        Registration.event_id == event.id, Registration.status == RegistrationStatus.waitlisted)
+        .order_by(Registration.position)).all()
+    free = None if event.capacity is None else event.capacity - seats_taken(db, event)
+    promoted = []
+    for registration in waiting:
+        if free is not None and registration.party_size > free:
+            break
+        registration.status = RegistrationStatus.confirmed
+        registration.promoted_at = now
+        if free is not None:
+            free -= registration.party_size
+        promoted.append(registration)
+    db.flush()
+    for registration in promoted:
+        queue_email(db, "event_promoted", registration.email, _email_context(registration))
+    return promoted
+
+
+def cancel(db: Session, registration: Registration, now: datetime | None = None) -> list[Registration]:
+    """Cancel a registration (by the attendee or the editor) and promote whoever now fits from the
+    waitlist, e-mailing them. Returns the promoted registrations; commits. Cancelling twice does
+    nothing the second time."""
+    now = now or utcnow()
+    event = _lock_event(db, registration.event)
+    db.refresh(registration)
+    if registration.status is RegistrationStatus.cancelled:
+        db.commit()
+        return []
+    registration.status = RegistrationStatus.cancelled
+    registration.cancelled_at = now
+    db.flush()
+    promoted = _promote(db, event, now)
+    db.commit()
+    return promoted
+
+
+def by_token(db: Session, token: str) -> Registration | None:
+    if not token or len(token) > 64:
+        return None
+    return db.scalar(select(Registration).where(Registration.token == token))
+
+
+def upcoming(db: Session, now: datetime | None = None) -> list[Event]:
+    now = now or utcnow()
+    return list(db.scalars(select(Event).where(Event.ends_at >= now).order_by(Event.starts_at, Event.id)))
+
+
+def past(db: Session, now: datetime | None = None) -> list[Event]:
+    now = now or utcnow()
+    return list(db.scalars(select(Event).where(Event.ends_at < now).order_by(Event.starts_at.desc(), Event.id)))
