@@ -98,7 +98,7 @@ def cycle(db) -> dict:
     from contributions import services as contributions
     from contributions.models import ContributionKind, ContributionStatus
     from newsletter import issues, mailout
-    from newsletter.models import Issue, IssueStatus, OutboundEmail, OutboundStatus, Role, User
+    from newsletter.models import Issue, IssueStatus, OutboundEmail, OutboundStatus, User
     from newsletter.demo_data import EDITOR, PARTNER_CS
 
     amina = db.scalar(select(User).where(User.email == PARTNER_CS[0]))

@@ -28,11 +28,11 @@ from contributions.services import mark_published
 from newsletter import jobs, urls
 from newsletter.db import utcnow
 from newsletter.mail import (
-    RenderedEmail, SMTPConnection, compile_mjml, email_environment, queue_rendered,
+    RenderedEmail, SMTPConnection, compile_mjml, email_environment, queue_email, queue_rendered,
 )
 from newsletter.mime import LetterMIME, format_recipient
 from newsletter.throttle import Relay, Throttle, ThrottleUnavailable, choose_relay, parse_relays
-from newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus, OutboundEmail
+from newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus, OutboundEmail, Role, User
 from newsletter.settings import get_settings
 from subscribers.bounces import verp_address
 from subscribers.models import Subscriber, SubscriberStatus
@@ -55,8 +55,8 @@ def slot(name: str) -> str:
 
 
 class CompiledLetter:
-    """An issue's subject, HTML and text, split once into literal segments and slots, so that a
-    recipient's copy is a join of strings: no MJML, no template parsing per recipient."""
+    """An issue's subject, HTML and text as strings with their slots filled (HTML-escaped in the
+    HTML). The mail-out itself fills slots at the MIME level (newsletter.mime.LetterMIME)."""
 
     def __init__(self, subject: str, html_source: str, text_source: str):
         self.subject = subject
@@ -73,7 +73,7 @@ class CompiledLetter:
         return self._fill(self._html, escaped), self._fill(self._text, values)
 
 
-def render_letter(issue: Issue, *, for_archive: bool = False) -> RenderedEmail:
+def render_letter(issue: Issue) -> RenderedEmail:
     """Render an issue through its MJML and text templates, slots left in place."""
     env = email_environment()
     ctx = {
@@ -81,7 +81,6 @@ def render_letter(issue: Issue, *, for_archive: bool = False) -> RenderedEmail:
         "web_url": urls.absolute(urls.letter_path(issue.numero)),
         "subscribe_url": urls.absolute("/abonnement"),
         "unsubscribe_url": slot("unsubscribe_url"), "greeting": slot("greeting"),
-        "for_archive": for_archive,
     }
     subject = " ".join(env.get_template("letter/subject.txt").render(ctx).split())
     html_out = compile_mjml(env.get_template("letter/body.mjml").render(ctx), "letter/body.mjml")
@@ -103,6 +102,14 @@ def archive_slot_values() -> dict[str, str]:
     return {"greeting": greeting(""), "unsubscribe_url": urls.absolute("/desabonnement/")}
 
 
+def neutral_letter(rendered: RenderedEmail) -> RenderedEmail:
+    """The letter with neutral slots (no name, the generic unsubscribe page): for previews, test
+    sends and the archive."""
+    html_body, text_body = CompiledLetter(rendered.subject, rendered.html, rendered.text).render(
+        archive_slot_values())
+    return RenderedEmail(rendered.subject, html_body, text_body)
+
+
 def compile_issue(db: Session, issue: Issue) -> None:
     """Compile the letter once and freeze its archive copy (templates may change later)."""
     rendered = render_letter(issue)
@@ -110,8 +117,7 @@ def compile_issue(db: Session, issue: Issue) -> None:
     issue.compiled_html = rendered.html
     issue.compiled_text = rendered.text
     issue.compiled_at = utcnow()
-    issue.archive_email_html, _ = CompiledLetter(rendered.subject, rendered.html, "").render(
-        archive_slot_values())
+    issue.archive_email_html = neutral_letter(rendered).html
     issue.archive_html = render_web_version(issue)
     issue.archive_summary = _summary(issue)
 
@@ -593,8 +599,6 @@ def cancel(db: Session, issue: Issue) -> int:
 def pause_after_failures(db: Session, issue_id: int, failures: list[Outcome]) -> None:
     """Too many failures in a row: something is wrong with the relay or the list. Pause, keep the
     reason, and tell the editors by e-mail."""
-    from newsletter.mail import queue_email
-    from newsletter.models import Role, User
     issue = db.get(Issue, issue_id)
     if issue is None or issue.status is not IssueStatus.sending:
         return
@@ -659,9 +663,6 @@ def failed_deliveries(db: Session, issue_id: int, limit: int = 100) -> list[tupl
 def send_test(db: Session, issue: Issue, address: str) -> OutboundEmail:
     """Send the letter as it would go out, to one address, through the outbox. Nothing is
     recorded as a delivery; the unsubscribe link points to the generic page."""
-    rendered = render_letter(issue)
-    letter = CompiledLetter(rendered.subject, rendered.html, rendered.text)
-    values = archive_slot_values()
-    html_body, text_body = letter.render(values)
-    return queue_rendered(db, "letter", address, RenderedEmail(rendered.subject, html_body, text_body),
-                          headers=letter_headers(values["unsubscribe_url"]), subject_prefix="[TEST] ")
+    return queue_rendered(db, "letter", address, neutral_letter(render_letter(issue)),
+                          headers=letter_headers(archive_slot_values()["unsubscribe_url"]),
+                          subject_prefix="[TEST] ")

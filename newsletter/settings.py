@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
 
@@ -56,7 +56,6 @@ class Settings:
     mailout_stale_after: int = 300
     mailout_max_consecutive_failures: int = 20
     ratelimit_storage_uri: str = "memory://"
-    extra: dict = field(default_factory=dict)
 
     @property
     def mail_from_address(self) -> str:

@@ -184,8 +184,7 @@ def preview_email(issue_id: int):
     if issue.compiled_html:  # what was (or is being) sent, exactly
         html = issue.archive_email_html
     else:
-        rendered = mailout.render_letter(issue)
-        html, _ = mailout.CompiledLetter(rendered.subject, rendered.html, "").render(mailout.archive_slot_values())
+        html = mailout.neutral_letter(mailout.render_letter(issue)).html
     return Response(html, mimetype="text/html")
 
 
@@ -193,9 +192,7 @@ def preview_email(issue_id: int):
 @editor_required
 def preview_text(issue_id: int):
     issue = _issue(issue_id)
-    rendered = mailout.render_letter(issue)
-    _, text = mailout.CompiledLetter(rendered.subject, "", rendered.text).render(mailout.archive_slot_values())
-    return Response(text, mimetype="text/plain")
+    return Response(mailout.neutral_letter(mailout.render_letter(issue)).text, mimetype="text/plain")
 
 
 @redaction_bp.route("/numeros/<int:issue_id>/apercu/web")

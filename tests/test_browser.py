@@ -6,7 +6,6 @@ Subscribe → confirmation e-mail → confirm → letter received → one-click 
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 from pathlib import Path
 
