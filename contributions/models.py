@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.db import Base, UTCDateTime, utcnow
@@ -42,6 +42,14 @@ class Structure(Base):
     departement: Mapped[str] = mapped_column(String(80), default="")
     website: Mapped[str | None] = mapped_column(String(500))
     feed_url: Mapped[str | None] = mapped_column(String(500))
+    # Feed polling state (contributions/feeds.py): conditional GET validators, last outcome.
+    feed_etag: Mapped[str | None] = mapped_column(String(300))
+    feed_modified: Mapped[str | None] = mapped_column(String(100))
+    feed_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feed_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feed_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # in a row; reset on success
+    feed_warning: Mapped[str | None] = mapped_column(Text)  # last bozo warning, shown on the page
+    feed_error: Mapped[str | None] = mapped_column(Text)    # last failure, shown to the editor
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     members = relationship("User", back_populates="structure")
@@ -50,9 +58,33 @@ class Structure(Base):
 class ContributionKind(str, enum.Enum):
     actualite = "actualite"
     evenement = "evenement"
+    fiche_action = "fiche_action"
+    ressource = "ressource"
+    appel_a_projets = "appel_a_projets"
 
 
-KIND_LABELS = {ContributionKind.actualite: "Actualité", ContributionKind.evenement: "Événement"}
+KIND_LABELS = {
+    ContributionKind.actualite: "Actualité",
+    ContributionKind.evenement: "Événement",
+    ContributionKind.fiche_action: "Fiche action",
+    ContributionKind.ressource: "Ressource",
+    ContributionKind.appel_a_projets: "Appel à projets",
+}
+
+
+class ResourceKind(str, enum.Enum):
+    publication = "publication"
+    guide = "guide"
+    lien = "lien"
+    fichier = "fichier"
+
+
+RESOURCE_KIND_LABELS = {
+    ResourceKind.publication: "Publication",
+    ResourceKind.guide: "Guide",
+    ResourceKind.lien: "Lien",
+    ResourceKind.fichier: "Fichier",
+}
 
 
 class ContributionStatus(str, enum.Enum):
@@ -81,7 +113,13 @@ class Contribution(Base):
     projects are later kinds). Text is Markdown, always rendered through the sanitizer."""
 
     __tablename__ = "contributions"
-    __table_args__ = (Index("ix_contributions_status_submitted", "status", "submitted_at"),)
+    __table_args__ = (
+        Index("ix_contributions_status_submitted", "status", "submitted_at"),
+        # A feed entry becomes one contribution, whatever the number of polls (contributions/feeds.py).
+        Index("uq_contributions_feed_entry", "structure_id", "feed_entry_id", unique=True,
+              postgresql_where=text("feed_entry_id IS NOT NULL"),
+              sqlite_where=text("feed_entry_id IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     structure_id: Mapped[int] = mapped_column(ForeignKey("structures.id"))
@@ -95,7 +133,12 @@ class Contribution(Base):
     event_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     event_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     place: Mapped[str | None] = mapped_column(String(300))
+    audience: Mapped[str | None] = mapped_column(String(300))  # événement: the public it is for
+    contact: Mapped[str | None] = mapped_column(String(300))   # événement: registration contact
+    deadline: Mapped[date | None] = mapped_column(Date)        # appel à projets
+    resource_kind: Mapped[ResourceKind | None] = mapped_column(_enum(ResourceKind, "resource_kind"))
     source: Mapped[str] = mapped_column(String(20), default="partner")  # partner, feed, import
+    feed_entry_id: Mapped[str | None] = mapped_column(String(1000))  # the entry's id (or link)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -104,6 +147,11 @@ class Contribution(Base):
     author = relationship("User")
     transitions: Mapped[list[ContributionTransition]] = relationship(
         back_populates="contribution", order_by="ContributionTransition.id",
+        cascade="all, delete-orphan")
+    fiche: Mapped[FicheAction | None] = relationship(
+        back_populates="contribution", uselist=False, cascade="all, delete-orphan")
+    files: Mapped[list[ContributionFile]] = relationship(
+        back_populates="contribution", order_by="ContributionFile.position",
         cascade="all, delete-orphan")
 
     @property
@@ -137,3 +185,67 @@ class ContributionTransition(Base):
 
     contribution: Mapped[Contribution] = relationship(back_populates="transitions")
     actor = relationship("User")
+
+
+class FicheAction(Base):
+    """The structured write-up of a local action: the fields of the national database of
+    social-centre actions (seed 004). Empty fields stay empty (None or []): nothing is invented.
+    The title, the organising structure and the description live on the Contribution."""
+
+    __tablename__ = "fiches_action"
+
+    contribution_id: Mapped[int] = mapped_column(
+        ForeignKey("contributions.id", ondelete="CASCADE"), primary_key=True)
+    # Idempotent import: a stable key derived from the record (see contributions/importer.py).
+    import_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    structure_label: Mapped[str | None] = mapped_column(String(300))  # as written in the source
+    departement: Mapped[str | None] = mapped_column(String(80), index=True)
+    year: Mapped[int | None] = mapped_column(Integer)
+    action_status: Mapped[str | None] = mapped_column(String(20))  # en_cours, terminee
+    status_reason: Mapped[str | None] = mapped_column(Text)        # why it ended
+    dimension: Mapped[str | None] = mapped_column(String(120))
+    keywords: Mapped[list] = mapped_column(JSON, default=list)
+    summary: Mapped[str | None] = mapped_column(Text)
+    initiative: Mapped[list] = mapped_column(JSON, default=list)   # who initiated it
+    territory: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    public: Mapped[list] = mapped_column(JSON, default=list)
+    partners: Mapped[list] = mapped_column(JSON, default=list)
+    partners_description: Mapped[str | None] = mapped_column(Text)
+    financial_resources: Mapped[str | None] = mapped_column(Text)
+    people_mobilised: Mapped[str | None] = mapped_column(Text)
+    result_territory: Mapped[str | None] = mapped_column(Text)
+    result_structure: Mapped[str | None] = mapped_column(Text)
+    result_inhabitants: Mapped[str | None] = mapped_column(Text)
+    limits: Mapped[str | None] = mapped_column(Text)
+    perspectives: Mapped[str | None] = mapped_column(Text)
+    file_names: Mapped[list] = mapped_column(JSON, default=list)  # "Fichier(s) associé(s)" of an import
+    contact: Mapped[str | None] = mapped_column(Text)
+
+    contribution: Mapped[Contribution] = relationship(back_populates="fiche")
+
+
+class ContributionFile(Base):
+    """An image or a PDF attached to a contribution. Stored in the database: saved in the same
+    transaction as the contribution (nothing half-saved) and served the same way by every process.
+    Images are re-encoded (EXIF gone); `email_data` is the 600 px wide copy for the letter."""
+
+    __tablename__ = "contribution_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))  # image, pdf
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(60))
+    alt_text: Mapped[str | None] = mapped_column(String(500))  # required for images
+    title: Mapped[str | None] = mapped_column(String(300))     # shown for a PDF
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    email_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    contribution: Mapped[Contribution] = relationship(back_populates="files")

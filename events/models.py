@@ -10,7 +10,9 @@ import secrets
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.db import Base, UTCDateTime, utcnow
@@ -69,6 +71,16 @@ class Event(Base):
     organiser: Mapped[str] = mapped_column(String(200), default="")
     contact_email: Mapped[str | None] = mapped_column(String(254))
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # iCalendar SEQUENCE
+    # Who the event is for: None = everyone, else {"topics": [...], "roles": [...]}
+    # (subscribers/segments.py reads the same shape for invitations).
+    audience: Mapped[dict | None] = mapped_column(JSON)
+    # Days before the start when registrants get a reminder ("7,1" = J-7 and J-1; "" = none).
+    reminder_days: Mapped[str] = mapped_column(String(40), default="7,1", server_default="7,1")
+    survey_url: Mapped[str | None] = mapped_column(String(1000))  # sent with the thank-you
+    thanks_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The draft "Retour sur la soirée…" created after the event, for the next letter.
+    retour_contribution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contributions.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -118,5 +130,27 @@ class Registration(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attended: Mapped[bool | None] = mapped_column(Boolean)  # None until the editor marks it
+    attended_marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[Event] = relationship(back_populates="registrations")
+    messages: Mapped[list[RegistrationMessage]] = relationship(
+        back_populates="registration", cascade="all, delete-orphan")
+
+
+class RegistrationMessage(Base):
+    """A scheduled message sent to a registration (reminder J-7, J-1, thank-you, ICS update…),
+    recorded in the database so that it goes out exactly once whatever beat or the workers do:
+    the row is inserted in the same transaction as the outbox e-mail, unique on (registration, kind)."""
+
+    __tablename__ = "registration_messages"
+    __table_args__ = (UniqueConstraint("registration_id", "kind", name="uq_registration_message"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))  # reminder:7, reminder:1, thanks, update:<seq>, cancel
+    outbound_email_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound_emails.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    registration: Mapped[Registration] = relationship(back_populates="messages")

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
-    Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    JSON, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,6 +39,7 @@ class User(UserMixin, Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # by an editor, by e-mail
 
     structure = relationship("Structure", back_populates="members")
 
@@ -79,7 +80,12 @@ class Issue(Base):
     __tablename__ = "issues"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    numero: Mapped[int] = mapped_column(Integer, unique=True)
+    # "letter": a numéro of the lettre Parentalités (archived); "invitation": an event invitation
+    # sent to a segment through the same mail-out engine (no numéro, never archived).
+    kind: Mapped[str] = mapped_column(String(20), default="letter", server_default="letter")
+    numero: Mapped[int | None] = mapped_column(Integer, unique=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
+    segment: Mapped[dict | None] = mapped_column(JSON)  # who receives it; None = every subscriber
     title: Mapped[str] = mapped_column(String(300))
     issue_date: Mapped[date] = mapped_column(Date)
     edito_md: Mapped[str] = mapped_column(Text, default="")
@@ -196,3 +202,20 @@ class OutboundEmail(Base):
     message_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PlannedIssue(Base):
+    """The editorial calendar: a letter planned for a date, with its contribution deadline. Beat
+    sends the appel à contributions N days before the deadline and reminds the editors; each is
+    recorded here so it goes out once."""
+
+    __tablename__ = "planned_issues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_date: Mapped[date] = mapped_column(Date, unique=True)
+    deadline: Mapped[date] = mapped_column(Date)
+    call_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    editors_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

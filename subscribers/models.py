@@ -5,7 +5,7 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.db import Base, UTCDateTime, utcnow
@@ -23,6 +23,28 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+# Topics a professional can pick (subscription form, preferences, segments of invitations).
+TOPICS = {
+    "parentalite": "Soutien à la parentalité",
+    "clas": "Accompagnement à la scolarité (CLAS)",
+    "petite_enfance": "Petite enfance",
+    "adolescence": "Adolescence",
+    "numerique": "Parents et écrans",
+    "sante": "Santé",
+}
+
+# The roles a professional can declare (segments: "the CLAS referents" are role == referent_clas).
+ROLES = {
+    "referent_clas": "Référent·e CLAS",
+    "travailleur_social": "Travailleur·se social·e",
+    "animateur": "Animateur·rice",
+    "enseignant": "Enseignant·e",
+    "benevole": "Bénévole",
+    "elu": "Élu·e",
+    "autre": "Autre",
+}
+
+
 class Subscriber(Base):
     __tablename__ = "subscribers"
 
@@ -31,6 +53,9 @@ class Subscriber(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     structure_name: Mapped[str] = mapped_column(String(200), default="")
+    topics: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")  # keys of TOPICS; [] = everything
+    role: Mapped[str | None] = mapped_column(String(40))       # key of ROLES
+    commune: Mapped[str | None] = mapped_column(String(120))   # where they work
     status: Mapped[SubscriberStatus] = mapped_column(
         _enum(SubscriberStatus, "subscriber_status"), default=SubscriberStatus.pending)
     # Random, stored, revocable; names the subscriber in List-Unsubscribe links.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import Celery
 from celery.signals import task_postrun, worker_process_init
 
+from newsletter import all_models  # noqa: F401  (every mapper, whichever task runs first)
 from newsletter import db as database, jobs
 from newsletter.settings import get_settings
 
