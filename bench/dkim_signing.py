@@ -82,7 +82,8 @@ def message_maker(items: int):
     def make() -> bytes:
         n = next(counter)
         unsubscribe_url = f"https://parentalites.example/desabonnement/{n:032x}"
-        html_body, text_body = letter.render({"greeting": greeting(f"Camille {n}"), "unsubscribe_url": unsubscribe_url})
+        html_body, text_body = letter.render({"greeting": greeting(f"Camille {n}"), "unsubscribe_url": unsubscribe_url,
+                                       "preferences_url": unsubscribe_url})
         return build_message(to=f"Camille {n} <camille{n}@example.org>", subject=letter.subject, text=text_body,
                              html=html_body, message_id=f"<lettre-42.{n}@parentalites.example>",
                              headers=letter_headers(unsubscribe_url))

@@ -113,7 +113,7 @@ def naive_loop(port: int, count: int, issue) -> float:
     started = time.perf_counter()
     for n in range(count):
         url = urls.absolute(urls.unsubscribe_path(f"token{n}"))
-        html_body, text_body = letter.render({"greeting": f"Bonjour Pro {n},", "unsubscribe_url": url})
+        html_body, text_body = letter.render({"greeting": f"Bonjour Pro {n},", "unsubscribe_url": url, "preferences_url": url})
         message = build_message(to=f"pro{n}@bench.example.org", subject=letter.subject, text=text_body,
                                 html=html_body, message_id=f"<naive.{n}@bench>", headers=mailout.letter_headers(url))
         client.sendmail("lettre@parentalites.example.org", [f"pro{n}@bench.example.org"], message)

@@ -249,3 +249,13 @@ class ContributionFile(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     contribution: Mapped[Contribution] = relationship(back_populates="files")
+
+
+# The directory's French full-text search (contributions/directory.py): GIN expression indexes,
+# PostgreSQL only, created by migration 0005_directory_search. SQLite uses an FTS5 table instead.
+from contributions.fulltext import pg_contribution_document, pg_fiche_document  # noqa: E402
+
+Index("ix_contributions_search_fr", text(pg_contribution_document()), postgresql_using="gin",
+      postgresql_where=text("kind = 'fiche_action'"), _table=Contribution.__table__).ddl_if(dialect="postgresql")
+Index("ix_fiches_action_search_fr", text(pg_fiche_document()), postgresql_using="gin",
+      _table=FicheAction.__table__).ddl_if(dialect="postgresql")

@@ -1,37 +1,121 @@
-"""The partner space (/partenaires/) and the editor's moderation queue (/redaction/moderation/)."""
+"""The partner space (/partenaires/), the editor's moderation queue (/redaction/moderation/) and
+the files attached to contributions (/fichiers/)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from contributions import services
-from contributions.forms import ContributionForm, DecisionForm
-from contributions.models import STATUS_LABELS, Contribution, ContributionKind, ContributionStatus
+from contributions import services, uploads
+from contributions.forms import FORMS, KIND_DESCRIPTIONS, BaseContributionForm, DecisionForm, FicheActionForm
+from contributions.models import (
+    KIND_LABELS, RESOURCE_KIND_LABELS, STATUS_LABELS, Contribution, ContributionKind, ContributionStatus, ResourceKind,
+)
 from newsletter.auth import editor_required, partner_required
-from newsletter.db import session
+from newsletter.db import session, utcnow
 from newsletter.formatting import PARIS
 from newsletter.forms import EmptyForm
+from newsletter.models import RUBRIQUES
+from newsletter.text import render_markdown
 
 partner_bp = Blueprint("partners", __name__, url_prefix="/partenaires")
 moderation_bp = Blueprint("moderation", __name__, url_prefix="/redaction/moderation")
+files_bp = Blueprint("files", __name__, url_prefix="/fichiers")
+
+FICHE_LIST_FIELDS = ("keywords", "initiative", "public", "partners")
+FICHE_TEXT_FIELDS = ("structure_label", "departement", "dimension", "territory", "status_reason", "contact",
+                     "summary", "partners_description", "financial_resources", "people_mobilised",
+                     "result_territory", "result_structure", "result_inhabitants", "limits", "perspectives")
 
 
-def _data(form: ContributionForm) -> services.ContributionData:
+@partner_bp.app_template_global()
+def resource_kind_label(value) -> str:
+    return RESOURCE_KIND_LABELS.get(ResourceKind(value), "") if value else ""
+
+
+@partner_bp.app_template_global()
+def action_status_label(value: str | None) -> str:
+    return services.ACTION_STATUS_LABELS.get(value or "", "")
+
+
+def waited(since, now) -> str:
+    """How long it has waited, for people: « 3 j 4 h », « 5 h 10 min », « 12 min »."""
+    if since is None:
+        return ""
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return _("%(d)s j %(h)s h", d=days, h=hours)
+    if hours:
+        return _("%(h)s h %(m)s min", h=hours, m=minutes)
+    return _("%(m)s min", m=minutes)
+
+
+def kind_slug(kind: ContributionKind) -> str:
+    return kind.value.replace("_", "-")
+
+
+def kind_from_slug(slug: str) -> ContributionKind:
+    try:
+        return ContributionKind(slug.replace("-", "_"))
+    except ValueError:
+        abort(404)
+
+
+def _text(value: str | None) -> str | None:
+    return (value or "").strip() or None
+
+
+def _data(form: BaseContributionForm) -> services.ContributionData:
+    """What the partner typed, as the service's data."""
     def paris(value):
         return value.replace(tzinfo=PARIS) if value else None
-    return services.ContributionData(
-        kind=ContributionKind(form.kind.data), title=form.title.data.strip(), body_md=form.body_md.data,
-        link=form.link.data or None, event_start=paris(form.event_start.data),
-        event_end=paris(form.event_end.data), place=(form.place.data or "").strip() or None)
+
+    data = services.ContributionData(
+        kind=form.kind_value, title=form.title.data.strip(), body_md=form.body_md.data or "",
+        link=_text(form.link.data))
+    if "event_start" in form:
+        data.event_start, data.event_end = paris(form.event_start.data), paris(form.event_end.data)
+        data.place, data.audience, data.contact = _text(form.place.data), _text(form.audience.data), _text(form.contact.data)
+    if "deadline" in form:
+        data.deadline = form.deadline.data
+    if "resource_kind" in form:
+        data.resource_kind = ResourceKind(form.resource_kind.data) if form.resource_kind.data else None
+    if isinstance(form, FicheActionForm):
+        fiche = services.FicheData(year=form.year.data, action_status=form.action_status.data or None)
+        for name in FICHE_TEXT_FIELDS:
+            setattr(fiche, name, _text(form[name].data))
+        for name in FICHE_LIST_FIELDS:
+            setattr(fiche, name, services.split_list(form[name].data))
+        if fiche.action_status != "terminee":
+            fiche.status_reason = None
+        data.fiche = fiche
+    return data
 
 
-def _fill(form: ContributionForm, contribution: Contribution) -> None:
-    form.kind.data = contribution.kind.value
-    form.title.data, form.body_md.data = contribution.title, contribution.body_md
-    form.link.data, form.place.data = contribution.link, contribution.place
-    form.event_start.data = contribution.event_start.astimezone(PARIS).replace(tzinfo=None) if contribution.event_start else None
-    form.event_end.data = contribution.event_end.astimezone(PARIS).replace(tzinfo=None) if contribution.event_end else None
+def _fill(form: BaseContributionForm, contribution: Contribution) -> None:
+    """The form, filled with what is saved (GET of the edit page)."""
+    def local(value):
+        return value.astimezone(PARIS).replace(tzinfo=None) if value else None
+
+    form.title.data, form.body_md.data, form.link.data = contribution.title, contribution.body_md, contribution.link
+    if "event_start" in form:
+        form.event_start.data, form.event_end.data = local(contribution.event_start), local(contribution.event_end)
+        form.place.data, form.audience.data, form.contact.data = contribution.place, contribution.audience, contribution.contact
+    if "deadline" in form:
+        form.deadline.data = contribution.deadline
+    if "resource_kind" in form:
+        form.resource_kind.data = contribution.resource_kind.value if contribution.resource_kind else None
+    if isinstance(form, FicheActionForm) and contribution.fiche is not None:
+        fiche = contribution.fiche
+        form.year.data, form.action_status.data = fiche.year, fiche.action_status
+        for name in FICHE_TEXT_FIELDS:
+            form[name].data = getattr(fiche, name)
+        for name in FICHE_LIST_FIELDS:
+            form[name].data = "\n".join(getattr(fiche, name) or [])
+        form.territory.data = fiche.territory or ""
 
 
 def _own(contribution_id: int) -> Contribution:
@@ -41,7 +125,68 @@ def _own(contribution_id: int) -> Contribution:
     return contribution
 
 
+def _uploaded(form: BaseContributionForm) -> list[uploads.ProcessedFile] | None:
+    """The file sent with the form, checked; None (and the error on the form) when refused."""
+    storage = form.upload.data
+    if not storage or not getattr(storage, "filename", None):
+        return []
+    raw = storage.read(uploads.MAX_PDF_BYTES + 1)
+    try:
+        return [uploads.process_upload(raw, storage.filename, form.upload_alt.data, form.upload_title.data)]
+    except uploads.UploadError as exc:
+        form[exc.field].errors = [*form[exc.field].errors, str(exc)]
+        return None
+
+
+def _preview(form: BaseContributionForm) -> list[tuple[str, object]]:
+    """The Markdown fields as they will be shown (sanitized), for the "Prévisualiser" button."""
+    return [(str(f.label.text), render_markdown(f.data)) for f in form.markdown_fields() if f.data]
+
+
+def _render_form(form, contribution, kind, status=200, preview=None):
+    return render_template("partners/form.html", form=form, contribution=contribution, kind=kind,
+                           kind_label=KIND_LABELS[kind], preview=preview), status
+
+
+def _save(form: BaseContributionForm, kind: ContributionKind, contribution: Contribution | None):
+    """The POST of a contribution form: preview, save as draft, or send to the editors."""
+    action = request.form.get("action", "submit")
+    if action == "preview":
+        return _render_form(form, contribution, kind, preview=_preview(form))
+    form.submitting = action != "draft"
+    valid = form.validate_on_submit()
+    files = _uploaded(form) if valid else None
+    if valid and files is not None:
+        remove = {int(v) for v in request.form.getlist("remove_file") if v.isdigit()}
+        try:
+            if contribution is None:
+                contribution = services.create(session(), current_user, _data(form),
+                                               submit=form.submitting, files=files)
+            else:
+                services.update(session(), current_user, contribution, _data(form), submit=form.submitting,
+                                files=files, remove_file_ids=remove)
+        except services.ModerationError as exc:
+            flash(str(exc), "error")
+            return _render_form(form, contribution, kind, 422)
+        if contribution.status is ContributionStatus.submitted and form.submitting:
+            flash(_("Contribution envoyée à la rédaction. Vous serez prévenu·e par e-mail de sa décision."), "success")
+        else:
+            flash(_("Brouillon enregistré. Il n'est pas encore envoyé à la rédaction."), "success")
+        return redirect(url_for(".contribution", contribution_id=contribution.id))
+    if form.upload.data and getattr(form.upload.data, "filename", None) and not form.upload.errors:
+        form.upload.errors = [*form.upload.errors, _(
+            "Le fichier n'a pas été enregistré, à cause des erreurs ci-dessus : choisissez-le de nouveau.")]
+    return _render_form(form, contribution, kind, 422)
+
+
 # --- Partner space ------------------------------------------------------------------------------
+
+@partner_bp.errorhandler(RequestEntityTooLarge)
+def too_large(_exc):
+    flash(_("Le fichier envoyé est trop lourd : 5 Mo au plus pour une image, 10 Mo pour un PDF. "
+            "Rien n'a été enregistré ; réduisez le fichier puis recommencez."), "error")
+    return render_template("partners/too_large.html"), 413
+
 
 @partner_bp.route("/")
 @partner_required
@@ -50,28 +195,45 @@ def home():
                            contributions=services.for_structure(session(), current_user.structure_id))
 
 
+@partner_bp.route("/nouvelle")
+@partner_required
+def choose_kind():
+    chosen = request.args.get("type")
+    if chosen:
+        return redirect(url_for(".new_of_kind", slug=kind_slug(kind_from_slug(chosen))))
+    kinds = [(kind, KIND_LABELS[kind], KIND_DESCRIPTIONS[kind], kind_slug(kind)) for kind in ContributionKind]
+    return render_template("partners/choose_kind.html", kinds=kinds)
+
+
+@partner_bp.route("/nouvelle/<slug>", methods=["GET", "POST"])
+@partner_required
+def new_of_kind(slug: str):
+    kind = kind_from_slug(slug)
+    form = FORMS[kind]()
+    if request.method == "GET" and isinstance(form, FicheActionForm):
+        form.departement.data = current_user.structure.departement or None
+    if request.method == "POST":
+        return _save(form, kind, None)
+    return _render_form(form, None, kind)
+
+
 @partner_bp.route("/contributions/nouvelle", methods=["GET", "POST"])
 @partner_required
 def new_contribution():
-    form = ContributionForm()
-    if form.validate_on_submit():
-        try:
-            contribution = services.create(session(), current_user, _data(form),
-                                           submit=request.form.get("action") != "draft")
-        except services.ModerationError as exc:
-            flash(str(exc), "error")
-        else:
-            flash(_("Contribution envoyée à la rédaction.") if contribution.status is ContributionStatus.submitted
-                  else _("Brouillon enregistré."), "success")
-            return redirect(url_for(".contribution", contribution_id=contribution.id))
-    return render_template("partners/form.html", form=form, contribution=None), 422 if form.errors else 200
+    """The former single form: the kind comes with the form."""
+    raw = request.values.get("kind")
+    if request.method == "GET" or raw is None:
+        return redirect(url_for(".choose_kind", type=raw) if raw else url_for(".choose_kind"))
+    kind = kind_from_slug(raw)
+    return _save(FORMS[kind](), kind, None)
 
 
 @partner_bp.route("/contributions/<int:contribution_id>")
 @partner_required
 def contribution(contribution_id: int):
-    return render_template("partners/contribution.html", contribution=_own(contribution_id),
-                           action_form=EmptyForm(), editable=_own(contribution_id).status in services.EDITABLE_BY_PARTNER)
+    contribution = _own(contribution_id)
+    return render_template("partners/contribution.html", contribution=contribution,
+                           action_form=EmptyForm(), editable=contribution.status in services.EDITABLE_BY_PARTNER)
 
 
 @partner_bp.route("/contributions/<int:contribution_id>/modifier", methods=["GET", "POST"])
@@ -81,20 +243,11 @@ def edit_contribution(contribution_id: int):
     if contribution.status not in services.EDITABLE_BY_PARTNER:
         flash(_("Cette contribution n'est plus modifiable."), "error")
         return redirect(url_for(".contribution", contribution_id=contribution.id))
-    form = ContributionForm()
-    if request.method == "GET":
-        _fill(form, contribution)
-    if form.validate_on_submit():
-        try:
-            services.update(session(), current_user, contribution, _data(form),
-                            submit=request.form.get("action") != "draft")
-        except services.ModerationError as exc:
-            flash(str(exc), "error")
-        else:
-            flash(_("Contribution renvoyée à la rédaction.") if contribution.status is ContributionStatus.submitted
-                  else _("Modifications enregistrées."), "success")
-            return redirect(url_for(".contribution", contribution_id=contribution.id))
-    return render_template("partners/form.html", form=form, contribution=contribution), 422 if form.errors else 200
+    form = FORMS[contribution.kind]()
+    if request.method == "POST":
+        return _save(form, contribution.kind, contribution)
+    _fill(form, contribution)
+    return _render_form(form, contribution, contribution.kind)
 
 
 @partner_bp.route("/contributions/<int:contribution_id>/retirer", methods=["POST"])
@@ -113,13 +266,28 @@ def withdraw(contribution_id: int):
 
 # --- Moderation ---------------------------------------------------------------------------------
 
+def _enum_arg(name: str, enum_type, default=None):
+    raw = request.args.get(name, default)
+    return enum_type(raw) if raw in enum_type._value2member_map_ else None
+
+
 @moderation_bp.route("/")
 @editor_required
 def queue():
-    raw = request.args.get("statut", ContributionStatus.submitted.value)
-    status = ContributionStatus(raw) if raw in ContributionStatus._value2member_map_ else None
-    return render_template("moderation/queue.html", contributions=services.moderation_queue(session(), status),
-                           status=status, status_labels=STATUS_LABELS)
+    status = _enum_arg("statut", ContributionStatus, ContributionStatus.submitted.value)
+    kind = _enum_arg("type", ContributionKind)
+    structure_id = request.args.get("structure", type=int)
+    rubrique = request.args.get("rubrique") or None
+    if rubrique not in dict(RUBRIQUES):
+        rubrique = None
+    contributions = services.moderation_queue(session(), status, kind=kind, structure_id=structure_id,
+                                              rubrique=rubrique)
+    return render_template(
+        "moderation/queue.html", contributions=contributions, status=status, kind=kind,
+        structure_id=structure_id, rubrique=rubrique, status_labels=STATUS_LABELS, kind_labels=KIND_LABELS,
+        rubriques=RUBRIQUES, structures=services.structures_with_contributions(session()),
+        waiting_since=services.waiting_since, now=utcnow(), waited=waited,
+        rubrique_labels=dict(RUBRIQUES), default_rubrique=services.default_rubrique)
 
 
 @moderation_bp.route("/<int:contribution_id>", methods=["GET", "POST"])
@@ -136,4 +304,44 @@ def review(contribution_id: int):
         else:
             flash(_("Décision enregistrée : %(status)s. Le partenaire est prévenu par e-mail.", status=contribution.status_label), "success")
             return redirect(url_for(".queue"))
-    return render_template("moderation/review.html", contribution=contribution, form=form), 422 if form.errors else 200
+    return render_template("moderation/review.html", contribution=contribution, form=form,
+                           rubrique_label=dict(RUBRIQUES).get(services.default_rubrique(contribution.kind)),
+                           waited=waited(services.waiting_since(contribution), utcnow())), \
+        422 if form.errors else 200
+
+
+# --- Files --------------------------------------------------------------------------------------
+
+def _file_response(data: bytes, content_type: str, filename: str, attachment: bool, public: bool) -> Response:
+    response = Response(data, mimetype=content_type)
+    disposition = "attachment" if attachment else "inline"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "public, max-age=86400" if public else "private, no-store"
+    return response
+
+
+def _visible_file(file_id: int):
+    user = current_user if current_user.is_authenticated else None
+    file = services.visible_file(session(), file_id, user)
+    if file is None:
+        abort(404)  # not 403: a visitor learns nothing of drafts
+    return file
+
+
+@files_bp.route("/<int:file_id>")
+def file(file_id: int):
+    f = _visible_file(file_id)
+    return _file_response(f.data, f.content_type, f.filename, f.kind == "pdf", services.is_public(f.contribution))
+
+
+@files_bp.route("/<int:file_id>/email")
+def email_copy(file_id: int):
+    f = _visible_file(file_id)
+    if f.kind != "image" or not f.email_data:
+        abort(404)
+    content_type = uploads.sniff_image_type(f.email_data)
+    extension = {"image/png": "png", "image/jpeg": "jpg"}.get(content_type, "bin")
+    name = f.filename.rsplit(".", 1)[0] + "-email." + extension
+    return _file_response(f.email_data, content_type, name, False, services.is_public(f.contribution))

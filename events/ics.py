@@ -1,17 +1,27 @@
-"""iCalendar (RFC 5545) for the agenda feed `/agenda.ics`, built with `icalendar`.
+"""iCalendar (RFC 5545) for the agenda feed `/agenda.ics` and the invitations sent by e-mail
+(iTIP, RFC 5546: METHOD:REQUEST for an invitation or an update, METHOD:CANCEL), built with
+`icalendar`.
 
 `icalendar` writes CRLF line ends and folds lines at 75 octets without cutting a UTF-8 character;
 times are given in Europe/Paris with the matching VTIMEZONE, which `add_missing_timezones` adds.
+An invitation carries the same UID as the feed, so a calendar that has both sees one event; each
+significant change of the event raises its SEQUENCE, so that calendars apply the update.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from icalendar import Calendar, Event as ICalEvent, vCalAddress, vText
 
-from events.models import Event, EventStatus
+from events.models import Event, EventStatus, Registration
+from newsletter.db import utcnow
 from newsletter.formatting import PARIS
+from newsletter.mail import Attachment
 from newsletter.settings import get_settings
+
+if TYPE_CHECKING:
+    from contributions.models import Contribution
 
 PRODID = "-//Réaap//Lettre Parentalités//FR"
 
@@ -53,29 +63,108 @@ def vevent(event: Event) -> ICalEvent:
         component.add("location", location)
     component.add("url", f"{base_url}/agenda/{event.id}/")
     if event.contact_email:
-        organiser = vCalAddress(f"mailto:{event.contact_email}")
-        if event.organiser:
-            organiser.params["cn"] = vText(event.organiser)
-        component.add("organizer", organiser)
+        component.add("organizer", _organizer(event))
     return component
 
 
-def calendar(events: list[Event], name: str = "Agenda du Réaap et des CLAS") -> bytes:
+def _organizer(event: Event) -> vCalAddress:
+    # iTIP requires an ORGANIZER: the event's contact, else the letter's sender.
+    organiser = vCalAddress(f"mailto:{event.contact_email or get_settings().mail_from_address}")
+    organiser.params["cn"] = vText(event.organiser or "Réaap")
+    return organiser
+
+
+def partner_vevent(contribution: Contribution) -> ICalEvent:
+    """An accepted partner event (a contribution of kind `evenement`) for the feed."""
+    settings = get_settings()
+    component = ICalEvent()
+    component.add("uid", f"contribution-{contribution.id}@{settings.mail_domain}")
+    component.add("dtstamp", contribution.updated_at)
+    component.add("last-modified", contribution.updated_at)
+    component.add("sequence", 0)
+    component.add("status", "CONFIRMED")
+    component.add("summary", contribution.title)
+    component.add("dtstart", contribution.event_start.astimezone(PARIS))
+    if contribution.event_end and contribution.event_end > contribution.event_start:
+        component.add("dtend", contribution.event_end.astimezone(PARIS))
+    description = (contribution.body_md or "").strip()
+    organiser = contribution.structure.name if contribution.structure else ""
+    if organiser:
+        description = f"{description}\n\nOrganisé par {organiser}".strip()
+    if description:
+        component.add("description", description)
+    if contribution.place:
+        component.add("location", contribution.place)
+    component.add("url", f"{settings.base_url}/agenda/partenaires/{contribution.id}/")
+    return component
+
+
+def _calendar(method: str, name: str | None = None) -> Calendar:
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", name)
-    cal.add("x-wr-timezone", "Europe/Paris")
+    cal.add("method", method)
+    if name:
+        cal.add("x-wr-calname", name)
+        cal.add("x-wr-timezone", "Europe/Paris")
+    return cal
+
+
+def _add_timezone(cal: Calendar, starts: list[datetime], ends: list[datetime]) -> None:
+    if starts:
+        # Transitions only around the events, not from 1970 to 2038: a small VTIMEZONE.
+        first = min(starts).date() - timedelta(days=366)
+        last = max(ends or starts).date() + timedelta(days=366)
+        cal.add_missing_timezones(first_date=first, last_date=last)
+
+
+def calendar(events: list[Event], name: str = "Agenda du Réaap et des CLAS",
+             partner_events: list[Contribution] = ()) -> bytes:
+    cal = _calendar("PUBLISH", name)
     for event in events:
         cal.add_component(vevent(event))
-    if events:
-        # Transitions only around the events, not from 1970 to 2038: a small VTIMEZONE.
-        first = min(e.starts_at for e in events).date() - timedelta(days=366)
-        last = max(e.ends_at for e in events).date() + timedelta(days=366)
-        cal.add_missing_timezones(first_date=first, last_date=last)
+    for contribution in partner_events:
+        cal.add_component(partner_vevent(contribution))
+    _add_timezone(cal, [e.starts_at for e in events] + [c.event_start for c in partner_events],
+                  [e.ends_at for e in events] + [c.event_end or c.event_start for c in partner_events])
     return cal.to_ical()
 
 
-__all__ = ["calendar", "vevent", "ICS_STATUS", "PRODID"]
+def invitation(event: Event, registration: Registration, method: str = "REQUEST",
+               now: datetime | None = None) -> str:
+    """The iTIP message for one registrant: METHOD:REQUEST (the invitation, or an update with the
+    event's current SEQUENCE) or METHOD:CANCEL (STATUS:CANCELLED)."""
+    if method not in ("REQUEST", "CANCEL"):
+        raise ValueError(method)
+    cal = _calendar(method)
+    component = vevent(event)
+    # iTIP: DTSTAMP is when this message was made; ORGANIZER and ATTENDEE are required.
+    component.pop("dtstamp")
+    component.add("dtstamp", now or utcnow())
+    if "organizer" not in component:
+        component.add("organizer", _organizer(event))
+    if method == "CANCEL":
+        component.pop("status")
+        component.add("status", "CANCELLED")
+    attendee = vCalAddress(f"mailto:{registration.email}")
+    attendee.params["cn"] = vText(registration.name or registration.email)
+    attendee.params["role"] = "REQ-PARTICIPANT"
+    attendee.params["partstat"] = "ACCEPTED"  # registering was the answer; no reply is expected
+    attendee.params["rsvp"] = "FALSE"
+    component.add("attendee", attendee)
+    cal.add_component(component)
+    _add_timezone(cal, [event.starts_at], [event.ends_at])
+    return cal.to_ical().decode("utf-8")
+
+
+def invitation_attachment(event: Event, registration: Registration, method: str = "REQUEST",
+                          now: datetime | None = None) -> Attachment:
+    """The invitation as an e-mail attachment: text/calendar; method=REQUEST (or CANCEL)."""
+    filename = "annulation.ics" if method == "CANCEL" else "invitation.ics"
+    return Attachment(filename, "text/calendar", invitation(event, registration, method, now),
+                      {"method": method})
+
+
+__all__ = ["calendar", "vevent", "partner_vevent", "invitation", "invitation_attachment",
+           "ICS_STATUS", "PRODID"]

@@ -12,18 +12,22 @@ import logging
 from datetime import datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from events.models import Event, EventStatus, Registration, RegistrationStatus
+from events import ics
+from events.models import Event, EventStatus, Registration, RegistrationMessage, RegistrationStatus
 from newsletter.db import utcnow
 from newsletter.mail import queue_email
+from newsletter.models import OutboundEmail
 from newsletter.settings import get_settings
 from subscribers.services import InvalidEmail, normalize_email, one_line
 
 log = logging.getLogger(__name__)
 
-__all__ = ["InvalidEmail", "RegistrationClosed", "ConsentRequired", "register", "cancel",
-           "seats_taken", "seats_left", "is_full", "registration_open", "self_service_path"]
+__all__ = ["InvalidEmail", "RegistrationClosed", "ConsentRequired", "register", "cancel", "promote",
+           "seats_taken", "seats_left", "is_full", "registration_open", "self_service_path",
+           "claim_message", "lock_event"]
 
 MAX_PARTY_SIZE = 20
 
@@ -48,7 +52,7 @@ def event_path(event: Event) -> str:
     return f"/agenda/{event.id}/"
 
 
-def _lock_event(db: Session, event: Event) -> Event:
+def lock_event(db: Session, event: Event) -> Event:
     """Lock the event row until the end of the transaction and return it fresh."""
     if db.get_bind().dialect.name == "sqlite":
         # SQLite has no row locks: a write takes the database's single writer lock now, so that
@@ -102,10 +106,41 @@ def _live_registration(db: Session, event: Event, email: str) -> Registration | 
         Registration.status != RegistrationStatus.cancelled))
 
 
-def _email_context(registration: Registration) -> dict:
+def email_context(registration: Registration) -> dict:
     return {"registration": registration, "event": registration.event,
             "manage_url": self_service_url(registration),
             "event_url": get_settings().base_url + event_path(registration.event)}
+
+
+def claim_message(db: Session, registration_id: int, kind: str) -> int | None:
+    """Record that the message `kind` goes to this registration; None if it was already recorded
+    (by this process or a concurrent one: INSERT … ON CONFLICT DO NOTHING on the unique
+    (registration, kind), which waits for a concurrent insert of the same pair to commit)."""
+    dialect = db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return db.scalar(insert(RegistrationMessage)
+                     .values(registration_id=registration_id, kind=kind, created_at=utcnow())
+                     .on_conflict_do_nothing()
+                     .returning(RegistrationMessage.id))
+
+
+def _send_confirmation(db: Session, registration: Registration, template: str, **context) -> OutboundEmail:
+    """The confirmation (or promotion) e-mail; a confirmed registration gets the iCalendar
+    invitation with it. The registration is recorded as told of this version (SEQUENCE) of the
+    event, so that the update to that version is not sent to them again."""
+    event = registration.event
+    attachments = None
+    if registration.status is RegistrationStatus.confirmed and not event.is_cancelled:
+        attachments = [ics.invitation_attachment(event, registration)]
+    outbound = queue_email(db, template, registration.email,
+                           {**email_context(registration), "invitation": bool(attachments), **context},
+                           attachments=attachments)
+    if event.sequence > 0:
+        message_id = claim_message(db, registration.id, f"update:{event.sequence}")
+        if message_id is not None:
+            db.execute(update(RegistrationMessage).where(RegistrationMessage.id == message_id)
+                       .values(outbound_email_id=outbound.id))
+    return outbound
 
 
 def register(db: Session, event: Event, name: str, email: str, structure: str = "", role: str = "",
@@ -123,11 +158,11 @@ def register(db: Session, event: Event, name: str, email: str, structure: str = 
         raise ValueError(f"party_size must be between 1 and {MAX_PARTY_SIZE}")
     now = now or utcnow()
 
-    event = _lock_event(db, event)
+    event = lock_event(db, event)
     existing = _live_registration(db, event, address)
     if existing is not None:
         existing.already_registered = True
-        queue_email(db, "event_registration", existing.email, {**_email_context(existing), "again": True})
+        _send_confirmation(db, existing, "event_registration", again=True)
         db.commit()
         return existing
     if not registration_open(event, now):
@@ -147,15 +182,15 @@ def register(db: Session, event: Event, name: str, email: str, structure: str = 
         position=position, consent_at=now, created_at=now)
     db.add(registration)
     db.flush()
-    queue_email(db, "event_registration", registration.email, {**_email_context(registration), "again": False})
+    _send_confirmation(db, registration, "event_registration", again=False)
     db.commit()
     log.info("registration %s to event %s: %s", registration.id, event.id, registration.status.value)
     return registration
 
 
-def _promote(db: Session, event: Event, now: datetime) -> list[Registration]:
+def promote(db: Session, event: Event, now: datetime) -> list[Registration]:
     """Confirm the first waitlisted registrations that fit, in order; stop at the first that does
-    not (first come, first served)."""
+    not (first come, first served). The caller holds the event's lock (`lock_event`) and commits."""
     if event.status in (EventStatus.full, EventStatus.cancelled):
         return []
     waiting = db.scalars(select(Registration).where(
@@ -173,7 +208,7 @@ def _promote(db: Session, event: Event, now: datetime) -> list[Registration]:
         promoted.append(registration)
     db.flush()
     for registration in promoted:
-        queue_email(db, "event_promoted", registration.email, _email_context(registration))
+        _send_confirmation(db, registration, "event_promoted")
     return promoted
 
 
@@ -182,7 +217,7 @@ def cancel(db: Session, registration: Registration, now: datetime | None = None)
     waitlist, e-mailing them. Returns the promoted registrations; commits. Cancelling twice does
     nothing the second time."""
     now = now or utcnow()
-    event = _lock_event(db, registration.event)
+    event = lock_event(db, registration.event)
     db.refresh(registration)
     if registration.status is RegistrationStatus.cancelled:
         db.commit()
@@ -190,7 +225,7 @@ def cancel(db: Session, registration: Registration, now: datetime | None = None)
     registration.status = RegistrationStatus.cancelled
     registration.cancelled_at = now
     db.flush()
-    promoted = _promote(db, event, now)
+    promoted = promote(db, event, now)
     db.commit()
     return promoted
 
@@ -209,3 +244,32 @@ def upcoming(db: Session, now: datetime | None = None) -> list[Event]:
 def past(db: Session, now: datetime | None = None) -> list[Event]:
     now = now or utcnow()
     return list(db.scalars(select(Event).where(Event.ends_at < now).order_by(Event.starts_at.desc(), Event.id)))
+
+
+# --- Partner events: accepted contributions of kind « événement » ----------------------------------
+
+def _partner_events_query():
+    from contributions.models import Contribution, ContributionKind, ContributionStatus
+    return select(Contribution).where(
+        Contribution.kind == ContributionKind.evenement,
+        Contribution.status.in_([ContributionStatus.accepted, ContributionStatus.published]),
+        Contribution.event_start.is_not(None))
+
+
+def partner_events(db: Session, past: bool = False, now: datetime | None = None) -> list:
+    """Partners' events accepted by the editors, shown in the agenda with the network's own:
+    upcoming ones soonest first, or past ones most recent first."""
+    from contributions.models import Contribution
+    now = now or utcnow()
+    end = func.coalesce(Contribution.event_end, Contribution.event_start)
+    query = _partner_events_query()
+    if past:
+        query = query.where(end < now).order_by(Contribution.event_start.desc(), Contribution.id)
+    else:
+        query = query.where(end >= now).order_by(Contribution.event_start, Contribution.id)
+    return list(db.scalars(query))
+
+
+def partner_event(db: Session, contribution_id: int):
+    from contributions.models import Contribution
+    return db.scalar(_partner_events_query().where(Contribution.id == contribution_id))

@@ -1,15 +1,27 @@
-"""Public agenda: /agenda/ (upcoming, or past with ?passes=1), /agenda/<id>/ (details and
-registration), /agenda/inscription/<token> (see or cancel one's registration), /agenda.ics."""
+"""The events blueprint, all its URL rules in one place.
+
+Public: /agenda/ (network and accepted partner events, upcoming, or past with ?passes=1),
+/agenda/<id>/ (details and registration), /agenda/partenaires/<id>/ (a partner's event),
+/agenda/inscription/<token> (see or cancel one's registration), /agenda.ics.
+Editors: /redaction/evenements/… (list, create, edit, cancel; registrations with filters and
+counts, attendance, cancelling a registration, the printable attendance sheet, the CSV export).
+"""
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 
-from events import ics, services
-from events.forms import RegistrationForm
-from events.models import Event, EventStatus, EventType, RegistrationStatus
-from newsletter.db import session
+from events import attendance, editing, ics, services
+from events.forms import CancelEventForm, EventForm, RegistrationForm
+from events.models import Event, EventStatus, EventType, Registration, RegistrationStatus
+from newsletter.auth import editor_required
+from newsletter.db import session, utcnow
 from newsletter.extensions import limiter
+from newsletter.formatting import PARIS
+from newsletter.forms import EmptyForm
+from subscribers.models import ROLES, TOPICS
 
 events_bp = Blueprint("events", __name__)
 
@@ -43,16 +55,27 @@ def agenda():
     db = session()
     show_past = request.args.get("passes") == "1"
     events = services.past(db) if show_past else services.upcoming(db)
+    partner_events = services.partner_events(db, past=show_past)
     full = {e.id for e in events if not show_past and services.is_full(db, e)}
-    return render_template("events/agenda.html", events=events, show_past=show_past, full=full)
+    # One list, network and partner events together, in date order.
+    items = [("event", e.starts_at, e) for e in events] + [("partner", c.event_start, c) for c in partner_events]
+    items.sort(key=lambda item: item[1], reverse=show_past)
+    return render_template("events/agenda.html", items=items, events=events, show_past=show_past, full=full)
 
 
 @events_bp.route("/agenda.ics")
 def agenda_ics():
     db = session()
     events = services.upcoming(db) + services.past(db)[:50]
-    return Response(ics.calendar(events), mimetype="text/calendar",
+    partner_events = services.partner_events(db) + services.partner_events(db, past=True)[:50]
+    return Response(ics.calendar(events, partner_events=partner_events), mimetype="text/calendar",
                     headers={"Content-Disposition": 'inline; filename="agenda.ics"'})
+
+
+@events_bp.route("/agenda/partenaires/<int:contribution_id>/")
+def partner_event(contribution_id: int):
+    contribution = services.partner_event(session(), contribution_id) or abort(404)
+    return render_template("events/partner_event.html", contribution=contribution)
 
 
 @events_bp.route("/agenda/<int:event_id>/", methods=["GET", "POST"])
@@ -106,3 +129,198 @@ def registration(token: str):
             flash(_("Votre inscription est annulée. Merci de nous avoir prévenus."), "success")
         return redirect(url_for(".registration", token=token))
     return render_template("events/registration.html", registration=registration, event=registration.event)
+
+
+# --- Back office: the editor's events ---------------------------------------------------------------
+
+EDITABLE_STATUSES = (EventStatus.scheduled, EventStatus.full, EventStatus.postponed)
+EDITOR_STATUS_LABELS = {
+    EventStatus.scheduled: _l("Prévu (inscriptions selon les places)"),
+    EventStatus.full: _l("Complet (nouvelles inscriptions en liste d'attente)"),
+    EventStatus.postponed: _l("Reporté (date à préciser)"),
+}
+
+
+def _to_utc(value: datetime | None) -> datetime | None:
+    """A time typed in the form is Paris time."""
+    return value.replace(tzinfo=PARIS).astimezone(timezone.utc) if value else None
+
+
+def _to_paris(value: datetime | None) -> datetime | None:
+    return value.astimezone(PARIS).replace(tzinfo=None) if value else None
+
+
+def _event_form(event: Event | None = None) -> EventForm:
+    data = {"reminder_days": "7,1", "type": EventType.soiree_reaap.value, "status": EventStatus.scheduled.value}
+    if event is not None:
+        data = {name: getattr(event, name) for name in (
+            "title", "description_md", "place", "address", "access_info", "accessibility_info", "online_url",
+            "capacity", "organiser", "contact_email", "reminder_days", "survey_url")}
+        data.update({name: _to_paris(getattr(event, name)) for name in (
+            "starts_at", "ends_at", "registration_opens_at", "registration_closes_at")})
+        data.update(type=event.type.value, status=event.status.value,
+                    topics=(event.audience or {}).get("topics", []), roles=(event.audience or {}).get("roles", []))
+    form = EventForm(data=data)
+    form.type.choices = [(t.value, str(label)) for t, label in TYPE_LABELS.items()]
+    form.status.choices = [(s.value, str(EDITOR_STATUS_LABELS[s])) for s in EDITABLE_STATUSES]
+    form.topics.choices = list(TOPICS.items())
+    form.roles.choices = list(ROLES.items())
+    return form
+
+
+def _event_data(form: EventForm) -> editing.EventData:
+    return editing.EventData(
+        type=EventType(form.type.data), title=form.title.data or "", description_md=form.description_md.data or "",
+        starts_at=_to_utc(form.starts_at.data), ends_at=_to_utc(form.ends_at.data),
+        place=form.place.data or "", address=form.address.data or "", access_info=form.access_info.data or "",
+        accessibility_info=form.accessibility_info.data or "", online_url=form.online_url.data,
+        capacity=form.capacity.data, registration_opens_at=_to_utc(form.registration_opens_at.data),
+        registration_closes_at=_to_utc(form.registration_closes_at.data),
+        audience=editing.audience(form.topics.data, form.roles.data), status=EventStatus(form.status.data),
+        organiser=form.organiser.data or "", contact_email=form.contact_email.data,
+        reminder_days=form.reminder_days.data or "", survey_url=form.survey_url.data)
+
+
+def _admin_event(event_id: int) -> Event:
+    return session().get(Event, event_id) or abort(404)
+
+
+@events_bp.route("/redaction/evenements/")
+@editor_required
+def admin_list():
+    db = session()
+    upcoming, past = services.upcoming(db), services.past(db)
+    summaries = {e.id: attendance.summary(db, e) for e in upcoming + past}
+    return render_template("redaction/events.html", upcoming=upcoming, past=past, summaries=summaries)
+
+
+@events_bp.route("/redaction/evenements/nouveau", methods=["GET", "POST"])
+@editor_required
+def admin_new():
+    db = session()
+    form = _event_form()
+    if form.validate_on_submit():
+        try:
+            event = editing.create_event(db, _event_data(form))
+        except editing.EventError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(_("Événement créé. Il est visible dans l'agenda."), "success")
+            return redirect(url_for(".admin_registrations", event_id=event.id))
+    status = 422 if form.errors else 200
+    return render_template("redaction/events_form.html", form=form, event=None), status
+
+
+@events_bp.route("/redaction/evenements/<int:event_id>/", methods=["GET", "POST"])
+@editor_required
+def admin_edit(event_id: int):
+    db = session()
+    event = _admin_event(event_id)
+    form = _event_form(event)
+    if event.is_cancelled:
+        return render_template("redaction/events_form.html", form=form, event=event)
+    if form.validate_on_submit():
+        try:
+            notified = editing.update_event(db, event, _event_data(form))
+        except editing.EventError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(_("Événement enregistré. Les personnes inscrites reçoivent la mise à jour.") if notified
+                  else _("Événement enregistré."), "success")
+            return redirect(url_for(".admin_edit", event_id=event.id))
+    status = 422 if form.errors else 200
+    return render_template("redaction/events_form.html", form=form, event=event,
+                           summary=attendance.summary(db, event)), status
+
+
+@events_bp.route("/redaction/evenements/<int:event_id>/annuler", methods=["GET", "POST"])
+@editor_required
+def admin_cancel(event_id: int):
+    db = session()
+    event = _admin_event(event_id)
+    form = CancelEventForm()
+    if not event.is_cancelled and form.validate_on_submit():
+        editing.cancel_event(db, event)
+        flash(_("Événement annulé. Les personnes inscrites sont prévenues par e-mail."), "success")
+        return redirect(url_for(".admin_registrations", event_id=event.id))
+    status = 422 if form.errors else 200
+    return render_template("redaction/events_cancel.html", event=event, form=form,
+                           summary=attendance.summary(db, event)), status
+
+
+@events_bp.route("/redaction/evenements/<int:event_id>/inscriptions")
+@editor_required
+def admin_registrations(event_id: int):
+    db = session()
+    event = _admin_event(event_id)
+    filters = attendance.Filters.from_args(request.args)
+    return render_template(
+        "redaction/events_registrations.html", event=event, filters=filters,
+        registrations=attendance.registrations(db, event, filters), summary=attendance.summary(db, event),
+        by_structure=attendance.counts_by(db, event, Registration.structure),
+        by_role=attendance.counts_by(db, event, Registration.role),
+        structures=attendance.distinct_values(db, event, Registration.structure),
+        roles=attendance.distinct_values(db, event, Registration.role),
+        none=attendance.NONE, form=EmptyForm())
+
+
+def _ids(name: str) -> list[int]:
+    return [int(v) for v in request.form.getlist(name) if v.isdigit()]
+
+
+@events_bp.route("/redaction/evenements/<int:event_id>/presences", methods=["POST"])
+@editor_required
+def admin_attendance(event_id: int):
+    db = session()
+    event = _admin_event(event_id)
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    changed = attendance.mark_attendance(db, event, _ids("shown"), _ids("present"))
+    flash(_("Présences enregistrées (%(n)s modification(s)).", n=changed), "success")
+    filters = attendance.Filters.from_args(request.form)
+    return redirect(url_for(".admin_registrations", event_id=event.id, **filters.as_args()) + "#presences")
+
+
+@events_bp.route("/redaction/evenements/<int:event_id>/inscriptions/<int:registration_id>/annuler",
+                 methods=["GET", "POST"])
+@editor_required
+def admin_cancel_registration(event_id: int, registration_id: int):
+    db = session()
+    event = _admin_event(event_id)
+    registration = db.get(Registration, registration_id)
+    if registration is None or registration.event_id != event.id:
+        abort(404)
+    form = EmptyForm()
+    if request.method == "POST" and form.validate_on_submit():
+        promoted = services.cancel(db, registration)
+        message = _("Inscription de %(name)s annulée.", name=registration.name)
+        if promoted:
+            message += " " + _("Confirmé·e(s) depuis la liste d'attente et prévenu·e(s) : %(names)s.",
+                               names=", ".join(r.name for r in promoted))
+        flash(message, "success")
+        return redirect(url_for(".admin_registrations", event_id=event.id))
+    return render_template("redaction/events_cancel_registration.html", event=event,
+                           registration=registration, form=form)
+
+
+@events_bp.route("/redaction/evenements/<int:event_id>/emargement")
+@editor_required
+def admin_sheet(event_id: int):
+    db = session()
+    event = _admin_event(event_id)
+    rows = attendance.registrations(db, event, attendance.Filters(status=RegistrationStatus.confirmed.value))
+    rows.sort(key=lambda r: (r.name.casefold(), r.position))
+    return render_template("redaction/events_sheet.html", event=event, rows=rows,
+                           summary=attendance.summary(db, event))
+
+
+@events_bp.route("/redaction/evenements/<int:event_id>/inscriptions.csv")
+@editor_required
+def admin_csv(event_id: int):
+    db = session()
+    event = _admin_event(event_id)
+    rows = attendance.registrations(db, event, attendance.Filters.from_args(request.args))
+    filename = f"inscriptions-evenement-{event.id}-{utcnow().astimezone(PARIS):%Y%m%d}.csv"
+    return Response(attendance.registrations_csv(rows), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

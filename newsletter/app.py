@@ -12,7 +12,7 @@ from newsletter import db as database
 from newsletter.extensions import csrf, limiter
 from newsletter.formatting import install_filters
 from newsletter.settings import get_settings
-from newsletter.text import render_markdown
+from newsletter.text import render_markdown, safe_url
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ["fr", "en"]
@@ -52,16 +52,28 @@ def create_app(config: dict | None = None) -> Flask:
 
     from newsletter.auth import auth_bp, login_manager
     from newsletter.views import public_bp, redaction_bp
-    from contributions.views import moderation_bp, partner_bp
+    from contributions.views import files_bp, moderation_bp, partner_bp
     from subscribers.views import subscribers_bp
     from subscribers.bounce_views import bounces_bp
     from events.views import events_bp
+    from contributions.feed_views import feeds_bp
 
     login_manager.init_app(app)
-    for blueprint in (public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp, bounces_bp, events_bp):
+    app.register_blueprint(feeds_bp)
+    for blueprint in (public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp, bounces_bp, events_bp,
+                      files_bp):
         app.register_blueprint(blueprint)
+    from contributions.structure_views import structures_bp
+    app.register_blueprint(structures_bp)
+    from newsletter.invitations_views import invitations_bp
+    from newsletter.calendar_views import calendar_bp
+    app.register_blueprint(invitations_bp)
+    app.register_blueprint(calendar_bp)
+    from contributions.directory_views import directory_bp
+    app.register_blueprint(directory_bp)
 
     app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["safe_url"] = safe_url
     install_filters(app.jinja_env)
     from contributions.models import STATUS_LABELS, ContributionStatus
     app.jinja_env.globals.update(

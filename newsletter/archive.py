@@ -19,13 +19,15 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def published_issues(db: Session) -> list[Issue]:
-    return list(db.scalars(select(Issue).where(Issue.status == IssueStatus.sent,
+    # Letters only: an invitation goes through the same mail-out but is never archived.
+    return list(db.scalars(select(Issue).where(Issue.kind == "letter", Issue.status == IssueStatus.sent,
                                                Issue.published_at.isnot(None))
                            .order_by(Issue.numero.desc())))
 
 
 def published_issue(db: Session, numero: int) -> Issue | None:
-    return db.scalar(select(Issue).where(Issue.numero == numero, Issue.status == IssueStatus.sent,
+    return db.scalar(select(Issue).where(Issue.kind == "letter", Issue.numero == numero,
+                                         Issue.status == IssueStatus.sent,
                                          Issue.published_at.isnot(None)))
 
 

@@ -211,5 +211,180 @@ def user_create(email: str, name: str, role: str, structure_id: int | None, pass
     click.echo(f"Compte {email} créé.")
 
 
+@main.group(help="Structures partenaires.")
+def structure() -> None:
+    pass
+
+
+@structure.command("create", help="Créer une structure partenaire (affiche son identifiant).")
+@click.option("--name", required=True, help="Nom de la structure.")
+@click.option("--kind", type=click.Choice(["centre_social", "evs", "association", "ville", "caf",
+                                            "education_nationale", "autre"]), default="association",
+              show_default=True, help="Type de structure.")
+@click.option("--commune", default="")
+@click.option("--departement", default="")
+@click.option("--website", default=None, help="Site web (http:// ou https://).")
+@click.option("--feed-url", default=None, help="Flux RSS ou Atom relevé automatiquement.")
+def structure_create(name: str, kind: str, commune: str, departement: str, website: str | None,
+                     feed_url: str | None) -> None:
+    import newsletter.all_models  # noqa: F401
+    from contributions import structures
+    from contributions.models import StructureKind
+    from newsletter.db import get_engine, session
+    get_engine()
+    try:
+        created = structures.create_structure(session(), structures.StructureData(
+            name=name, kind=StructureKind(kind), commune=commune, departement=departement,
+            website=website, feed_url=feed_url))
+    except structures.StructureError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Structure {created.id} créée : {created.name}")
+
+
+@main.group(help="Comptes partenaires.")
+def partner() -> None:
+    pass
+
+
+@partner.command("invite", help="Inviter EMAIL comme partenaire d'une structure (e-mail avec un lien valable 7 jours).")
+@click.argument("email")
+@click.option("--structure", "structure_id", type=int, required=True, help="Identifiant de la structure.")
+@click.option("--name", default="", help="Nom de la personne (par défaut : le début de l'adresse).")
+def partner_invite(email: str, structure_id: int, name: str) -> None:
+    import newsletter.all_models  # noqa: F401
+    import tasks.celery_app  # noqa: F401  the invitation leaves through the outbox and a worker
+    from contributions import structures
+    from contributions.models import Structure
+    from newsletter.auth import find_user
+    from newsletter.db import get_engine, session
+    get_engine()
+    target = session().get(Structure, structure_id)
+    if target is None:
+        raise click.ClickException(f"Aucune structure {structure_id}.")
+    try:
+        if not name and find_user(session(), email) is None:
+            name = email.strip().split("@")[0]
+        invited = structures.invite_partner(session(), target, email, name)
+    except structures.InvitationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Invitation envoyée à {invited.email} pour {target.name}.")
+
+
+@main.group(help="Flux RSS / Atom des structures.")
+def feeds() -> None:
+    pass
+
+
+@feeds.command("poll", help="Relever maintenant le flux de chaque structure qui en a un (ou d'une seule).")
+@click.option("--structure", "structure_id", type=int, default=None, help="Identifiant de la structure.")
+@click.option("--due", is_flag=True, help="Seulement les flux non relevés depuis FEED_POLL_MINUTES.")
+def feeds_poll(structure_id: int | None, due: bool) -> None:
+    import newsletter.all_models  # noqa: F401
+    import tasks.celery_app  # noqa: F401  the outbox hands e-mails to the workers
+    from contributions import feeds as service
+    from newsletter.db import get_engine, session
+    get_engine()
+    db = session()
+    results = ([service.poll_structure(db, structure_id)] if structure_id is not None
+               else service.poll_all(db, only_due=due))
+    failed = 0
+    for result in results:
+        if result.status == "skipped":
+            raise click.ClickException(f"La structure {result.structure_id} n'existe pas ou n'a pas de flux.")
+        if result.status == "failed":
+            failed += 1
+            click.echo(f"Structure {result.structure_id} : échec — {result.error}")
+            continue
+        line = (f"Structure {result.structure_id} : inchangé depuis le dernier relevé" if result.status == "not_modified"
+                else f"Structure {result.structure_id} : {result.created} nouvelle(s) contribution(s), "
+                     f"{result.duplicates} déjà connue(s)")
+        click.echo(line + (f" — avertissement : {result.warning}" if result.warning else ""))
+    click.echo(f"{len(results)} flux relevé(s), {failed} en échec.")
+    if failed:
+        sys.exit(1)
+
+
+@main.group("import", help="Importer des données.")
+def import_group() -> None:
+    pass
+
+
+@import_group.command("actions", help="Importer des fiches action : export texte de la base nationale des actions "
+                                       "des centres sociaux, ou CSV (une colonne par champ). Ré-importer met à jour.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "as_email", default=None, metavar="EMAIL",
+              help="Compte de la rédaction qui importe (inscrit dans l'historique des fiches).")
+def import_actions_command(file: Path, as_email: str | None) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from sqlalchemy import func, select
+    import newsletter.all_models  # noqa: F401
+    from contributions.importer import ImportFileError, import_actions
+    from newsletter.db import get_engine, session
+    from newsletter.models import User
+    get_engine()
+    db = session()
+    actor = None
+    if as_email:
+        actor = db.scalar(select(User).where(func.lower(User.email) == as_email.strip().lower()))
+        if actor is None or not actor.active or not actor.is_editor:
+            raise click.ClickException(f"{as_email} n'est pas un compte actif de la rédaction.")
+    console = Console()
+    progress = Progress(TextColumn("Import"), BarColumn(), MofNCompleteColumn(), console=console, transient=True,
+                        disable=not console.is_terminal)
+    task = None
+
+    def start(total: int) -> None:
+        nonlocal task
+        task = progress.add_task("import", total=total)
+
+    def line(report_line) -> None:
+        progress.console.print(str(report_line), markup=False, highlight=False, soft_wrap=True)
+        progress.advance(task)
+
+    try:
+        with progress:
+            report = import_actions(db, file, actor, on_line=line, on_start=start)
+    except ImportFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    console.print(report.summary, markup=False, highlight=False)
+
+
+
+@main.group("calendar", help="Calendrier éditorial.")
+def calendar_group() -> None:
+    pass
+
+
+@calendar_group.command("generate", help="Prévoir les lettres de l'année YEAR (ISSUES_PER_YEAR par défaut).")
+@click.argument("year", type=int)
+@click.option("--count", type=int, default=None, help="Nombre de lettres dans l'année.")
+def calendar_generate(year: int, count: int | None) -> None:
+    import newsletter.all_models  # noqa: F401
+    from newsletter import calendar
+    from newsletter.db import get_engine, session
+    get_engine()
+    try:
+        created = calendar.generate_year(session(), year, count)
+    except calendar.CalendarError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for planned in created:
+        click.echo(f"Lettre du {planned.issue_date:%d/%m/%Y}, date limite le {planned.deadline:%d/%m/%Y}")
+    click.echo(f"{len(created)} lettre(s) ajoutée(s).")
+
+
+@calendar_group.command("send-due", help="Envoyer les appels à contributions et rappels dus (ce que fait beat).")
+def calendar_send_due() -> None:
+    import newsletter.all_models  # noqa: F401
+    import tasks.celery_app  # noqa: F401  installs the job sender of the outbox
+    from newsletter import calendar
+    from newsletter.db import get_engine, session
+    get_engine()
+    sent = calendar.send_due(session())
+    click.echo(f"{sent['calls']} appel(s) à contributions, {sent['reminders']} rappel(s) à la rédaction.")
+
+
 if __name__ == "__main__":
     main()

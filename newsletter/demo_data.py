@@ -70,6 +70,11 @@ def seed(db: Session) -> dict[str, tuple[str, str]]:
         if status is not SubscriberStatus.pending:
             subscriber.consents.append(ConsentRecord(action="confirm", ip="203.0.113.7"))
         db.add(subscriber)
+        # Preferences, so that invitations to a segment have someone to reach (subscribers/segments.py).
+        subscriber.topics, subscriber.role, subscriber.commune = [
+            (["clas"], "referent_clas", "Bobigny"), ([], "travailleur_social", "Montreuil"),
+            (["parentalite", "petite_enfance"], "animateur", "Bondy"), (["clas", "adolescence"], "referent_clas", "Montreuil"),
+            ([], None, None), (["numerique"], "enseignant", "Bobigny")][index % 6]
 
     def contribution(author, structure, status, kind, title, body, **extra):
         c = Contribution(structure_id=structure.id, author_id=author.id, kind=kind, status=status,
@@ -100,7 +105,11 @@ def seed(db: Session) -> dict[str, tuple[str, str]]:
                  "Le CLAS des Tilleuls recrute des bénévoles",
                  "Nous cherchons des bénévoles pour l'accompagnement à la scolarité, deux soirs par semaine.")
     _seed_events(db, evening)
+    _seed_fiches(db, editor, tilleuls, parents, ville)
     db.commit()
+    from newsletter import calendar  # the editorial calendar of this year and the next
+    for year in (now.year, now.year + 1):
+        calendar.generate_year(db, year)
     return {"rédaction": (EDITOR[0], EDITOR[2]), "partenaire (centre social)": (PARTNER_CS[0], PARTNER_CS[2]),
             "partenaire (association)": (PARTNER_ASSO[0], PARTNER_ASSO[2])}
 
@@ -162,3 +171,48 @@ def _seed_events(db: Session, evening) -> None:
         db.add(Registration(event_id=journee.id, name=name, email=f"{_slug(name)}@exemple-pro.example.org",
                             structure=structure, role=role, party_size=1, position=position,
                             status=RegistrationStatus.confirmed, consent_at=utcnow()))
+
+
+def _seed_fiches(db: Session, editor, tilleuls, parents, ville) -> None:
+    """A few fiches action, published in the directory of actions (/actions/)."""
+    from contributions import directory  # noqa: F401  keeps the SQLite search index in sync
+    from contributions.models import FicheAction
+    fiches = [
+        (tilleuls, "Le café des parents du jeudi", dict(
+            year=2026, action_status="en_cours", dimension="Services", keywords=["Parentalité", "Petite enfance"],
+            summary="Chaque jeudi matin, les parents se retrouvent au centre social autour d'un café, "
+                    "pendant que les tout-petits jouent à côté avec une animatrice.",
+            initiative=["Un groupe d'habitants", "Le centre social"], territory="Un quartier",
+            description="Des mères rencontrées à la sortie de l'école disaient se sentir seules.\n"
+                        "- un premier café en janvier, à cinq ;\n- un thème choisi ensemble chaque mois ;\n"
+                        "- une intervenante invitée une fois par trimestre (PMI, CAF, orthophoniste).",
+            public=["familles", "Petite enfance"], partners=["PMI", "CAF"],
+            people_mobilised="Une animatrice famille, deux bénévoles, une quinzaine de parents.",
+            result_inhabitants="Des parents qui se connaissent et s'entraident en dehors du café.",
+            perspectives="Confier l'animation à un petit groupe de parents.")),
+        (parents, "Groupe de parole des parents d'adolescents", dict(
+            year=2025, action_status="en_cours", dimension="Accompagnement de projets",
+            keywords=["Parentalité", "éducation / scolarité"],
+            summary="Un groupe mensuel, animé par une psychologue, pour les parents d'enfants de 11 à 17 ans : "
+                    "écrans, orientation, autorité, premières sorties.",
+            initiative=["Un ou plusieurs partenaire(s)"], territory="Plusieurs communes",
+            public=["Parents d'adolescents"], partners=["Collège Jean-Jaurès", "Maison des adolescents"],
+            financial_resources="Financement Réaap (appel à projets) et participation de la ville.",
+            limits="Peu de pères viennent : un créneau le samedi matin est à l'essai.")),
+        (ville, "Jardins partagés des Sablons", dict(
+            year=2024, action_status="terminee", status_reason="Le terrain est rendu au bailleur pour des travaux.",
+            dimension="Citoyenneté", keywords=["développement durable", "intergénérationnel", "Santé"],
+            summary="Trois saisons de jardinage en famille au pied des immeubles, avec les écoles du quartier.",
+            territory="Un quartier", public=["Tous publics"],
+            result_territory="Un lieu de rencontre entre générations, repris dans le projet de rénovation urbaine.")),
+    ]
+    for structure, title, fields in fiches:
+        c = Contribution(structure_id=structure.id, kind=ContributionKind.fiche_action,
+                         status=ContributionStatus.published, title=title,
+                         body_md=fields.get("description") or "", source="partner", submitted_at=utcnow())
+        c.fiche = FicheAction(departement=structure.departement, structure_label=structure.name,
+                              **{"description": fields.pop("description", None), **fields})
+        c.transitions.append(ContributionTransition(from_status="submitted", to_status="accepted", actor_id=editor.id))
+        c.transitions.append(ContributionTransition(from_status="accepted", to_status="published", actor_id=editor.id,
+                                                    comment="Publiée dans l'annuaire des actions."))
+        db.add(c)

@@ -9,7 +9,14 @@ from sqlalchemy.orm import Session
 from contributions.models import Contribution, ContributionKind, ContributionStatus
 from newsletter.models import RUBRIQUE_LABELS, Issue, IssueItem, IssueStatus, User
 
-DEFAULT_RUBRIQUE = {ContributionKind.actualite: "actualites", ContributionKind.evenement: "agenda"}
+# The rubrique each kind goes to by default; the composer may move it.
+DEFAULT_RUBRIQUE = {
+    ContributionKind.actualite: "actualites",
+    ContributionKind.evenement: "agenda",
+    ContributionKind.fiche_action: "parentalite",
+    ContributionKind.ressource: "ressources",
+    ContributionKind.appel_a_projets: "appels_a_projets",
+}
 
 
 class CompositionError(ValueError):
@@ -17,7 +24,7 @@ class CompositionError(ValueError):
 
 
 def next_numero(db: Session) -> int:
-    return (db.scalar(select(func.max(Issue.numero))) or 0) + 1
+    return (db.scalar(select(func.max(Issue.numero)).where(Issue.kind == "letter")) or 0) + 1
 
 
 def create_issue(db: Session, editor: User, numero: int, title: str, issue_date: date,
@@ -48,7 +55,7 @@ def add_item(db: Session, issue: Issue, contribution: Contribution, rubrique: st
         raise CompositionError("Seule une contribution acceptée peut être placée dans un numéro.")
     if any(item.contribution_id == contribution.id for item in issue.items):
         raise CompositionError("Cette contribution est déjà dans ce numéro.")
-    rubrique = rubrique or DEFAULT_RUBRIQUE.get(contribution.kind, "actualites")
+    rubrique = rubrique or DEFAULT_RUBRIQUE[contribution.kind]
     if rubrique not in RUBRIQUE_LABELS:
         raise CompositionError("Rubrique inconnue.")
     position = max((item.position for item in issue.items), default=0) + 1
@@ -98,7 +105,8 @@ def move_item(db: Session, issue: Issue, item_id: int, direction: int) -> bool:
 
 
 def list_issues(db: Session) -> list[Issue]:
-    return list(db.scalars(select(Issue).order_by(Issue.numero.desc())))
+    """The letters (invitations have their own list: newsletter.invitations)."""
+    return list(db.scalars(select(Issue).where(Issue.kind == "letter").order_by(Issue.numero.desc())))
 
 
 def placed_contribution_ids(db: Session) -> set[int]:

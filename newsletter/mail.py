@@ -31,7 +31,7 @@ from newsletter.dkim import signer_from_env
 from newsletter.db import utcnow
 from newsletter.models import OutboundEmail, OutboundStatus
 from newsletter.settings import get_settings
-from newsletter.text import render_markdown
+from newsletter.text import markdown_to_text, plain_text, render_markdown, safe_url
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,9 @@ def email_environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["markdown"] = render_markdown
+    env.filters["markdown_text"] = markdown_to_text
+    env.filters["plain"] = plain_text
+    env.filters["safe_url"] = safe_url
     from newsletter.formatting import install_filters
     install_filters(env)
     return env
@@ -63,6 +66,24 @@ class RenderedEmail:
     subject: str
     html: str
     text: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A text file attached to an e-mail, e.g. an iCalendar invitation:
+    Attachment("invitation.ics", "text/calendar", ics, {"method": "REQUEST"})."""
+    filename: str
+    content_type: str  # "maintype/subtype"
+    content: str
+    params: dict[str, str] | None = None
+
+    def to_json(self) -> dict:
+        return {"filename": self.filename, "content_type": self.content_type,
+                "content": self.content, "params": self.params or {}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Attachment:
+        return cls(data["filename"], data["content_type"], data["content"], data.get("params") or None)
 
 
 def compile_mjml(source: str, template_name: str = "?") -> str:
@@ -91,8 +112,10 @@ def new_message_id(local_hint: str = "") -> str:
 
 
 def build_message(*, to: str, subject: str, text: str, html: str | None, message_id: str,
-                  headers: dict[str, str] | None = None, sender: str | None = None) -> bytes:
-    """A UTF-8 multipart/alternative message (text first, then HTML), as bytes for SMTP."""
+                  headers: dict[str, str] | None = None, sender: str | None = None,
+                  attachments: list[Attachment] | None = None) -> bytes:
+    """A UTF-8 multipart/alternative message (text first, then HTML), as bytes for SMTP; with
+    attachments, a multipart/mixed holding that alternative then each attachment."""
     settings = get_settings()
     msg = EmailMessage(policy=SMTP_POLICY)
     name, addr = parseaddr(sender or settings.mail_from)
@@ -106,6 +129,11 @@ def build_message(*, to: str, subject: str, text: str, html: str | None, message
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     if html is not None:
         msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for attachment in attachments or ():
+        maintype, _, subtype = attachment.content_type.partition("/")
+        assert maintype == "text", "only text attachments are supported"
+        msg.add_attachment(attachment.content, subtype=subtype, charset="utf-8", cte="base64",
+                           filename=attachment.filename, params=attachment.params or {})
     return msg.as_bytes()
 
 
@@ -229,21 +257,41 @@ class SMTPConnection:
 # --- The outbox: single transactional e-mails, durable until sent -------------------------------
 
 OUTBOX_MAX_ATTEMPTS = 5
+# Attachments travel in the outbox row's `extra_headers` JSON under this key (not a header name):
+# no extra column, so no migration for them.
+_ATTACHMENTS_KEY = "_attachments"
+
+
+def _pack_extras(headers: dict[str, str] | None, attachments: list[Attachment] | None) -> str | None:
+    extras: dict = dict(headers or {})
+    if attachments:
+        extras[_ATTACHMENTS_KEY] = [a.to_json() for a in attachments]
+    return json.dumps(extras) if extras else None
+
+
+def outbound_extras(outbound: OutboundEmail) -> tuple[dict[str, str], list[Attachment]]:
+    """The extra headers and the attachments kept with an outbox e-mail."""
+    extras = json.loads(outbound.extra_headers) if outbound.extra_headers else {}
+    attachments = [Attachment.from_json(a) for a in extras.pop(_ATTACHMENTS_KEY, [])]
+    return extras, attachments
 
 
 def queue_email(db: Session, name: str, to: str, context: dict, *,
-                headers: dict[str, str] | None = None, subject_prefix: str = "") -> OutboundEmail:
+                headers: dict[str, str] | None = None, subject_prefix: str = "",
+                attachments: list[Attachment] | None = None) -> OutboundEmail:
     """Render the e-mail now and keep it in the outbox; a worker sends it after COMMIT."""
     rendered = render_email(name, context)
-    return queue_rendered(db, name, to, rendered, headers=headers, subject_prefix=subject_prefix)
+    return queue_rendered(db, name, to, rendered, headers=headers, subject_prefix=subject_prefix,
+                          attachments=attachments)
 
 
 def queue_rendered(db: Session, name: str, to: str, rendered: RenderedEmail, *,
-                   headers: dict[str, str] | None = None, subject_prefix: str = "") -> OutboundEmail:
+                   headers: dict[str, str] | None = None, subject_prefix: str = "",
+                   attachments: list[Attachment] | None = None) -> OutboundEmail:
     outbound = OutboundEmail(
         template=name, to_addr=to, subject=subject_prefix + rendered.subject,
         text_body=rendered.text, html_body=rendered.html,
-        extra_headers=json.dumps(headers) if headers else None)
+        extra_headers=_pack_extras(headers, attachments))
     db.add(outbound)
     db.flush()
     jobs.enqueue(db, "tasks.mail.send_outbound", outbound.id)
@@ -257,10 +305,11 @@ def send_outbound(db: Session, outbound_id: int, connection: SMTPConnection | No
     if outbound is None or outbound.status is not OutboundStatus.queued:
         return outbound.status if outbound else OutboundStatus.failed
     outbound.message_id = outbound.message_id or new_message_id(f"o{outbound.id}")
+    headers, attachments = outbound_extras(outbound)
     message = build_message(
         to=outbound.to_addr, subject=outbound.subject, text=outbound.text_body,
         html=outbound.html_body, message_id=outbound.message_id,
-        headers=json.loads(outbound.extra_headers) if outbound.extra_headers else None)
+        headers=headers or None, attachments=attachments)
     outbound.attempts += 1
     own_connection = connection is None
     connection = connection or SMTPConnection()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -74,13 +74,18 @@ class CompiledLetter:
 
 
 def render_letter(issue: Issue) -> RenderedEmail:
-    """Render an issue through its MJML and text templates, slots left in place."""
+    """Render an issue through its MJML and text templates, slots left in place. An invitation
+    (issue.kind == "invitation") has its own template, with the same slots."""
+    if getattr(issue, "kind", None) == "invitation":
+        from newsletter.invitations import render_invitation
+        return render_invitation(issue)
     env = email_environment()
     ctx = {
         "settings": get_settings(), "issue": issue, "sections": issue.items_by_rubrique(),
         "web_url": urls.absolute(urls.letter_path(issue.numero)),
         "subscribe_url": urls.absolute("/abonnement"),
         "unsubscribe_url": slot("unsubscribe_url"), "greeting": slot("greeting"),
+        "preferences_url": slot("preferences_url"),
     }
     subject = " ".join(env.get_template("letter/subject.txt").render(ctx).split())
     html_out = compile_mjml(env.get_template("letter/body.mjml").render(ctx), "letter/body.mjml")
@@ -99,7 +104,15 @@ def greeting(name: str) -> str:
 
 
 def archive_slot_values() -> dict[str, str]:
-    return {"greeting": greeting(""), "unsubscribe_url": urls.absolute("/desabonnement/")}
+    return {"greeting": greeting(""), "unsubscribe_url": urls.absolute("/desabonnement/"),
+            "preferences_url": urls.absolute("/preferences/")}
+
+
+def slot_values(name: str, unsubscribe_token: str) -> dict[str, str]:
+    """One recipient's values for the slots of a compiled letter or invitation."""
+    return {"greeting": greeting(name),
+            "unsubscribe_url": urls.absolute(urls.unsubscribe_path(unsubscribe_token)),
+            "preferences_url": urls.absolute(urls.preferences_path(unsubscribe_token))}
 
 
 def neutral_letter(rendered: RenderedEmail) -> RenderedEmail:
@@ -117,9 +130,10 @@ def compile_issue(db: Session, issue: Issue) -> None:
     issue.compiled_html = rendered.html
     issue.compiled_text = rendered.text
     issue.compiled_at = utcnow()
-    issue.archive_email_html = neutral_letter(rendered).html
-    issue.archive_html = render_web_version(issue)
-    issue.archive_summary = _summary(issue)
+    issue.archive_email_html = neutral_letter(rendered).html  # also the editor's preview
+    if issue.kind != "invitation":  # an invitation is never archived
+        issue.archive_html = render_web_version(issue)
+        issue.archive_summary = _summary(issue)
 
 
 def _summary(issue: Issue) -> str:
@@ -134,11 +148,15 @@ def _insert(db: Session):
 
 
 def plan(db: Session, issue: Issue) -> int:
-    """One queued Delivery per active subscriber, in one INSERT … SELECT. Planning twice adds
-    nobody twice (unique on issue and subscriber). Returns the number of rows added."""
+    """One queued Delivery per active subscriber (of the issue's segment, for an invitation), in
+    one INSERT … SELECT. Planning twice adds nobody twice (unique on issue and subscriber).
+    Returns the number of rows added."""
     eligible = select(
         literal(issue.id), Subscriber.id, literal(DeliveryStatus.queued.value), literal(0),
     ).where(Subscriber.status == SubscriberStatus.active)
+    if issue.kind == "invitation":
+        from newsletter.invitations import recipients_condition
+        eligible = eligible.where(recipients_condition(issue))
     stmt = _insert(db).from_select(["issue_id", "subscriber_id", "status", "attempts"], eligible)
     result = db.execute(stmt.on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"]),
                         execution_options={"preserve_rowcount": True})
@@ -156,8 +174,10 @@ def request_send(db: Session, issue: Issue, when: datetime | None = None) -> Non
     wakes a worker at once."""
     if issue.status not in (IssueStatus.draft, IssueStatus.scheduled):
         raise MailoutError("Ce numéro a déjà été envoyé ou est en cours d'envoi.")
-    if not issue.items:
+    if issue.kind != "invitation" and not issue.items:
         raise MailoutError("Ce numéro ne contient aucun article.")
+    if issue.kind == "invitation" and issue.event_id is None:
+        raise MailoutError("Cette invitation n'est liée à aucun événement.")
     now = utcnow()
     issue.status = IssueStatus.scheduled
     issue.scheduled_at = when or now
@@ -299,9 +319,11 @@ def letter_mime(issue: Issue) -> LetterMIME:
 
 
 def personalised_message(letter: LetterMIME, issue: Issue, claimed: Claimed) -> tuple[str, bytes]:
-    unsubscribe_url = urls.absolute(urls.unsubscribe_path(claimed.unsubscribe_token))
-    values = {"greeting": greeting(claimed.name), "unsubscribe_url": unsubscribe_url}
-    message_id = f"<lettre-{issue.numero}.{claimed.delivery_id}.{secrets.token_hex(4)}@{get_settings().mail_domain}>"
+    values = slot_values(claimed.name, claimed.unsubscribe_token)
+    unsubscribe_url = values["unsubscribe_url"]
+    # An invitation has no numéro: its Message-ID names the issue row instead.
+    prefix = f"lettre-{issue.numero}" if issue.numero is not None else f"{issue.kind}-i{issue.id}"
+    message_id = f"<{prefix}.{claimed.delivery_id}.{secrets.token_hex(4)}@{get_settings().mail_domain}>"
     return message_id, letter.render(
         to=format_recipient(claimed.name, claimed.email), message_id=message_id,
         personal_headers={"List-Unsubscribe": f"<{unsubscribe_url}>"}, text_values=values,
@@ -520,11 +542,13 @@ def finish_if_done(db: Session, issue_id: int) -> bool:
         return False
     now = utcnow()
     result = db.execute(update(Issue).where(Issue.id == issue_id, Issue.status == IssueStatus.sending)
-                        .values(status=IssueStatus.sent, sent_at=now, published_at=now))
+                        .values(status=IssueStatus.sent, sent_at=now,
+                                published_at=case((Issue.kind != "invitation", literal(now, Issue.published_at.type)), else_=None)))
     if result.rowcount:
         issue = db.get(Issue, issue_id)
-        mark_published(db, [item.contribution for item in issue.items],
-                       f"Publiée dans la lettre n°{issue.numero}")
+        if issue.kind != "invitation":
+            mark_published(db, [item.contribution for item in issue.items],
+                           f"Publiée dans la lettre n°{issue.numero}")
         log.info("issue %s sent and published", issue_id)
     db.commit()
     return bool(result.rowcount)

@@ -56,6 +56,11 @@ class Settings:
     mailout_stale_after: int = 300
     mailout_max_consecutive_failures: int = 20
     ratelimit_storage_uri: str = "memory://"
+    network_name: str = "Réseau Parentalités"  # events/messages.py: the structure of the network's own contributions
+    issues_per_year: int = 3                # editorial calendar: letters planned per year
+    call_for_contributions_days: int = 21   # appel à contributions this many days before a deadline
+    feed_poll_minutes: int = 60        # contributions/feeds.py: how often a feed is polled
+    feed_failure_threshold: int = 3    # failures in a row before the editors are told
 
     @property
     def mail_from_address(self) -> str:
@@ -97,6 +102,11 @@ def load_settings() -> Settings:
         mailout_stale_after=_env_int("MAILOUT_STALE_AFTER", 300),
         mailout_max_consecutive_failures=_env_int("MAILOUT_MAX_CONSECUTIVE_FAILURES", 20),
         ratelimit_storage_uri=os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        network_name=os.environ.get("NETWORK_NAME") or "Réseau Parentalités",
+        issues_per_year=_env_int("ISSUES_PER_YEAR", 3),
+        call_for_contributions_days=_env_int("CALL_FOR_CONTRIBUTIONS_DAYS", 21),
+        feed_poll_minutes=max(1, _env_int("FEED_POLL_MINUTES", 60)),
+        feed_failure_threshold=max(1, _env_int("FEED_FAILURE_THRESHOLD", 3)),
     )
 
 

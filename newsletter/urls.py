@@ -19,3 +19,7 @@ def unsubscribe_path(token: str) -> str:
 
 def letter_path(numero: int) -> str:
     return f"/lettres/{numero}/"
+
+
+def preferences_path(token: str) -> str:
+    return f"/preferences/{token}"

@@ -104,6 +104,8 @@ def _issue(issue_id: int) -> Issue:
 def issue(issue_id: int):
     db = session()
     issue = _issue(issue_id)
+    if issue.kind == "invitation":  # same mail-out, its own page (no composer)
+        return redirect(url_for("invitations.invitation", issue_id=issue.id))
     form = IssueForm(obj=issue)
     if form.validate_on_submit():
         try:
@@ -199,6 +201,8 @@ def preview_text(issue_id: int):
 @editor_required
 def preview_web(issue_id: int):
     issue = _issue(issue_id)
+    if issue.kind == "invitation":  # no web version: it is never archived
+        return redirect(url_for(".preview_email", issue_id=issue.id))
     return render_template("public/letter.html", issue=issue, preview_html=mailout.render_web_version(issue))
 
 

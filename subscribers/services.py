@@ -18,7 +18,8 @@ from newsletter import urls
 from newsletter.db import utcnow
 from newsletter.mail import queue_email
 from newsletter.settings import get_settings
-from subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
+from subscribers.models import ROLES, TOPICS, ConsentRecord, Subscriber, SubscriberStatus
+from subscribers.segments import clean_commune
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,10 @@ def _send_confirmation(db: Session, subscriber: Subscriber, consent: ConsentReco
 
 
 def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
-              request: Request | None = None) -> None:
+              request: Request | None = None, preferences: dict | None = None) -> None:
     """Start a subscription (double opt-in). Raises InvalidEmail; otherwise always succeeds in the
-    same way, and commits."""
+    same way, and commits. `preferences` (topics, role, commune) apply to a new, pending or
+    returning subscriber only: an active one changes them through the link in their letters."""
     address = normalize_email(email)
     name, structure_name = one_line(name), one_line(structure_name)
     subscriber = db.scalar(select(Subscriber).where(Subscriber.email == address))
@@ -97,6 +99,8 @@ def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
             subscriber.name = name.strip()
         if structure_name.strip():
             subscriber.structure_name = structure_name.strip()
+        if preferences is not None:
+            set_preferences(db, subscriber, commit=False, **preferences)
         subscriber.status = SubscriberStatus.pending
         consent = _record(db, subscriber, "subscribe", request, CONSENT_WORDING)
         _send_confirmation(db, subscriber, consent)
@@ -152,6 +156,17 @@ def unsubscribe(db: Session, subscriber: Subscriber, request: Request | None = N
     _record(db, subscriber, f"unsubscribe:{via}", request)
     db.commit()
     return True
+
+
+def set_preferences(db: Session, subscriber: Subscriber, topics: list[str] | None = None,
+                    role: str | None = None, commune: str | None = None, commit: bool = True) -> None:
+    """Topics (keys of TOPICS; none = every topic), role (key of ROLES) and commune, all optional.
+    Unknown keys are dropped."""
+    subscriber.topics = sorted({t for t in (topics or []) if t in TOPICS})
+    subscriber.role = role if role in ROLES else None
+    subscriber.commune = clean_commune(one_line(commune))[:120] or None
+    if commit:
+        db.commit()
 
 
 def active_subscriber_count(db: Session) -> int:

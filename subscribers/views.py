@@ -1,12 +1,15 @@
-"""Public subscription pages: /abonnement (double opt-in) and /desabonnement/<token> (one click)."""
+"""Public subscription pages: /abonnement (double opt-in), /desabonnement/<token> (one click) and
+/preferences/<token> (topics, role, commune; linked from every letter's footer)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from newsletter.db import session
 from newsletter.extensions import csrf, limiter
 from subscribers import services
-from subscribers.forms import SubscribeForm
+from subscribers.forms import PreferencesForm, SubscribeForm
+from subscribers.models import SubscriberStatus
 
 subscribers_bp = Blueprint("subscribers", __name__)
 
@@ -22,7 +25,7 @@ def subscribe():
     if form.validate_on_submit():
         try:
             services.subscribe(session(), form.email.data, form.name.data, form.structure.data or "",
-                               request=_request())
+                               request=_request(), preferences=form.preferences())
         except services.InvalidEmail as exc:
             form.email.errors.append(str(exc))
         else:
@@ -65,3 +68,29 @@ def unsubscribe(token: str):
         return render_template("subscribers/unsubscribe.html", subscriber=subscriber, done=True)
     # GET never unsubscribes (link scanners follow links): it shows the button.
     return render_template("subscribers/unsubscribe.html", subscriber=subscriber, done=False)
+
+
+@subscribers_bp.route("/preferences/")
+def preferences_help():
+    return render_template("subscribers/preferences_help.html")
+
+
+@subscribers_bp.route("/preferences/<token>", methods=["GET", "POST"])
+@limiter.limit("30/hour", methods=["POST"])
+def preferences(token: str):
+    """The subscriber's own page, reached by the secret link of their letters (the same random,
+    revocable token as the unsubscribe link)."""
+    db = session()
+    subscriber = services.by_unsubscribe_token(db, token)
+    if subscriber is None:
+        return render_template("subscribers/preferences.html", subscriber=None, form=None), 404
+    if subscriber.status not in (SubscriberStatus.active, SubscriberStatus.pending):
+        return render_template("subscribers/preferences.html", subscriber=subscriber, form=None)
+    form = PreferencesForm(data={"topics": subscriber.topics or [], "role": subscriber.role or "",
+                                 "commune": subscriber.commune or ""})
+    if form.validate_on_submit():
+        services.set_preferences(db, subscriber, **form.preferences())
+        flash(_("Vos préférences sont enregistrées."), "success")
+        return redirect(url_for(".preferences", token=token))
+    status = 422 if form.errors else 200
+    return render_template("subscribers/preferences.html", subscriber=subscriber, form=form), status

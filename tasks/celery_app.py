@@ -17,7 +17,7 @@ SWEEP_EVERY_SECONDS = 15.0
 def make_celery() -> Celery:
     settings = get_settings()
     app = Celery("parentalites", broker=settings.celery_broker_url,
-                 include=["tasks.mailout", "tasks.mail", "tasks.bounces"])
+                 include=["tasks.mailout", "tasks.mail", "tasks.bounces", "tasks.events", "tasks.feeds", "tasks.calendar"])
     app.conf.update(
         task_default_queue=settings.celery_queue,
         task_ignore_result=True,
@@ -37,6 +37,10 @@ def make_celery() -> Celery:
             "mailout-sweep": {"task": "tasks.mailout.sweep", "schedule": SWEEP_EVERY_SECONDS},
             "outbox-sweep": {"task": "tasks.mail.sweep_outbox", "schedule": 60.0},
             "bounces-poll": {"task": "tasks.bounces.poll", "schedule": 60.0},
+            "events-reminders": {"task": "tasks.events.reminders", "schedule": 600.0},
+            "events-after": {"task": "tasks.events.after_event", "schedule": 600.0},
+            "feeds-poll": {"task": "tasks.feeds.poll_feeds", "schedule": settings.feed_poll_minutes * 60.0},
+            "calendar-calls": {"task": "tasks.calendar.send_due_calls", "schedule": 3600.0},
         },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     )

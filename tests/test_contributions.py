@@ -1,6 +1,7 @@
 """Partner submissions, moderation, and who may see what."""
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from html.parser import HTMLParser
 
@@ -170,3 +171,212 @@ def test_hostile_markdown_never_reaches_a_page_or_the_letter(payload):
         if name == "href":
             assert value.split(":", 1)[0].strip().lower() in ("https", "http", "mailto"), value
     assert ("href", "https://ok.example") in parser.attributes
+
+
+# --- The five kinds, their forms, drafts and preview ---------------------------------------------
+
+def test_the_partner_chooses_the_kind_first_then_gets_its_own_form(client, world):
+    login(client, "amina@tilleuls.test", "mdp-partenaire")
+    chooser = client.get("/partenaires/nouvelle").get_data(as_text=True)
+    for slug, label in (("actualite", "Actualité"), ("evenement", "Événement"), ("fiche-action", "Fiche action"),
+                        ("ressource", "Ressource"), ("appel-a-projets", "Appel à projets")):
+        assert f'href="/partenaires/nouvelle/{slug}"' in chooser and label in chooser
+    assert client.get("/partenaires/nouvelle?type=evenement").location == "/partenaires/nouvelle/evenement"
+    event_form = client.get("/partenaires/nouvelle/evenement").get_data(as_text=True)
+    assert 'name="event_start"' in event_form and 'name="audience"' in event_form and 'name="deadline"' not in event_form
+    call_form = client.get("/partenaires/nouvelle/appel-a-projets").get_data(as_text=True)
+    assert 'name="deadline"' in call_form and 'name="event_start"' not in call_form
+    fiche_form = client.get("/partenaires/nouvelle/fiche-action").get_data(as_text=True)
+    for name in ("structure_label", "departement", "year", "action_status", "status_reason", "dimension",
+                 "keywords", "summary", "initiative", "territory", "body_md", "public", "partners",
+                 "partners_description", "financial_resources", "people_mobilised", "result_territory",
+                 "result_structure", "result_inhabitants", "limits", "perspectives", "contact", "upload"):
+        assert f'name="{name}"' in fiche_form, name
+    assert "Raisons pour lesquelles l'action est terminée" in html.unescape(fiche_form)
+    assert 'enctype="multipart/form-data"' in fiche_form
+    assert client.get("/partenaires/nouvelle/inconnu").status_code == 404
+
+
+FICHE = {
+    "title": "Café des parents", "departement": "Seine-Saint-Denis", "year": "2025", "action_status": "terminee",
+    "status_reason": "", "dimension": "Citoyenneté", "keywords": "Parentalité, Santé ; Lien social",
+    "summary": "Un **café** pour les parents.", "initiative": "Le centre social\nUn groupe d'habitants",
+    "territory": "Plusieurs quartiers", "body_md": "La description.", "public": "- Parents\n- Enfants\n- Parents",
+    "partners": "Conseil départemental, CAF", "partners_description": "", "financial_resources": "200 €",
+    "people_mobilised": "", "result_territory": "", "result_structure": "Démarche concertée",
+    "result_inhabitants": "", "limits": "", "perspectives": "Continuer.", "contact": "", "action": "submit",
+}
+
+
+def test_a_finished_action_must_say_why_then_every_field_is_kept(client, world, db):
+    login(client, "amina@tilleuls.test", "mdp-partenaire")
+    refused = client.post("/partenaires/nouvelle/fiche-action", data=FICHE)
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "Une action terminée doit dire pourquoi" in page and "Un **café** pour les parents." in page
+    assert "Conseil départemental, CAF" in page and 'value="2025"' in page
+    assert db.scalar(select(Contribution)) is None
+
+    response = client.post("/partenaires/nouvelle/fiche-action", data={**FICHE, "status_reason": "Fin du financement."})
+    assert response.status_code == 302
+    contribution = db.scalar(select(Contribution))
+    fiche = contribution.fiche
+    assert contribution.kind is ContributionKind.fiche_action and contribution.status is S.submitted
+    assert fiche.keywords == ["Parentalité", "Santé", "Lien social"]
+    assert fiche.initiative == ["Le centre social", "Un groupe d'habitants"]
+    assert fiche.public == ["Parents", "Enfants"] and fiche.partners == ["Conseil départemental", "CAF"]
+    assert (fiche.year, fiche.action_status, fiche.status_reason) == (2025, "terminee", "Fin du financement.")
+    assert fiche.territory == "Plusieurs quartiers" and fiche.departement == "Seine-Saint-Denis"
+    assert fiche.description == contribution.body_md == "La description."
+    # Empty stays empty: nothing invented.
+    assert fiche.partners_description is None and fiche.people_mobilised is None and fiche.contact is None
+    assert fiche.structure_label is None
+
+    page = client.get(f"/partenaires/contributions/{contribution.id}").get_data(as_text=True)
+    for text in ("Fin du financement.", "Parentalité, Santé, Lien social", "Plusieurs quartiers", "Démarche concertée",
+                 "Terminée", "Seine-Saint-Denis", "<strong>café</strong>"):
+        assert text in page, text
+
+
+def test_each_kind_has_what_it_needs_to_be_sent(client, world, db):
+    login(client, "amina@tilleuls.test", "mdp-partenaire")
+    no_deadline = client.post("/partenaires/nouvelle/appel-a-projets", data={
+        "title": "Appel CLAS 2027", "body_md": "Qui peut répondre…", "action": "submit"})
+    assert no_deadline.status_code == 422 and "date limite" in no_deadline.get_data(as_text=True)
+    ok = client.post("/partenaires/nouvelle/appel-a-projets", data={
+        "title": "Appel CLAS 2027", "body_md": "Qui peut répondre…", "deadline": "2027-01-31", "action": "submit"})
+    assert ok.status_code == 302
+
+    no_link = client.post("/partenaires/nouvelle/ressource", data={
+        "title": "Guide des parents", "body_md": "Un guide.", "resource_kind": "guide", "action": "submit"})
+    assert no_link.status_code == 422 and "un lien ou un fichier" in no_link.get_data(as_text=True)
+    assert client.post("/partenaires/nouvelle/ressource", data={
+        "title": "Guide des parents", "body_md": "Un guide.", "resource_kind": "guide",
+        "link": "https://caf.example.org/guide.pdf", "action": "submit"}).status_code == 302
+
+    no_start = client.post("/partenaires/nouvelle/evenement", data={
+        "title": "Forum", "body_md": "Un forum.", "action": "submit"})
+    assert no_start.status_code == 422 and "Indiquez la date et l'heure de début" in html.unescape(no_start.get_data(as_text=True))
+    assert client.post("/partenaires/nouvelle/evenement", data={
+        "title": "Forum", "body_md": "Un forum.", "event_start": "2026-12-10T18:00", "event_end": "2026-12-10T20:00",
+        "place": "Mairie", "audience": "Parents d'ados", "contact": "forum@tilleuls.example.org",
+        "action": "submit"}).status_code == 302
+
+    rows = {c.kind: c for c in db.scalars(select(Contribution))}
+    assert rows[ContributionKind.appel_a_projets].deadline.isoformat() == "2027-01-31"
+    assert rows[ContributionKind.ressource].resource_kind.value == "guide"
+    event = rows[ContributionKind.evenement]
+    assert (event.audience, event.contact) == ("Parents d'ados", "forum@tilleuls.example.org")
+    assert event.event_end == datetime(2026, 12, 10, 20, 0, tzinfo=PARIS)
+
+
+def test_a_draft_needs_only_a_title_and_is_sent_later(client, world, db):
+    login(client, "amina@tilleuls.test", "mdp-partenaire")
+    response = client.post("/partenaires/nouvelle/evenement", data={"title": "Idée de soirée", "action": "draft"})
+    assert response.status_code == 302
+    draft = db.scalar(select(Contribution))
+    assert draft.status is S.draft and draft.submitted_at is None
+    page = client.get(response.location).get_data(as_text=True)
+    assert "Brouillon" in page and "pas encore envoyé" in page
+    assert draft not in services.moderation_queue(db)  # not in the editors' queue
+    incomplete = client.post(f"/partenaires/contributions/{draft.id}/modifier", data={
+        "title": "Idée de soirée", "action": "submit"})
+    assert incomplete.status_code == 422
+    sent = client.post(f"/partenaires/contributions/{draft.id}/modifier", data={
+        "title": "Soirée jeux", "body_md": "Venez jouer.", "event_start": "2026-12-10T18:00", "action": "submit"})
+    assert sent.status_code == 302
+    db.refresh(draft)
+    assert draft.status is S.submitted and draft.submitted_at is not None
+    assert [t.to_status for t in draft.transitions] == ["draft", "submitted"]
+
+
+def test_preview_shows_the_sanitized_text_and_saves_nothing(client, world, db):
+    login(client, "amina@tilleuls.test", "mdp-partenaire")
+    response = client.post("/partenaires/nouvelle/actualite", data={
+        "title": "Essai", "body_md": "Du **gras** et <script>alert(1)</script>", "action": "preview"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Aperçu" in page and "Du <strong>gras</strong> et &lt;script&gt;" in page
+    assert "Du **gras** et &lt;script&gt;alert(1)&lt;/script&gt;</textarea>" in page  # the typed text, kept
+    assert db.scalar(select(Contribution)) is None
+
+
+def test_kind_cannot_change_while_editing(world, db):
+    contribution = services.create(db, world["partner"], news(), submit=False)
+    with pytest.raises(services.ModerationError, match="type"):
+        services.update(db, world["partner"], contribution, news(kind=ContributionKind.ressource))
+
+
+def test_split_list_reads_lines_or_commas():
+    assert services.split_list("a, b ; c") == ["a", "b", "c"]
+    assert services.split_list("Ville de Bobigny, service jeunesse\nCAF") == ["Ville de Bobigny, service jeunesse", "CAF"]
+    assert services.split_list("- a\n• b\n\n  \n- a") == ["a", "b"]
+    assert services.split_list("") == [] and services.split_list(None) == []
+
+
+# --- The moderation queue ------------------------------------------------------------------------
+
+def _submitted_at(db, contribution, when):
+    contribution.submitted_at = when
+    db.commit()
+
+
+def test_queue_filters_by_kind_status_structure_and_rubrique_longest_waiting_first(client, world, db, captured_jobs):
+    from newsletter.db import utcnow
+    from datetime import timedelta
+    now = utcnow()
+    old_event = services.create(db, world["partner"], news(kind=ContributionKind.evenement, title="Forum ancien",
+                                event_start=datetime(2026, 12, 1, 18, tzinfo=PARIS)))
+    _submitted_at(db, old_event, now - timedelta(days=3, hours=4))
+    recent_news = services.create(db, world["partner"], news(title="Nouvelle récente"))
+    _submitted_at(db, recent_news, now - timedelta(hours=2))
+    theirs = services.create(db, world["other"], news(kind=ContributionKind.appel_a_projets, title="Appel voisin",
+                             deadline=datetime(2027, 1, 1).date()))
+    _submitted_at(db, theirs, now - timedelta(days=1))
+    decided = services.create(db, world["partner"], news(title="Déjà acceptée"))
+    services.decide(db, world["editor"], decided, S.accepted)
+
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    page = client.get("/redaction/moderation/").get_data(as_text=True)
+    order = [page.index(t) for t in ("Forum ancien", "Appel voisin", "Nouvelle récente")]
+    assert order == sorted(order) and "Déjà acceptée" not in page
+    assert "3 j 4 h" in page and "Agenda" in page and "Appels à projets" in page
+
+    def titles(query):
+        body = client.get("/redaction/moderation/?" + query).get_data(as_text=True)
+        return [t for t in ("Forum ancien", "Nouvelle récente", "Appel voisin", "Déjà acceptée") if t in body]
+
+    assert titles("type=evenement") == ["Forum ancien"]
+    assert titles("rubrique=agenda") == ["Forum ancien"]
+    assert titles("rubrique=appels_a_projets") == ["Appel voisin"]
+    assert titles("rubrique=actualites") == ["Nouvelle récente"]
+    assert titles(f"structure={world['asso'].id}") == ["Appel voisin"]
+    assert titles("statut=accepted") == ["Déjà acceptée"]
+    assert titles("statut=tous") == ["Forum ancien", "Nouvelle récente", "Appel voisin", "Déjà acceptée"]
+    assert titles("statut=tous&type=actualite&structure=%d" % world["tilleuls"].id) == ["Nouvelle récente", "Déjà acceptée"]
+
+
+def test_review_page_shows_every_field_files_and_the_full_history(client, world, db, captured_jobs):
+    from contributions import uploads
+    from tests.test_uploads import image_bytes, pdf_bytes
+    files = [uploads.process_image(image_bytes("PNG", size=(60, 40), exif=False), "a.png", "Affiche du forum"),
+             uploads.process_pdf(pdf_bytes(), "programme.pdf", "Programme du forum")]
+    contribution = services.create(db, world["partner"], news(
+        kind=ContributionKind.evenement, title="Forum des familles", body_md="Un **forum**.",
+        event_start=datetime(2026, 12, 10, 18, tzinfo=PARIS), event_end=datetime(2026, 12, 10, 21, tzinfo=PARIS),
+        place="Gymnase Jean Jaurès", audience="Parents et ados", contact="forum@tilleuls.example.org",
+        link="https://tilleuls.example.org/forum"), files=files)
+    services.decide(db, world["editor"], contribution, S.changes_requested, "Ajoutez le programme détaillé.")
+    services.update(db, world["partner"], contribution, news(
+        kind=ContributionKind.evenement, title="Forum des familles", body_md="Un **forum** avec programme.",
+        event_start=datetime(2026, 12, 10, 18, tzinfo=PARIS), place="Gymnase Jean Jaurès",
+        audience="Parents et ados", contact="forum@tilleuls.example.org"), submit=True)
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    page = client.get(f"/redaction/moderation/{contribution.id}").get_data(as_text=True)
+    for text in ("Forum des familles", "Un <strong>forum</strong> avec programme.", "Gymnase Jean Jaurès",
+                 "Parents et ados", "forum@tilleuls.example.org", "10 décembre 2026 à 18:00",
+                 'alt="Affiche du forum"', "Programme du forum", "Agenda", "Amina Benali",
+                 "Ajoutez le programme détaillé.", "Claire Martin", "Modifications demandées", "en attente depuis"):
+        assert text in page, text
+    history = page.split("Historique", 1)[1]
+    assert history.count("<li>") == 4  # brouillon, envoyée, modifications demandées, renvoyée

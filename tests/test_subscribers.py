@@ -154,7 +154,9 @@ def test_forged_unsubscribe_token_changes_nobody(client, db, captured_jobs):
     sub = Subscriber(email="marie@example.org", name="Marie", status=SubscriberStatus.active)
     db.add(sub)
     db.commit()
-    for token in ("x" * 32, sub.unsubscribe_token[:-1] + "Z", "../../etc", "A" * 500):
+    # One character changed (never the same one: a token may well end in "Z").
+    last = "Y" if sub.unsubscribe_token.endswith("Z") else "Z"
+    for token in ("x" * 32, sub.unsubscribe_token[:-1] + last, "../../etc", "A" * 500):
         response = client.post(f"/desabonnement/{token}", data={"List-Unsubscribe": "One-Click"})
         assert response.status_code == 404
     db.refresh(sub)

@@ -1,0 +1,13 @@
+"""Editorial calendar task: a thin wrapper; the service is newsletter.calendar."""
+from __future__ import annotations
+
+from newsletter import calendar
+from newsletter.db import get_engine, session
+from tasks.celery_app import celery_app
+
+
+@celery_app.task(name="tasks.calendar.send_due_calls")
+def send_due_calls() -> dict:
+    """Run hourly by beat: appels à contributions and editors' reminders that are due, each once."""
+    get_engine()
+    return calendar.send_due(session())

@@ -1,0 +1,25 @@
+"""Feed polling: beat wakes `poll_feeds` every FEED_POLL_MINUTES; it fans out one task per
+structure whose feed is due, so one slow or failing feed never holds up the others."""
+from __future__ import annotations
+
+from contributions import feeds
+from newsletter.db import get_engine, session
+from tasks.celery_app import celery_app
+
+
+@celery_app.task(name="tasks.feeds.poll_feeds")
+def poll_feeds() -> int:
+    get_engine()
+    db = session()
+    due = feeds.due_structure_ids(db)
+    db.rollback()
+    for structure_id in due:
+        poll_structure.delay(structure_id)
+    return len(due)
+
+
+@celery_app.task(name="tasks.feeds.poll_structure")
+def poll_structure(structure_id: int) -> dict:
+    get_engine()
+    result = feeds.poll_structure(session(), structure_id)
+    return {"status": result.status, "created": result.created}

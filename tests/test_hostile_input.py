@@ -1,0 +1,326 @@
+"""Hostile input: a list of XSS payloads, written into every Markdown field (and every plain text
+field) of every kind of contribution, then read back through every output — the partner's pages,
+the moderation pages, the form preview, the public letter pages, the compiled letter's HTML and
+text parts. Outputs are parsed with an HTML parser: what matters is what a browser or a mail client
+would build, not how the text looks.
+
+Nothing may survive: no <script> (or iframe/object/embed/form/meta/base/svg/math…) element, no
+on…= event handler, no javascript:/vbscript:/data: URL in any attribute, no style= attribute
+(the letter's own MJML styles excepted: compared with the same letter written with harmless text).
+"""
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, datetime
+from html.parser import HTMLParser
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from contributions import services, uploads
+from contributions.models import Contribution, ContributionKind as K, ContributionStatus as S, ResourceKind
+from newsletter import issues, mailout
+from newsletter.db import utcnow
+from newsletter.formatting import PARIS
+from newsletter.models import IssueStatus
+from newsletter.text import markdown_to_text, render_markdown, safe_url
+from tests.conftest import login
+
+XSS_PAYLOADS = [
+    # Script elements, in every case and shape
+    "<script>alert(1)</script>",
+    "<SCRIPT SRC=https://evil.example/x.js></SCRIPT>",
+    "<ScRiPt>alert(document.cookie)</sCrIpT>",
+    "<<script>script>alert(1)<</script>/script>",
+    "<scr<script>ipt>alert(1)</scr</script>ipt>",
+    "<script\x00>alert(1)</script>",
+    # Event handlers
+    "<img src=x onerror=alert(1)>",
+    "<IMG SRC=x OnErRoR=alert(1)>",
+    "<svg onload=alert(1)>",
+    "<body onload=alert(1)>",
+    "<input onfocus=alert(1) autofocus>",
+    "<details open ontoggle=alert(1)>x</details>",
+    "<marquee onstart=alert(1)>x</marquee>",
+    "<video><source onerror=alert(1)></video>",
+    "<a href=\"https://ok.example\" onclick=\"alert(1)\">x</a>",
+    "<x onclick=alert(1)>clic</x>",
+    # Dangerous URLs in HTML links and images, plain, mixed-case, entity-encoded
+    "<a href=\"javascript:alert(1)\">x</a>",
+    "<a href=\"JaVaScRiPt:alert(1)\">x</a>",
+    "<a href=\"&#x6A;avascript:alert(1)\">x</a>",
+    "<a href=\"jav&#x09;ascript:alert(1)\">x</a>",
+    "<a href='vbscript:msgbox(1)'>x</a>",
+    "<a href=\"data:text/html,<script>alert(1)</script>\">x</a>",
+    "<IMG SRC=\"javascript:alert('XSS');\">",
+    "<img src=&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;alert(1)>",
+    "<img src=\"data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+\">",
+    "<table background=\"javascript:alert(1)\"><tr><td>x</td></tr></table>",
+    # SVG and MathML
+    "<svg><script>alert(1)</script></svg>",
+    "<svg><a xlink:href=\"javascript:alert(1)\"><text x=\"20\" y=\"20\">x</text></a></svg>",
+    "<math><mi xlink:href=\"javascript:alert(1)\">x</mi></math>",
+    # Style injection
+    "<div style=\"background:url(javascript:alert(1))\">x</div>",
+    "<p style=\"width:expression(alert(1))\">x</p>",
+    "<a href=\"https://ok.example/\" style=\"position:fixed;top:0;left:0;width:100%;height:100%\">x</a>",
+    "<style>@import 'https://evil.example/x.css'; body{display:none}</style>",
+    "<link rel=stylesheet href=https://evil.example/x.css>",
+    # Frames, objects, forms, meta, base
+    "<iframe src=\"javascript:alert(1)\"></iframe>",
+    "<iframe srcdoc=\"<script>alert(1)</script>\"></iframe>",
+    "<object data=\"javascript:alert(1)\"></object>",
+    "<embed src=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">",
+    "<form action=\"javascript:alert(1)\"><input type=submit></form>",
+    "<button formaction=\"javascript:alert(1)\">x</button>",
+    "<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">",
+    "<base href=\"javascript:alert(1)//\">",
+    # Markdown links and images with dangerous URLs
+    "[clic](javascript:alert(1))",
+    "[clic](JAVASCRIPT:alert(1))",
+    "[clic](  javascript:alert(1)  )",
+    "[clic](java&#x09;script:alert(1))",
+    "[clic](&#106;avascript:alert(1))",
+    "[clic](vbscript:msgbox(1))",
+    "[clic](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "![x](javascript:alert(1))",
+    "![x](https://evil.example/x.png \"titre\" onerror=alert(1))",
+    "[x](https://ok.example \"t\\\" onmouseover=\\\"alert(1)\")",
+    "<javascript:alert(1)>",
+    "[a][ref]\n\n[ref]: javascript:alert(1)",
+    "| a |\n|---|\n| <img src=x onerror=alert(1)> |",
+    "`<script>alert(1)</script>`",
+    # Broken tags and breaking out of the page's own markup
+    "<img src=x onerror=alert(1)//",
+    "<a href=\"javascript:alert(1)\"",
+    "\"><script>alert(1)</script>",
+    "'><img src=x onerror=alert(1)>",
+    "</textarea><script>alert(1)</script>",
+    "</title><script>alert(1)</script>",
+    "<!--<script>alert(1)</script>-->",
+    "<![CDATA[<script>alert(1)</script>]]>",
+    # The letter is MJML: markup of its own must not get through either
+    "<mj-raw><script>alert(1)</script></mj-raw>",
+    "</mj-text><mj-raw><img src=x onerror=alert(1)></mj-raw><mj-text>",
+]
+
+# Elements no partner text may create. Forms, inputs and <link> belong to the pages themselves
+# (log-out button, style sheet): an injected one is caught by its handler or URL instead.
+DANGEROUS_ELEMENTS = {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "svg",
+                      "math", "video", "audio", "source", "marquee", "style", "mj-raw", "x"}
+URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "data", "background", "poster",
+                  "srcset", "lowsrc", "dynsrc", "codebase", "cite", "longdesc", "usemap", "srcdoc", "content"}
+BAD_SCHEME = re.compile(r"^\s*(javascript|vbscript|data|livescript|mocha)\s*:", re.I)
+
+
+class Audit(HTMLParser):
+    """What a browser would build: elements, attributes, and whether a comment or a declaration
+    appears (neither may come from a partner)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attributes: list[tuple[str, str, str]] = []
+        self.comments: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attributes.extend((tag, name, value or "") for name, value in attrs)
+
+    handle_startendtag = handle_starttag
+
+    def handle_comment(self, data):
+        self.comments.append(data)
+
+
+def audit(html: str) -> Audit:
+    parser = Audit()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def assert_clean(html: str, where: str, *, allowed_styles: frozenset[str] = frozenset(),
+                 allowed_tags: frozenset[str] = frozenset(), allowed_comments: frozenset[str] = frozenset()):
+    parsed = audit(html)
+    bad_tags = (set(parsed.tags) & DANGEROUS_ELEMENTS) - allowed_tags
+    assert not bad_tags, f"{where}: element(s) {bad_tags} survived"
+    for tag, name, value in parsed.attributes:
+        assert not re.fullmatch(r"on\w+", name, re.I), f"{where}: handler {name}={value!r} on <{tag}>"
+        if name == "style":
+            assert value in allowed_styles, f"{where}: style={value!r} on <{tag}>"
+        if name in URL_ATTRIBUTES:
+            squeezed = re.sub(r"[\x00-\x20]", "", value)
+            assert not BAD_SCHEME.match(squeezed), f"{where}: {name}={value!r} on <{tag}>"
+        if tag == "meta":
+            assert name != "http-equiv" or value.lower() != "refresh", f"{where}: meta refresh"
+    unexpected_comments = [c for c in parsed.comments if c not in allowed_comments]
+    assert not any("script" in c.lower() for c in unexpected_comments), f"{where}: comment {unexpected_comments}"
+    return parsed
+
+
+def assert_clean_text(text: str, where: str):
+    """A text/plain part carries no markup at all, so that no client can build an element from it."""
+    parsed = audit(text)
+    assert parsed.tags == [] and parsed.comments == [], f"{where}: markup in the text part: {parsed.tags}"
+    for line in text.splitlines():
+        if "En savoir plus :" in line or "(PDF) :" in line:
+            assert re.search(r": https?://", line), f"{where}: {line!r}"
+
+
+def tiny_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (20, 10), "green").save(out, "PNG")
+    return out.getvalue()
+
+
+def hostile_data(kind: K, payload: str) -> services.ContributionData:
+    """Every field a partner (or a feed) can fill, filled with the payload."""
+    body = f"Texte d'introduction.\n\n{payload}\n\n[lien sûr](https://ok.example)"
+    short = payload[:300]
+    data = services.ContributionData(kind=kind, title=f"Titre {payload}"[:300], body_md=body)
+    if kind is K.evenement:
+        data.event_start = datetime(2026, 12, 10, 18, tzinfo=PARIS)
+        data.place, data.audience, data.contact = short, short, short
+    if kind is K.appel_a_projets:
+        data.deadline = date(2027, 1, 31)
+    if kind is K.ressource:
+        data.resource_kind, data.link = ResourceKind.guide, "https://ok.example/guide"
+    if kind is K.fiche_action:
+        fiche = services.FicheData(year=2025, action_status="terminee", keywords=[short], initiative=[short],
+                                   public=[short], partners=[short])
+        for name in ("structure_label", "departement", "dimension", "territory"):
+            setattr(fiche, name, payload[:80])
+        for name in ("status_reason", "contact", *services.FICHE_MARKDOWN_FIELDS):
+            setattr(fiche, name, body)
+        data.fiche = fiche
+    return data
+
+
+def _letter(db, world, contributions: list[Contribution], numero: int):
+    for c in contributions:
+        services.decide(db, world["editor"], c, S.accepted)
+    issue = issues.create_issue(db, world["editor"], numero, "Numéro d'essai", date(2026, 9, 15), "Édito.")
+    for c in contributions:
+        issues.add_item(db, issue, c)
+    mailout.compile_issue(db, issue)
+    issue.status, issue.published_at = IssueStatus.sent, utcnow()
+    db.commit()
+    return issue
+
+
+_REFERENCE: dict[str, frozenset] = {}
+
+
+def reference_letter(db, world) -> dict[str, frozenset]:
+    """Styles, <style> blocks and conditional comments of the letter written with harmless text:
+    the only ones the hostile letter may carry. Computed once (they depend on the templates only)."""
+    if not _REFERENCE:
+        # The same contributions with harmless words.
+        image = uploads.process_image(tiny_png(), "x.png", "Rien à signaler.")
+        made = [services.create(db, world["other"], hostile_data(kind, "Rien à signaler."),
+                                files=[image] if kind is K.actualite else None) for kind in K]
+        issue = _letter(db, world, made, 900)
+        for name, html in (("html", issue.compiled_html), ("archive", issue.archive_email_html)):
+            parsed = audit(html)
+            _REFERENCE[f"{name}_styles"] = frozenset(v for _, n, v in parsed.attributes if n == "style")
+            _REFERENCE[f"{name}_comments"] = frozenset(parsed.comments)
+            _REFERENCE[f"{name}_tags"] = frozenset(parsed.tags)
+    return _REFERENCE
+
+
+# Each payload gets its own five contributions; payloads go through the site by groups, so that
+# the logins, the fixtures and the letter's compilation are paid once per group, not per payload.
+GROUP = 11
+GROUPS = [list(range(i, min(i + GROUP, len(XSS_PAYLOADS)))) for i in range(0, len(XSS_PAYLOADS), GROUP)]
+
+
+@pytest.mark.parametrize("group", GROUPS, ids=lambda g: f"payloads-{g[0]}-{g[-1]}")
+def test_payloads_in_every_field_of_every_kind_never_reach_any_output(group, app, db, world, captured_jobs):
+    reference = reference_letter(db, world)
+    partner, editor = app.test_client(), app.test_client()
+    login(partner, "amina@tilleuls.test", "mdp-partenaire")
+    login(editor, "redaction@reaap.test", "mdp-redaction")
+
+    made: list[tuple[int, Contribution]] = []
+    for index in group:
+        payload = XSS_PAYLOADS[index]
+        image = uploads.process_image(tiny_png(), "x.png", payload)
+        for kind in K:
+            data = hostile_data(kind, payload)
+            c = services.create(db, world["partner"], data, submit=False,
+                                files=[image] if kind is K.actualite else None)
+            # The edit form shows the raw text back in its fields: escaped, it must stay text.
+            form = partner.get(f"/partenaires/contributions/{c.id}/modifier")
+            assert form.status_code == 200
+            page = assert_clean(form.get_data(as_text=True), f"payload {index}, edit form ({kind.value})")
+            assert "textarea" in page.tags
+            services.update(db, world["partner"], c, data, submit=True)
+            made.append((index, c))
+
+        # The preview of a new fiche action, every Markdown field filled.
+        fields = {"title": "Aperçu", "action": "preview", "body_md": payload, "status_reason": payload,
+                  "keywords": payload, "public": payload, "partners": payload, "initiative": payload,
+                  **{name: payload for name in services.FICHE_MARKDOWN_FIELDS}}
+        preview = partner.post("/partenaires/nouvelle/fiche-action", data=fields)
+        assert preview.status_code == 200 and "Aperçu" in preview.get_data(as_text=True)
+        assert_clean(preview.get_data(as_text=True), f"payload {index}, preview")
+
+    for index, c in made:
+        where = f"payload {index}, {c.kind.value}"
+        own = partner.get(f"/partenaires/contributions/{c.id}").get_data(as_text=True)
+        parsed = assert_clean(own, f"{where}, partner page")
+        assert ("a", "href", "https://ok.example") in parsed.attributes  # the text is really there
+        review = editor.get(f"/redaction/moderation/{c.id}").get_data(as_text=True)
+        assert_clean(review, f"{where}, moderation page")
+    assert_clean(partner.get("/partenaires/").get_data(as_text=True), "partner home")
+    assert_clean(editor.get("/redaction/moderation/?statut=tous").get_data(as_text=True), "queue")
+
+    issue = _letter(db, world, [c for _, c in made], 1)
+    html = assert_clean(issue.compiled_html, "compiled letter (HTML)", allowed_styles=reference["html_styles"],
+                        allowed_tags=reference["html_tags"] & {"style"},
+                        allowed_comments=reference["html_comments"])
+    assert ("a", "href", "https://ok.example") in html.attributes
+    assert_clean(issue.archive_email_html, "archived e-mail", allowed_styles=reference["archive_styles"],
+                 allowed_tags=reference["archive_tags"] & {"style"},
+                 allowed_comments=reference["archive_comments"])
+    assert_clean_text(issue.compiled_text, "compiled letter (text)")
+    assert "https://ok.example" in issue.compiled_text
+
+    visitor = app.test_client()
+    for path in ("/lettres/1/", "/lettres/"):
+        response = visitor.get(path)
+        assert response.status_code == 200
+        assert_clean(response.get_data(as_text=True), f"public page {path}")
+    web = audit(visitor.get("/lettres/1/").get_data(as_text=True))
+    assert ("a", "href", "https://ok.example") in web.attributes
+    emailed = visitor.get("/lettres/1/email.html").get_data(as_text=True)
+    assert_clean(emailed, "public e-mail version", allowed_styles=reference["archive_styles"],
+                 allowed_tags=reference["archive_tags"] & {"style"},
+                 allowed_comments=reference["archive_comments"])
+    preview_text = editor.get(f"/redaction/numeros/{issue.id}/apercu/texte").get_data(as_text=True)
+    assert_clean_text(preview_text, "text preview")
+
+
+@pytest.mark.parametrize("payload", XSS_PAYLOADS, ids=range(len(XSS_PAYLOADS)))
+def test_markdown_to_html_and_to_text_alone(payload):
+    """The sanitizer itself, without a page around it (fast, and names the culprit)."""
+    parsed = assert_clean(str(render_markdown(f"Texte\n\n{payload}\n\n[lien](https://ok.example)")), "markdown")
+    assert not set(parsed.tags) - {"p", "a", "strong", "em", "code", "pre", "table", "thead", "tbody",
+                                   "tr", "th", "td", "br", "ul", "ol", "li", "blockquote", "h2", "h3", "h4", "hr"}
+    assert ("a", "href", "https://ok.example") in parsed.attributes
+    assert_clean_text(markdown_to_text(payload), "markdown as text")
+
+
+@pytest.mark.parametrize("link", [
+    "javascript:alert(1)", "JavaScript:alert(1)", " javascript:alert(1)", "java\tscript:alert(1)",
+    "vbscript:msgbox(1)", "data:text/html;base64,PHNjcmlwdD4=", "//evil.example/x", "/relative",
+    "https:evil", "ftp://files.example/x",
+])
+def test_a_link_that_is_not_http_is_refused(world, db, link):
+    assert safe_url(link) == ""
+    with pytest.raises(services.ModerationError, match="https://"):
+        services.create(db, world["partner"], services.ContributionData(kind=K.actualite, title="x", link=link))
+    assert db.scalar(select(Contribution)) is None
