@@ -302,3 +302,35 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (../shared/ is not beside this checkout)")
     return path
+
+
+def run_concurrently(work, count: int, *, before_barrier=None, timeout: float = 60.0) -> list:
+    """Run `work(session, index)` in `count` threads, each with its own database session, released
+    together by a barrier; returns the results in thread order and fails on any thread's exception.
+    `before_barrier(session, index)` runs first (e.g. to load a stale view before the race)."""
+    import threading
+    from newsletter.db import SessionFactory
+    barrier = threading.Barrier(count, timeout=timeout)
+    results: list = [None] * count
+    errors: list = []
+
+    def run(index: int) -> None:
+        session = SessionFactory()
+        try:
+            if before_barrier:
+                before_barrier(session, index)
+            barrier.wait()
+            results[index] = work(session, index)
+        except Exception as exc:  # noqa: BLE001  (reported below, in the test's thread)
+            errors.append(exc)
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not errors, errors
+    assert not any(thread.is_alive() for thread in threads), "a thread is still running"
+    return results

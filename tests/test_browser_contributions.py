@@ -7,7 +7,6 @@ the partner reads the comment, edits and resubmits → the editor accepts → th
 """
 from __future__ import annotations
 
-import io
 import re
 
 import pytest

@@ -3,7 +3,6 @@ sent exactly once (twice-run and concurrent runs, injected clock), the partner s
 from __future__ import annotations
 
 import dataclasses
-import threading
 from datetime import date, datetime, timezone
 
 import pytest
@@ -13,9 +12,8 @@ from contributions import services as contributions
 from contributions.models import ContributionKind, ContributionStatus as S
 from newsletter import calendar, issues, settings as settings_module
 from newsletter.auth import create_user
-from newsletter.db import SessionFactory
 from newsletter.models import OutboundEmail, PlannedIssue, Role
-from tests.conftest import login, wait_for
+from tests.conftest import login, run_concurrently, wait_for
 
 # The letter of 15 June 2030: contributions until 18 May; the call goes out 21 days before,
 # on 27 April (Paris), which starts at 22:00 UTC on the 26th (summer time).
@@ -104,24 +102,7 @@ def test_a_passed_deadline_is_never_called_late(db, world, planned):
 
 
 def test_concurrent_runs_send_exactly_once(db, world, planned):
-    barrier = threading.Barrier(4)
-    results, errors = [], []
-
-    def run():
-        session = SessionFactory()
-        try:
-            barrier.wait()
-            results.append(calendar.send_due(session, DUE))
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            session.close()
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    results = run_concurrently(lambda session, _: calendar.send_due(session, DUE), 4)
     assert sum(r["calls"] for r in results) == 2 and sum(r["reminders"] for r in results) == 2
     assert len(outbox(db, "appel_a_contributions")) == 2 and len(outbox(db, "rappel_redaction")) == 2
 

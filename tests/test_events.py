@@ -2,7 +2,6 @@
 concurrency on PostgreSQL), the iCalendar feed, and the public agenda pages."""
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,6 +12,7 @@ from events import services
 from events.models import Event, EventStatus, EventType, Registration, RegistrationStatus
 from newsletter.db import utcnow
 from newsletter.models import OutboundEmail
+from tests.conftest import run_concurrently
 
 LONG_ACCENTED = ("Soirée-rencontre du Réaap : « Être parent d'adolescent·e·s aujourd'hui », échanges "
                  "entre parents, éducatrices et référent·e·s CLAS — goûter partagé, garde d'enfants "
@@ -143,29 +143,15 @@ def test_registration_refused_when_closed_or_without_consent(db, captured_jobs):
 
 
 def _race_for_the_last_seat(db, emails):
-    from newsletter.db import SessionFactory
-    barrier = threading.Barrier(len(emails))
-    results, errors = {}, []
     event_id = db.scalar(select(Event.id))
+    stale: dict[int, Event] = {}
 
-    def attempt(email):
-        session = SessionFactory()
-        try:
-            event = session.get(Event, event_id)  # loaded before the race: a stale view of the seats
-            barrier.wait(timeout=10)
-            results[email] = reg(session, event, email).status
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            session.close()
+    def load(session, index):  # loaded before the race: a stale view of the seats
+        stale[index] = session.get(Event, event_id)
 
-    threads = [threading.Thread(target=attempt, args=(e,)) for e in emails]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not errors, errors
-    return results
+    statuses = run_concurrently(lambda session, index: reg(session, stale[index], emails[index]).status,
+                                len(emails), before_barrier=load, timeout=30)
+    return dict(zip(emails, statuses))
 
 
 def test_two_people_never_both_take_the_last_seat(db, captured_jobs):

@@ -4,7 +4,6 @@ and two sessions racing on PostgreSQL, and through the real worker), the thank-y
 « Retour sur la soirée… » after the event."""
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,11 +13,11 @@ from sqlalchemy import func, select
 from contributions.models import Contribution, ContributionKind, ContributionStatus, Structure
 from contributions.services import moderation_queue
 from events import editing, messages, services
-from events.models import Event, EventStatus, EventType, Registration, RegistrationMessage, RegistrationStatus
+from events.models import Event, EventStatus, EventType, RegistrationMessage, RegistrationStatus
 from newsletter.db import utcnow
 from newsletter.mail import outbound_extras, send_outbound
 from newsletter.models import OutboundEmail
-from tests.conftest import wait_for
+from tests.conftest import run_concurrently, wait_for
 from tests.test_events import make_event, outbox
 
 START = datetime(2031, 3, 14, 17, 30, tzinfo=timezone.utc)  # 18:30 in Paris
@@ -156,7 +155,7 @@ def test_a_change_of_time_sends_an_update_with_the_next_sequence_once(db, captur
 
 def test_postponing_sends_an_update_and_new_registrants_are_not_sent_it_again(db, captured_jobs):
     event = make_event(db)
-    a = services.register(db, event, "A", "a@example.org", consent=True)
+    services.register(db, event, "A", "a@example.org", consent=True)
     assert editing.update_event(db, event, data_of(event, status=EventStatus.postponed)) is True
     # Registered after the change: the confirmation carries SEQUENCE 1 already.
     b = services.register(db, event, "B", "b@example.org", consent=True)
@@ -173,7 +172,7 @@ def test_postponing_sends_an_update_and_new_registrants_are_not_sent_it_again(db
 def test_cancelling_the_event_sends_method_cancel_once(db, captured_jobs, client):
     event = make_event(db, capacity=1)
     a = services.register(db, event, "A", "a@example.org", consent=True)
-    w = services.register(db, event, "W", "w@example.org", consent=True)
+    services.register(db, event, "W", "w@example.org", consent=True)
     captured_jobs.clear()
     assert editing.cancel_event(db, event) is True
     assert editing.cancel_event(db, event) is False  # twice: nothing more
@@ -266,31 +265,13 @@ def test_a_missed_j7_is_not_sent_late_and_reminder_days_are_per_event(db, captur
 
 
 def test_reminders_exactly_once_when_two_sessions_race_on_postgresql(db, captured_jobs):
-    from newsletter.db import SessionFactory
     assert db.get_bind().dialect.name == "postgresql"
     event = at_start(db)
     early = START - timedelta(days=20)
     registrations = [reg(db, event, f"p{i}@example.org", early) for i in range(25)]
     now = START - timedelta(days=1) + timedelta(minutes=1)
-    barrier = threading.Barrier(3)
-    totals, errors = [], []
-
-    def run():
-        session = SessionFactory()
-        try:
-            barrier.wait(timeout=10)
-            totals.append(messages.send_due_reminders(session, now=now).total)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            session.close()
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+    totals = run_concurrently(
+        lambda session, _: messages.send_due_reminders(session, now=now).total, 3)
     assert sum(totals) == 25, totals
     per_address = db.execute(select(OutboundEmail.to_addr, func.count()).where(
         OutboundEmail.template == "event_reminder").group_by(OutboundEmail.to_addr)).all()

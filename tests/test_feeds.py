@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from tests.conftest import SHARED, login, shared_path, wait_for
+from tests.conftest import SHARED, login, run_concurrently, shared_path, wait_for
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "feeds"
 CORPUS = SHARED / "corpora" / "feeds"
@@ -367,7 +367,6 @@ def test_database_refuses_a_second_row_for_the_same_entry(db):
 
 def test_concurrent_polls_of_one_structure_do_not_crash_or_duplicate(db, feed_server):
     from contributions import feeds
-    from newsletter import db as database
     url = feed_server.serve("/rss.xml", FIXTURES / "rss2.xml")
     structure = make_structure(db, url)
     barrier = threading.Barrier(2, timeout=30)
@@ -377,23 +376,8 @@ def test_concurrent_polls_of_one_structure_do_not_crash_or_duplicate(db, feed_se
         barrier.wait()  # both polls have fetched before either inserts
         return response
 
-    results, errors = [], []
-
-    def run():
-        session = database.SessionFactory()
-        try:
-            results.append(feeds.poll_structure(session, structure.id, fetch_together))
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            session.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    results = run_concurrently(
+        lambda session, _: feeds.poll_structure(session, structure.id, fetch_together), 2)
     assert sorted(r.status for r in results) == ["ok", "ok"]
     assert sum(r.created for r in results) == 3
     assert sum(r.duplicates for r in results) == 3
