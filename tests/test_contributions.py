@@ -100,6 +100,18 @@ def test_request_changes_needs_a_comment_then_the_partner_resubmits(world, db, c
     assert "accepté" in mails[1].subject
 
 
+def test_the_acceptance_mail_says_where_the_contribution_will_appear(client, world, db, captured_jobs):
+    services.decide(db, world["editor"], services.create(db, world["partner"], news()), S.accepted)
+    login(client, "amina@tilleuls.test", "mdp-partenaire")
+    assert client.post("/partenaires/nouvelle/fiche-action",
+                       data={**FICHE, "status_reason": "Fin du financement."}).status_code == 302
+    fiche = db.scalar(select(Contribution).where(Contribution.kind == ContributionKind.fiche_action))
+    services.decide(db, world["editor"], fiche, S.accepted)
+    news_mail, fiche_mail = [m.text_body for m in db.scalars(select(OutboundEmail).order_by(OutboundEmail.id))]
+    assert "prochain numéro" in news_mail and "annuaire" not in news_mail
+    assert "annuaire des actions" in fiche_mail and "prochain numéro" not in fiche_mail
+
+
 def test_impossible_moves_are_refused(world, db):
     contribution = services.create(db, world["partner"], news())
     services.decide(db, world["editor"], contribution, S.rejected, "Hors sujet.")
