@@ -707,6 +707,7 @@ def test_celery_worker_polls_a_feed_into_the_moderation_queue(db, feed_server, w
     queue = client.get("/redaction/moderation/").get_data(as_text=True)
     assert "Café des parents : « Les écrans à la maison »" in html.unescape(queue)
     assert "Sortie familles au bord de la Marne" in queue
+    assert queue.count("flux RSS") == 3  # the editor sees where each came from
 
 
 # --- The upstream corpora, every file ------------------------------------------------------------------
