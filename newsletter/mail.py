@@ -257,23 +257,12 @@ class SMTPConnection:
 # --- The outbox: single transactional e-mails, durable until sent -------------------------------
 
 OUTBOX_MAX_ATTEMPTS = 5
-# Attachments travel in the outbox row's `extra_headers` JSON under this key (not a header name):
-# no extra column, so no migration for them.
-_ATTACHMENTS_KEY = "_attachments"
-
-
-def _pack_extras(headers: dict[str, str] | None, attachments: list[Attachment] | None) -> str | None:
-    extras: dict = dict(headers or {})
-    if attachments:
-        extras[_ATTACHMENTS_KEY] = [a.to_json() for a in attachments]
-    return json.dumps(extras) if extras else None
 
 
 def outbound_extras(outbound: OutboundEmail) -> tuple[dict[str, str], list[Attachment]]:
     """The extra headers and the attachments kept with an outbox e-mail."""
-    extras = json.loads(outbound.extra_headers) if outbound.extra_headers else {}
-    attachments = [Attachment.from_json(a) for a in extras.pop(_ATTACHMENTS_KEY, [])]
-    return extras, attachments
+    headers = json.loads(outbound.extra_headers) if outbound.extra_headers else {}
+    return headers, [Attachment.from_json(a) for a in outbound.attachments or ()]
 
 
 def queue_email(db: Session, name: str, to: str, context: dict, *,
@@ -291,7 +280,8 @@ def queue_rendered(db: Session, name: str, to: str, rendered: RenderedEmail, *,
     outbound = OutboundEmail(
         template=name, to_addr=to, subject=subject_prefix + rendered.subject,
         text_body=rendered.text, html_body=rendered.html,
-        extra_headers=_pack_extras(headers, attachments))
+        extra_headers=json.dumps(headers) if headers else None,
+        attachments=[a.to_json() for a in attachments] if attachments else None)
     db.add(outbound)
     db.flush()
     jobs.enqueue(db, "tasks.mail.send_outbound", outbound.id)

@@ -195,6 +195,7 @@ class OutboundEmail(Base):
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text)
     extra_headers: Mapped[str | None] = mapped_column(Text)  # JSON object
+    attachments: Mapped[list | None] = mapped_column(JSON)  # [Attachment.to_json(), …] (newsletter/mail.py)
     status: Mapped[OutboundStatus] = mapped_column(_enum(OutboundStatus, "outbound_status"),
                                                    default=OutboundStatus.queued)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
