@@ -15,6 +15,8 @@ from sqlalchemy import func, select
 
 console = Console()
 DEMO_MARKER = ".demo"
+# The demo's own fiches action, in the format of the national database's text export.
+DEMO_ACTIONS = Path(__file__).with_name("demo_actions.txt")
 
 
 class DemoError(RuntimeError):
@@ -148,8 +150,26 @@ def cycle(db) -> dict:
         raise DemoError("l'envoi ne s'est pas terminé")
     say(f"Le n°{issue.numero} est envoyé et publié dans l'archive : /lettres/{issue.numero}/")
     p = mailout.progress(db, issue.id)
+
+    # The network side: fiches action imported from the national database's export, and an
+    # invitation to the next soirée sent to one segment through the same mail-out engine.
+    from contributions.importer import import_actions
+    report = import_actions(db, DEMO_ACTIONS, editor)
+    say(f"{editor.name} importe l'export de la base des actions : {report.summary} ; "
+        "les fiches sont dans l'annuaire /actions/")
+
+    from events.models import Event, EventType
+    from newsletter import invitations
+    soiree = db.scalar(select(Event).where(Event.type == EventType.soiree_reaap).order_by(Event.starts_at))
+    invitation = invitations.send(db, editor, soiree, {"roles": ["referent_clas"]})
+    wait_for_mailout(db, invitation.id)
+    invited = mailout.progress(db, invitation.id)
+    say(f"Invitation à « {soiree.title} » envoyée aux référents CLAS : {invited.sent} abonné·e·s")
+
+    wait_for_outbox(db)
     outbox = dict(db.execute(select(OutboundEmail.status, func.count()).group_by(OutboundEmail.status)).all())
-    return {"issue": issue, "progress": p, "outbox_sent": outbox.get(OutboundStatus.sent, 0)}
+    return {"issue": issue, "progress": p, "outbox_sent": outbox.get(OutboundStatus.sent, 0),
+            "import": report, "invited": invited}
 
 
 def wait_for_mailout(db, issue_id: int, timeout: float = 180.0) -> None:
@@ -191,6 +211,8 @@ def show_summary(summary: dict, settings) -> None:
     table.add_row("Autres e-mails (notification, test)", str(summary["outbox_sent"]))
     table.add_row("Boîte du capteur", str(settings.maildir))
     table.add_row("Archive", f"{settings.base_url}/lettres/{summary['issue'].numero}/")
+    table.add_row("Fiches action importées", summary["import"].summary)
+    table.add_row("Invitations (référents CLAS)", f"{summary['invited'].sent} envoyées")
     console.print(table)
 
 

@@ -36,6 +36,7 @@ def test_demo_runs_the_whole_cycle_and_exits_zero(demo_run):
     data_dir, result = demo_run
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "17 (17 envoyées, 0 en échec)" in result.stdout
+    assert "imported: 2, updated: 0, skipped: 0" in result.stdout
     assert (data_dir / "parentalites.sqlite").exists() and (data_dir / "broker.sqlite").exists()
 
 
@@ -49,6 +50,13 @@ def test_demo_letters_reach_every_confirmed_subscriber_through_the_catcher(demo_
     subjects = {m["Subject"] for m in messages}
     assert any(s.startswith("[TEST] Lettre Parentalités n°1") for s in subjects)
     assert any(s.startswith("Votre contribution est acceptée") for s in subjects)
+    # The invitation to the soirée went to the confirmed CLAS referents, and only to them.
+    import sqlite3
+    with sqlite3.connect(data_dir / "parentalites.sqlite") as connection:
+        referents = {row[0] for row in connection.execute(
+            "SELECT email FROM subscribers WHERE status = 'active' AND role = 'referent_clas'")}
+    invited = [m["X-Envelope-To"] for m in messages if m["Subject"].startswith("Invitation")]
+    assert referents and sorted(invited) == sorted(referents)
 
 
 def test_archive_export_writes_a_static_site_of_the_demo(demo_run, tmp_path):
