@@ -14,6 +14,7 @@ import io
 import re
 from datetime import date, datetime
 from html.parser import HTMLParser
+from xml.etree import ElementTree
 
 import pytest
 from PIL import Image
@@ -302,6 +303,29 @@ def test_payloads_in_every_field_of_every_kind_never_reach_any_output(group, app
                  allowed_comments=reference["archive_comments"])
     preview_text = editor.get(f"/redaction/numeros/{issue.id}/apercu/texte").get_data(as_text=True)
     assert_clean_text(preview_text, "text preview")
+
+    # Now published: the directory of actions, the agenda and their feeds show them to everyone.
+    for index, c in made:
+        if c.kind is K.fiche_action:
+            path = f"/actions/{c.id}/"
+        elif c.kind is K.evenement:
+            path = f"/agenda/partenaires/{c.id}/"
+        else:
+            continue
+        response = visitor.get(path)
+        assert response.status_code == 200, path
+        assert_clean(response.get_data(as_text=True), f"payload {index}, public page {path}")
+    for path in ("/actions/", "/actions/?q=parents", "/agenda/", "/agenda/?passes=1"):
+        response = visitor.get(path)
+        assert response.status_code == 200, path
+        assert_clean(response.get_data(as_text=True), f"public page {path}")
+    for path, at_least in (("/actions/feed.atom", len(group)), ("/lettres/feed.atom", 1)):
+        atom = ElementTree.fromstring(visitor.get(path).get_data())
+        # Only type="html" elements are markup to a feed reader; titles are type="text".
+        embedded = [element.text or "" for element in atom.iter() if element.get("type") == "html"]
+        assert len(embedded) >= at_least, path
+        for fragment in embedded:
+            assert_clean(fragment, f"Atom feed {path} (embedded HTML)")
 
 
 @pytest.mark.parametrize("payload", XSS_PAYLOADS, ids=range(len(XSS_PAYLOADS)))
