@@ -24,6 +24,13 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LOCALES) or "fr"
 
 
+def csrf_field(form) -> str:
+    """A form's CSRF token without its id attribute: a page often holds several forms, and ids
+    must be unique. Empty when CSRF is off (tests)."""
+    field = getattr(form, "csrf_token", None)
+    return field(id=False) if field is not None else ""
+
+
 def create_app(config: dict | None = None) -> Flask:
     import tasks.celery_app  # noqa: F401  installs the job sender used by services
     import newsletter.all_models  # noqa: F401
@@ -77,7 +84,7 @@ def create_app(config: dict | None = None) -> Flask:
     install_filters(app.jinja_env)
     from contributions.models import STATUS_LABELS, ContributionStatus
     app.jinja_env.globals.update(
-        settings=settings, get_locale=get_locale,
+        settings=settings, get_locale=get_locale, csrf_field=csrf_field,
         status_labels_for=lambda value: STATUS_LABELS[ContributionStatus(value)])
 
     @app.after_request
