@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from contributions.fulltext import (  # noqa: F401  (re-exported: the directory's search vocabulary)
     GAP, JSON_COLUMNS as _PG_JSON_COLUMNS, PG_FICHE_COLUMNS, _word, document_parts, fold, lexemes,
-    pg_contribution_document, pg_fiche_document,
+    _pg_document, pg_contribution_document, pg_fiche_document,
 )
 from contributions.models import (
     Contribution, ContributionKind, ContributionStatus, FicheAction, Structure,
@@ -224,21 +224,36 @@ def _visible_ids_sql() -> str:
             "WHERE c.kind = 'fiche_action' AND c.status IN ('accepted', 'published')")
 
 
+def _pg_term_ids(param: str) -> str:
+    """Ids of the fiches holding one term (a word or a phrase), in the title and body or in the
+    fiche's fields: each side answered by its GIN expression index alone."""
+    tsquery = f"websearch_to_tsquery('french', :{param})"
+    return (f"SELECT id FROM contributions WHERE kind = 'fiche_action' AND {pg_contribution_document()} @@ {tsquery} "
+            f"UNION SELECT contribution_id FROM fiches_action WHERE {pg_fiche_document()} @@ {tsquery}")
+
+
 def _pg_search(db: Session, query: Query) -> dict[int, float]:
-    """Matching visible fiche ids → rank (PostgreSQL)."""
-    document = f"({pg_contribution_document('c.')} || {pg_fiche_document('f.')})"
-    params = {"q": _websearch_text(query)}
-    sql = (_visible_ids_sql().replace("SELECT c.id", f"SELECT c.id, ts_rank({document}, websearch_to_tsquery('french', :q)) AS rank")
-           + f" AND {document} @@ websearch_to_tsquery('french', :q)")
-    if query.every_group_has_a_positive_term:
-        # Each part has its GIN index: candidates holding at least one of the words, then the
-        # whole document is checked (words may be split between the title and the fiche).
-        params["any"] = " or ".join(t.raw for t in query.positive_terms)
-        sql += (" AND c.id IN ("
-                f"SELECT id FROM contributions WHERE kind = 'fiche_action' AND {pg_contribution_document()} "
-                "@@ websearch_to_tsquery('french', :any) "
-                f"UNION SELECT contribution_id FROM fiches_action WHERE {pg_fiche_document()} "
-                "@@ websearch_to_tsquery('french', :any))")
+    """Matching visible fiche ids → rank (PostgreSQL).
+
+    Set operations over one index lookup per term, as the SQLite side does with FTS5: testing the
+    whole document row by row would rebuild each candidate's tsvector (about 1.2 ms a fiche, so
+    seconds for a common word; bench/directory.py). The rank reads the title only, for the same
+    reason: cheap, and what a reader scans first."""
+    params: dict[str, str] = {}
+    groups = []
+    for group in query.groups:
+        matched = _visible_ids_sql()
+        for term in group:
+            name = f"t{len(params)}"
+            params[name] = term.raw
+            matched = f"({matched}) {'EXCEPT' if term.negated else 'INTERSECT'} ({_pg_term_ids(name)})"
+        groups.append(f"({matched})")
+    positives = " or ".join(t.raw for t in query.positive_terms)
+    rank = (f"ts_rank({_pg_document(['title'], 'c.')}, websearch_to_tsquery('french', :any))"
+            if positives else "0")
+    params["any"] = positives
+    sql = (f"SELECT c.id, {rank} AS rank FROM contributions c "
+           f"WHERE c.id IN ({' UNION '.join(groups)})")
     return {row.id: float(row.rank) for row in db.execute(text(sql), params)}
 
 

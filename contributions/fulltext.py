@@ -124,6 +124,8 @@ def _pg_column(name: str, prefix: str) -> str:
 
 def _pg_concat(names: list[str], prefix: str) -> str:
     expr = _pg_column(names[0], prefix)
+    if len(names) == 1:
+        return expr
     for name in names[1:]:
         expr = f"(({expr} || ' '::text) || {_pg_column(name, prefix)})"
     return expr[1:-1]  # the outermost operation, as a function's argument, has no parentheses
