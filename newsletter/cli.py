@@ -85,13 +85,19 @@ def archive() -> None:
     pass
 
 
+def _open_database() -> None:
+    """Every command that reads the database: all the models mapped, the engine configured."""
+    import newsletter.all_models  # noqa: F401
+    from newsletter.db import get_engine
+    get_engine()
+
+
 @archive.command("export", help="Écrire l'archive en site statique dans DIR (index.html, un dossier par lettre, feed.atom).")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def archive_export(directory: Path) -> None:
     from newsletter import archive as archive_service
-    from newsletter.db import get_engine, session
-    import newsletter.all_models  # noqa: F401
-    get_engine()
+    from newsletter.db import session
+    _open_database()
     written = archive_service.export_static(session(), directory)
     click.echo(f"{len(written)} fichiers écrits dans {directory}")
 
@@ -103,11 +109,10 @@ def mailout() -> None:
 
 def _issue_by_numero(numero: int):
     from sqlalchemy import select
-    import newsletter.all_models  # noqa: F401
     import tasks.celery_app  # noqa: F401  resume wakes workers through the broker
-    from newsletter.db import get_engine, session
+    from newsletter.db import session
     from newsletter.models import Issue
-    get_engine()
+    _open_database()
     issue = session().scalar(select(Issue).where(Issue.numero == numero))
     if issue is None:
         raise click.ClickException(f"Aucun numéro {numero}.")
@@ -199,13 +204,12 @@ def user() -> None:
 @click.option("--structure-id", type=int, default=None)
 @click.password_option()
 def user_create(email: str, name: str, role: str, structure_id: int | None, password: str) -> None:
-    import newsletter.all_models  # noqa: F401
     from newsletter.auth import create_user
-    from newsletter.db import get_engine, session
+    from newsletter.db import session
     from newsletter.models import Role
     if role == "partner" and structure_id is None:
         raise click.ClickException("Un compte partenaire doit être rattaché à une structure (--structure-id).")
-    get_engine()
+    _open_database()
     create_user(session(), email, name, Role(role), password, structure_id)
     session().commit()
     click.echo(f"Compte {email} créé.")
@@ -227,11 +231,10 @@ def structure() -> None:
 @click.option("--feed-url", default=None, help="Flux RSS ou Atom relevé automatiquement.")
 def structure_create(name: str, kind: str, commune: str, departement: str, website: str | None,
                      feed_url: str | None) -> None:
-    import newsletter.all_models  # noqa: F401
     from contributions import structures
     from contributions.models import StructureKind
-    from newsletter.db import get_engine, session
-    get_engine()
+    from newsletter.db import session
+    _open_database()
     try:
         created = structures.create_structure(session(), structures.StructureData(
             name=name, kind=StructureKind(kind), commune=commune, departement=departement,
@@ -251,13 +254,12 @@ def partner() -> None:
 @click.option("--structure", "structure_id", type=int, required=True, help="Identifiant de la structure.")
 @click.option("--name", default="", help="Nom de la personne (par défaut : le début de l'adresse).")
 def partner_invite(email: str, structure_id: int, name: str) -> None:
-    import newsletter.all_models  # noqa: F401
     import tasks.celery_app  # noqa: F401  the invitation leaves through the outbox and a worker
     from contributions import structures
     from contributions.models import Structure
     from newsletter.auth import find_user
-    from newsletter.db import get_engine, session
-    get_engine()
+    from newsletter.db import session
+    _open_database()
     target = session().get(Structure, structure_id)
     if target is None:
         raise click.ClickException(f"Aucune structure {structure_id}.")
@@ -279,11 +281,10 @@ def feeds() -> None:
 @click.option("--structure", "structure_id", type=int, default=None, help="Identifiant de la structure.")
 @click.option("--due", is_flag=True, help="Seulement les flux non relevés depuis FEED_POLL_MINUTES.")
 def feeds_poll(structure_id: int | None, due: bool) -> None:
-    import newsletter.all_models  # noqa: F401
     import tasks.celery_app  # noqa: F401  the outbox hands e-mails to the workers
     from contributions import feeds as service
-    from newsletter.db import get_engine, session
-    get_engine()
+    from newsletter.db import session
+    _open_database()
     db = session()
     results = ([service.poll_structure(db, structure_id)] if structure_id is not None
                else service.poll_all(db, only_due=due))
@@ -318,11 +319,10 @@ def import_actions_command(file: Path, as_email: str | None) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from sqlalchemy import func, select
-    import newsletter.all_models  # noqa: F401
     from contributions.importer import ImportFileError, import_actions
-    from newsletter.db import get_engine, session
+    from newsletter.db import session
     from newsletter.models import User
-    get_engine()
+    _open_database()
     db = session()
     actor = None
     if as_email:
@@ -362,10 +362,9 @@ def calendar_group() -> None:
 @click.argument("year", type=int)
 @click.option("--count", type=int, default=None, help="Nombre de lettres dans l'année.")
 def calendar_generate(year: int, count: int | None) -> None:
-    import newsletter.all_models  # noqa: F401
     from newsletter import calendar
-    from newsletter.db import get_engine, session
-    get_engine()
+    from newsletter.db import session
+    _open_database()
     try:
         created = calendar.generate_year(session(), year, count)
     except calendar.CalendarError as exc:
@@ -377,11 +376,10 @@ def calendar_generate(year: int, count: int | None) -> None:
 
 @calendar_group.command("send-due", help="Envoyer les appels à contributions et rappels dus (ce que fait beat).")
 def calendar_send_due() -> None:
-    import newsletter.all_models  # noqa: F401
     import tasks.celery_app  # noqa: F401  installs the job sender of the outbox
     from newsletter import calendar
-    from newsletter.db import get_engine, session
-    get_engine()
+    from newsletter.db import session
+    _open_database()
     sent = calendar.send_due(session())
     click.echo(f"{sent['calls']} appel(s) à contributions, {sent['reminders']} rappel(s) à la rédaction.")
 
