@@ -586,6 +586,18 @@ def test_each_failure_is_recorded_in_french(db, feed_server, monkeypatch, case):
     assert contributions_of(db, structure.id) == []
 
 
+def test_a_body_that_names_a_local_file_is_parsed_as_text_never_opened(db, feed_server, tmp_path):
+    """feedparser opens a str or bytes argument as a path or URL; the poller hands it a BytesIO.
+    The body names a local feed file: opened, its entry would become a contribution."""
+    from contributions import feeds
+    local = tmp_path / "local.xml"
+    local.write_text(FIXTURES.joinpath("rss2.xml").read_text(encoding="utf-8").replace(
+        "<title>", "<title>LU SUR LE DISQUE ", 2), encoding="utf-8")
+    structure = make_structure(db, feed_server.serve("/f", str(local).encode()))
+    feeds.poll_structure(db, structure.id)
+    assert not any("LU SUR LE DISQUE" in c.title for c in contributions_of(db, structure.id))
+
+
 def test_one_failing_feed_never_blocks_the_others(db, feed_server):
     from contributions import feeds
     good_url = feed_server.serve("/good.xml", FIXTURES / "rss2.xml")
