@@ -36,4 +36,4 @@ USER parentalites
 EXPOSE 8000
 
 # Workers: WEB_CONCURRENCY (gunicorn reads it), 4 threads each.
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--threads", "4", "--access-logfile", "-", "newsletter.app:create_app()"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--threads", "4", "--access-logfile", "-", "parentalites.app:create_app()"]

@@ -307,17 +307,17 @@ def generate_csv(path: Path, count: int, seed: int) -> int:
 
 def use_database(url: str, data_dir: Path) -> None:
     """Point the app at `url` and migrate it, as tests/test_i18n.py does."""
-    from newsletter import db, settings
+    from core import db, settings
     os.environ.update({"DATABASE_URL": url, "PARENTALITES_DATA_DIR": str(data_dir), "CELERY_BROKER_URL": "memory://",
                        "SECRET_KEY": "bench", "BASE_URL": "https://parentalites.example.org"})
     settings.reset_settings()
     db.reset_engine()
-    from newsletter.migrate import upgrade
+    from parentalites.migrate import upgrade
     upgrade()
 
 
 def release_database() -> None:
-    from newsletter import db, settings
+    from core import db, settings
     db.reset_engine()
     settings.reset_settings()
 
@@ -349,7 +349,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def import_csv(path: Path, fiches: int) -> dict:
     from contributions.importer import import_actions, parse_file
-    from newsletter.db import session
+    from core.db import session
     started = time.perf_counter()
     parsed = parse_file(path)
     parse_seconds = time.perf_counter() - started
@@ -374,7 +374,7 @@ def import_csv(path: Path, fiches: int) -> dict:
 
 def vacuum_analyze() -> float:
     """What autovacuum does after a bulk load: statistics for the planner, GIN pending lists merged."""
-    from newsletter.db import get_engine
+    from core.db import get_engine
     started = time.perf_counter()
     with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE contributions")
@@ -405,6 +405,7 @@ def naive_search(db, q: str, per_page: int = 20):
     directory loads them."""
     from sqlalchemy import select, text
     from sqlalchemy.orm import selectinload
+
     from contributions.models import Contribution
     where, params = _like_where(db, q)
     rows = db.execute(text(f"SELECT c.id, count(*) OVER () AS total {where} "
@@ -426,7 +427,7 @@ def naive_ids(db, q: str) -> set[int]:
 def timed(function, repeat: int, budget: float, warm_up: bool = True, min_runs: int = 3) -> tuple[list[float], object]:
     """One warm-up run, then up to `repeat` timed runs, each in a fresh session as a request has;
     stops early after `min_runs` timed runs once `budget` seconds have gone into the timed runs."""
-    from newsletter.db import session
+    from core.db import session
     times: list[float] = []
     result = None
     for run in range(repeat + 1 if warm_up else repeat):
@@ -444,7 +445,7 @@ def timed(function, repeat: int, budget: float, warm_up: bool = True, min_runs: 
 
 def bench_queries(queries: list[str], repeat: int, budget: float) -> list[dict]:
     from contributions import directory
-    from newsletter.db import session
+    from core.db import session
     rows = []
     for q in queries:
         fts_times, page = timed(lambda db: directory_search(db, q), repeat, budget)
@@ -468,7 +469,7 @@ def bench_queries(queries: list[str], repeat: int, budget: float) -> list[dict]:
 
 
 def bench_page(q: str, repeat: int, budget: float, expected_total: int) -> list[float]:
-    from newsletter.app import create_app
+    from parentalites.app import create_app
     app = create_app({"TESTING": True})
     client = app.test_client()
     times: list[float] = []
@@ -524,7 +525,7 @@ def run_backend(backend: str, url: str, data_dir: Path, csv_path: Path, args) ->
         page_total = next((r["fts_n"] for r in rows if r["q"] == args.page_query), None)
         if page_total is None:
             from contributions import directory
-            from newsletter.db import session
+            from core.db import session
             page_total = directory.search(session(), args.page_query).total
             session.remove()
         page_times = bench_page(args.page_query, args.repeat, args.budget, page_total)

@@ -1,5 +1,5 @@
 """DKIM signing cost per letter: messages per second without signing, with dkimpy's `dkim.sign`
-and with the fast signer of `newsletter.dkim`, on a letter of about 140 KB built like the mail-out
+and with the fast signer of `mailing.dkim`, on a letter of about 140 KB built like the mail-out
 builds it (the real MJML and text templates, compiled once, slots filled, then `build_message`).
 
     .venv/bin/python bench/dkim_signing.py [--seconds 3] [--rounds 5] [--items 28]
@@ -34,10 +34,11 @@ import dkim  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
-from newsletter.dkim import DKIMSigner, public_key_record  # noqa: E402
-from newsletter.mail import build_message  # noqa: E402
-from newsletter.mailout import CompiledLetter, greeting, letter_headers, render_letter  # noqa: E402
-from newsletter.models import RUBRIQUES  # noqa: E402
+from contributions.rubriques import RUBRIQUES  # noqa: E402
+from mailing.dkim import DKIMSigner, public_key_record  # noqa: E402
+from mailing.engine import CompiledLetter, greeting, letter_headers  # noqa: E402
+from mailing.mime import build_message  # noqa: E402
+from newsletter.mailout import render_letter
 
 DOMAIN, SELECTOR = "parentalites.example", "bench"
 

@@ -54,7 +54,7 @@ def create_database() -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    from newsletter import migrate
+    from parentalites import migrate
     migrate.upgrade()
 
 
@@ -66,13 +66,21 @@ ARTICLE = ("Le centre social ouvre chaque semaine un temps d'échange entre pare
 def seed(subscribers: int):
     """Structures, an editor, 20 accepted articles in an issue, and N active subscribers."""
     from datetime import date
-    import newsletter.all_models  # noqa: F401
-    import tasks.celery_app  # noqa: F401  jobs go to Redis, as from the web app
-    from contributions.models import Contribution, ContributionKind, ContributionStatus, Structure, StructureKind
+
+    import parentalites.celery_app  # noqa: F401  jobs go to Redis, as from the web app
+    import parentalites.models  # noqa: F401
+    from accounts.auth import create_user
+    from accounts.models import Role
+    from contributions.models import (
+        Contribution,
+        ContributionKind,
+        ContributionStatus,
+        Structure,
+        StructureKind,
+    )
+    from contributions.rubriques import RUBRIQUES
+    from core.db import get_engine, session
     from newsletter import issues
-    from newsletter.auth import create_user
-    from newsletter.db import get_engine, session
-    from newsletter.models import RUBRIQUES, Role
     get_engine()
     db = session()
     structure = Structure(name="Centre social des Bench", kind=StructureKind.centre_social, commune="Bobigny")
@@ -96,26 +104,29 @@ def seed(subscribers: int):
 
 
 def message_size(db, issue) -> int:
+    from mailing import engine
     from newsletter import mailout
     mailout.compile_issue(db, issue)
     db.commit()
-    sample = mailout.Claimed(delivery_id=1, attempts=0, email="pro1@bench.example.org",
+    sample = engine.Claimed(delivery_id=1, attempts=0, email="pro1@bench.example.org",
                              name="Professionnel·le 1", unsubscribe_token="x" * 32)
-    return len(mailout.personalised_message(mailout.letter_mime(issue), issue, sample)[1])
+    return len(engine.personalised_message(mailout.letter_mime(issue), mailout.message_id_prefix(issue), sample)[1])
 
 
 def naive_loop(port: int, count: int, issue) -> float:
     """The baseline of the issue: an EmailMessage per recipient, one reused smtplib connection."""
-    from newsletter import mailout, urls
-    from newsletter.mail import build_message
-    letter = mailout.CompiledLetter(issue.subject, issue.compiled_html, issue.compiled_text)
+    from core import urls
+    from mailing.mime import build_message
+    from mailing import engine
+    from newsletter import mailout
+    letter = engine.CompiledLetter(issue.subject, issue.compiled_html, issue.compiled_text)
     client = smtplib.SMTP("127.0.0.1", port)
     started = time.perf_counter()
     for n in range(count):
         url = urls.absolute(urls.unsubscribe_path(f"token{n}"))
         html_body, text_body = letter.render({"greeting": f"Bonjour Pro {n},", "unsubscribe_url": url, "preferences_url": url})
         message = build_message(to=f"pro{n}@bench.example.org", subject=letter.subject, text=text_body,
-                                html=html_body, message_id=f"<naive.{n}@bench>", headers=mailout.letter_headers(url))
+                                html=html_body, message_id=f"<naive.{n}@bench>", headers=engine.letter_headers(url))
         client.sendmail("lettre@parentalites.example.org", [f"pro{n}@bench.example.org"], message)
     elapsed = time.perf_counter() - started
     client.quit()
@@ -131,7 +142,7 @@ class Workers:
     def start(self, command: str = "worker", concurrency: int = 2) -> subprocess.Popen:
         extra = ["--concurrency", str(concurrency)] if command == "worker" else []
         log = self.log_dir / f"{command}-{len(self.processes)}.log"
-        process = subprocess.Popen([sys.executable, "-m", "newsletter.cli", command, *extra, "--loglevel", "WARNING"],
+        process = subprocess.Popen([sys.executable, "-m", "parentalites.cli", command, *extra, "--loglevel", "WARNING"],
                                    cwd=ROOT, env=os.environ.copy(), stdout=open(log, "wb"), stderr=subprocess.STDOUT,
                                    start_new_session=True)
         self.processes.append(process)
@@ -167,9 +178,17 @@ class Workers:
 
 
 def run_mailout(db, issue, workers: Workers, args, on_progress=None) -> float:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from mailing import engine
     from newsletter import mailout
     from newsletter.models import Issue, IssueStatus
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     started = time.perf_counter()
     mailout.request_send(db, issue)
     db.commit()
@@ -200,8 +219,9 @@ def main() -> int:
     parser.add_argument("--dkim", action="store_true", help="sign every message (a fresh RSA 2048 key)")
     args = parser.parse_args()
 
-    from newsletter.catcher import free_port
     from postfix_tools import Sink, smtp_source
+
+    from parentalites.catcher import free_port
 
     data_dir = Path(tempfile.mkdtemp(prefix="parentalites-bench-"))
     port = free_port()
@@ -247,6 +267,7 @@ def main() -> int:
     finally:
         workers.stop_all()
     time.sleep(0.5)
+    from mailing import engine
     from newsletter import mailout
     p = mailout.progress(db, issue.id)
     sink_count = sink.count()
@@ -265,7 +286,8 @@ def chaos(db, issue, args, port: int, data_dir: Path) -> int:
     """Kill a worker halfway with SIGKILL; a new one and the sweeper finish the mail-out."""
     from aiosmtpd.controller import Controller
     from sqlalchemy import func, select
-    from newsletter.models import Delivery, DeliveryStatus
+
+    from mailing.models import Delivery, DeliveryStatus
 
     received: Counter = Counter()
 

@@ -29,11 +29,25 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from contributions.fulltext import (  # noqa: F401  (re-exported: the directory's search vocabulary)
-    GAP, JSON_COLUMNS as _PG_JSON_COLUMNS, PG_FICHE_COLUMNS, _word, document_parts, fold, lexemes,
-    _pg_document, pg_contribution_document, pg_fiche_document,
+    GAP,
+    PG_FICHE_COLUMNS,
+    _pg_document,
+    _word,
+    document_parts,
+    fold,
+    lexemes,
+    pg_contribution_document,
+    pg_fiche_document,
+)
+from contributions.fulltext import (
+    JSON_COLUMNS as _PG_JSON_COLUMNS,
 )
 from contributions.models import (
-    Contribution, ContributionKind, ContributionStatus, FicheAction, Structure,
+    Contribution,
+    ContributionKind,
+    ContributionStatus,
+    FicheAction,
+    Structure,
 )
 
 VISIBLE = (ContributionStatus.accepted, ContributionStatus.published)
@@ -194,7 +208,13 @@ def _ensure_sqlite_index(db: Session) -> None:
         rebuild_sqlite_index(connection)
 
 
-@event.listens_for(Session, "after_flush")
+def install_search_sync(session_factory) -> None:
+    """Keep the SQLite FTS5 index in step with the fiches, for the sessions this factory makes
+    (the bootstrap calls this once; PostgreSQL indexes by itself)."""
+    if not event.contains(session_factory, "after_flush", _sync_after_flush):
+        event.listen(session_factory, "after_flush", _sync_after_flush)
+
+
 def _sync_after_flush(session: Session, _flush_context) -> None:
     """Rewrite the FTS5 rows of the fiches this flush touched (their SQL has run: the same
     transaction reads their new state, or finds a deleted one gone)."""

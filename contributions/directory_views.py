@@ -11,10 +11,10 @@ from flask_babel import lazy_gettext as _l
 
 from contributions import directory
 from contributions.importer import INITIATIVE_DETAIL_PREFIX
-from newsletter import urls
-from newsletter.db import session
-from newsletter.settings import get_settings
-from newsletter.text import render_markdown
+from core import urls
+from core.db import session
+from core.settings import get_settings
+from core.text import render_markdown
 
 directory_bp = Blueprint("directory", __name__, url_prefix="/actions")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect
 from flask_babel import gettext as _
 
+from accounts.auth import editor_required
 from contributions import feeds
 from contributions.models import Structure
-from newsletter.auth import editor_required
-from newsletter.db import session
-from newsletter.forms import EmptyForm
+from core.db import session
+from core.forms import EmptyForm
 
 feeds_bp = Blueprint("feeds", __name__, url_prefix="/redaction/structures")
 

@@ -5,7 +5,7 @@ are handed to feedparser (never the URL: feedparser does no network or file I/O 
 new entry becomes one *submitted* contribution coming from the feed, deduplicated by entry id,
 then by link, then by a hash of its title and content, across polls and restarts (a unique index
 on (structure_id, feed_entry_id) backs the check). Entry HTML is cleaned with nh3 and turned into
-Markdown, which every output path renders through `newsletter.text.render_markdown`.
+Markdown, which every output path renders through `core.text.render_markdown`.
 
 A malformed (bozo) feed still gives what could be parsed and leaves a French warning on the
 structure; a feed that fails `FEED_FAILURE_THRESHOLD` times in a row is flagged and the editors
@@ -34,15 +34,19 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from accounts.models import Role, User
 from contributions.models import (
-    Contribution, ContributionKind, ContributionStatus, ContributionTransition, Structure,
+    Contribution,
+    ContributionKind,
+    ContributionStatus,
+    ContributionTransition,
+    Structure,
 )
-from newsletter import jobs, urls
-from newsletter.db import utcnow
-from newsletter.formatting import long_date
-from newsletter.mail import queue_email
-from newsletter.models import Role, User
-from newsletter.settings import get_settings
+from core import jobs, urls
+from core.db import utcnow
+from core.formatting import long_date
+from core.settings import get_settings
+from mailing.outbox import queue_email
 
 log = logging.getLogger(__name__)
 

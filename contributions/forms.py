@@ -4,16 +4,35 @@ A draft needs only a title; what a kind must say (an event's start, a call's dea
 required to send it to the editors (`RequiredToSubmit`, checked when `form.submitting`)."""
 from __future__ import annotations
 
-from flask_babel import LazyString, lazy_gettext as _l
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
-    DateField, DateTimeLocalField, IntegerField, RadioField, SelectField, StringField, TextAreaField,
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
     URLField,
 )
-from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, StopValidation
+from wtforms.validators import (
+    URL,
+    DataRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+)
 
-from contributions.models import KIND_LABELS, RESOURCE_KIND_LABELS, ContributionKind, ContributionStatus
+from contributions.models import (
+    KIND_LABELS,
+    RESOURCE_KIND_LABELS,
+    ContributionKind,
+    ContributionStatus,
+)
 from contributions.services import TERRITORIES
 
 MARKDOWN_HELP = _l("Mise en forme en Markdown : **gras**, *italique*, [texte du lien](https://…), "

@@ -28,14 +28,18 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from contributions import directory  # noqa: F401  keeps the SQLite search index in sync on flush
+from accounts.models import User
 from contributions.directory import fold
 from contributions.models import (
-    Contribution, ContributionKind, ContributionStatus, ContributionTransition, FicheAction, Structure,
+    Contribution,
+    ContributionKind,
+    ContributionStatus,
+    ContributionTransition,
+    FicheAction,
+    Structure,
     StructureKind,
 )
-from newsletter.db import utcnow
-from newsletter.models import User
+from core.db import utcnow
 
 # --- The fields ----------------------------------------------------------------------------------
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from newsletter.db import Base, UTCDateTime, utcnow
-from newsletter.models import _enum
+from core.db import Base, UTCDateTime, utcnow
+from core.db import enum_column as _enum
 
 
 class StructureKind(str, enum.Enum):

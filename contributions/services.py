@@ -19,16 +19,27 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts.models import User
 from contributions.models import (
-    Contribution, ContributionFile, ContributionKind as K, ContributionStatus as S,
-    ContributionTransition, FicheAction, ResourceKind, Structure,
+    Contribution,
+    ContributionFile,
+    ContributionTransition,
+    FicheAction,
+    ResourceKind,
+    Structure,
 )
+from contributions.models import (
+    ContributionKind as K,
+)
+from contributions.models import (
+    ContributionStatus as S,
+)
+from contributions.rubriques import DEFAULT_RUBRIQUE, RUBRIQUE_LABELS
 from contributions.uploads import MAX_FILES_PER_CONTRIBUTION, ProcessedFile
-from newsletter import urls
-from newsletter.db import utcnow
-from newsletter.mail import queue_email
-from newsletter.models import RUBRIQUE_LABELS, User
-from newsletter.text import safe_url
+from core import urls
+from core.db import utcnow
+from core.text import safe_url
+from mailing.outbox import queue_email
 
 # Who may move a contribution from one status to another.
 PARTNER_MOVES = {
@@ -338,7 +349,6 @@ def for_structure(db: Session, structure_id: int) -> list[Contribution]:
 
 
 def default_rubrique(kind: K) -> str:
-    from newsletter.issues import DEFAULT_RUBRIQUE
     return DEFAULT_RUBRIQUE[kind]
 
 

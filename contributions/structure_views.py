@@ -3,19 +3,20 @@ per structure with its accounts, contributions and feed state, and partner invit
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField, StringField, URLField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from accounts.auth import editor_required
+from accounts.models import User
 from contributions import structures as service
 from contributions.models import STRUCTURE_KIND_LABELS, Structure, StructureKind
-from newsletter.auth import editor_required
-from newsletter.db import session
-from newsletter.forms import EmptyForm
-from newsletter.models import User
+from core.db import session
+from core.forms import EmptyForm
 
 structures_bp = Blueprint("structures", __name__, url_prefix="/redaction/structures")
 

@@ -9,12 +9,18 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from accounts.auth import (
+    INVITATION_MAX_AGE,
+    LinkPurpose,
+    create_user,
+    link_url,
+    normalize_address,
+)
+from accounts.models import Role, User
 from contributions.models import Contribution, Structure, StructureKind
-from newsletter.auth import INVITATION_MAX_AGE, LinkPurpose, create_user, link_url, normalize_address
-from newsletter.db import utcnow
-from newsletter.mail import queue_email
-from newsletter.models import Role, User
-from newsletter.settings import get_settings
+from core.db import utcnow
+from core.settings import get_settings
+from mailing.outbox import queue_email
 
 
 class StructureError(ValueError):

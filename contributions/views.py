@@ -2,22 +2,43 @@
 the files attached to contributions (/fichiers/)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from accounts.auth import editor_required, partner_required
 from contributions import services, uploads
-from contributions.forms import FORMS, KIND_DESCRIPTIONS, BaseContributionForm, DecisionForm, FicheActionForm
-from contributions.models import (
-    KIND_LABELS, RESOURCE_KIND_LABELS, STATUS_LABELS, Contribution, ContributionKind, ContributionStatus, ResourceKind,
+from contributions.forms import (
+    FORMS,
+    KIND_DESCRIPTIONS,
+    BaseContributionForm,
+    DecisionForm,
+    FicheActionForm,
 )
-from newsletter.auth import editor_required, partner_required
-from newsletter.db import session, utcnow
-from newsletter.formatting import PARIS
-from newsletter.forms import EmptyForm
-from newsletter.models import RUBRIQUES
-from newsletter.text import render_markdown
+from contributions.models import (
+    KIND_LABELS,
+    RESOURCE_KIND_LABELS,
+    STATUS_LABELS,
+    Contribution,
+    ContributionKind,
+    ContributionStatus,
+    ResourceKind,
+)
+from contributions.rubriques import RUBRIQUES
+from core.db import session, utcnow
+from core.formatting import PARIS
+from core.forms import EmptyForm
+from core.text import render_markdown
 
 partner_bp = Blueprint("partners", __name__, url_prefix="/partenaires")
 moderation_bp = Blueprint("moderation", __name__, url_prefix="/redaction/moderation")

@@ -12,9 +12,9 @@ from datetime import datetime
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
+from core.formatting import PARIS
 from events.models import Event, Registration, RegistrationStatus
-from newsletter.db import utcnow
-from newsletter.formatting import PARIS
 
 NONE = "__aucune__"  # the filter value for "no structure" / "no role"
 STATUS_ORDER = case({RegistrationStatus.confirmed: 0, RegistrationStatus.waitlisted: 1},

@@ -12,12 +12,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from core import jobs
+from core.db import utcnow
 from events import services
 from events.ics import ICS_STATUS
 from events.messages import parse_reminder_days
 from events.models import Event, EventStatus, EventType
-from newsletter import jobs
-from newsletter.db import utcnow
 from subscribers.models import ROLES, TOPICS
 
 

@@ -4,11 +4,25 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField, DateTimeLocalField, EmailField, IntegerField, SelectField, SelectMultipleField, StringField,
-    TextAreaField, URLField,
+    BooleanField,
+    DateTimeLocalField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    URLField,
 )
 from wtforms.validators import (
-    URL, DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError,
+    URL,
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 

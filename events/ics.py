@@ -12,13 +12,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from icalendar import Calendar, Event as ICalEvent, vCalAddress, vText
+from icalendar import Calendar, vCalAddress, vText
+from icalendar import Event as ICalEvent
 
+from core.db import utcnow
+from core.formatting import PARIS
+from core.settings import get_settings
 from events.models import Event, EventStatus, Registration
-from newsletter.db import utcnow
-from newsletter.formatting import PARIS
-from newsletter.mail import Attachment
-from newsletter.settings import get_settings
+from mailing.mime import Attachment
 
 if TYPE_CHECKING:
     from contributions.models import Contribution

@@ -18,15 +18,29 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from contributions.models import (
-    Contribution, ContributionKind, ContributionStatus, ContributionTransition, Structure, StructureKind,
+    Contribution,
+    ContributionKind,
+    ContributionStatus,
+    ContributionTransition,
+    Structure,
+    StructureKind,
 )
+from core.db import utcnow
+from core.formatting import date_time
+from core.settings import get_settings
 from events import ics
-from events.models import Event, EventStatus, EventType, Registration, RegistrationMessage, RegistrationStatus
-from events.services import email_context, claim_message, lock_event
-from newsletter.db import utcnow
-from newsletter.formatting import date_time
-from newsletter.mail import Attachment, queue_rendered, render_email
-from newsletter.settings import get_settings
+from events.models import (
+    Event,
+    EventStatus,
+    EventType,
+    Registration,
+    RegistrationMessage,
+    RegistrationStatus,
+)
+from events.services import claim_message, email_context, lock_event
+from mailing.mime import Attachment
+from mailing.outbox import queue_rendered
+from mailing.templates import render_email
 
 log = logging.getLogger(__name__)
 

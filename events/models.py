@@ -11,12 +11,22 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text,
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from newsletter.db import Base, UTCDateTime, utcnow
-from newsletter.models import _enum
+from core.db import Base, UTCDateTime, utcnow
+from core.db import enum_column as _enum
+from core.settings import get_settings
 
 
 class EventType(str, enum.Enum):
@@ -36,7 +46,6 @@ class EventStatus(str, enum.Enum):
 
 def new_event_uid() -> str:
     # Stable for the life of the event: calendars match updates and cancellations on it.
-    from newsletter.settings import get_settings
     return f"{uuid.uuid4()}@{get_settings().mail_domain}"
 
 

@@ -15,12 +15,19 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from contributions.models import Contribution, ContributionKind, ContributionStatus
+from core.db import utcnow
+from core.settings import get_settings
 from events import ics
-from events.models import Event, EventStatus, Registration, RegistrationMessage, RegistrationStatus
-from newsletter.db import utcnow
-from newsletter.mail import queue_email
-from newsletter.models import OutboundEmail
-from newsletter.settings import get_settings
+from events.models import (
+    Event,
+    EventStatus,
+    Registration,
+    RegistrationMessage,
+    RegistrationStatus,
+)
+from mailing.models import OutboundEmail
+from mailing.outbox import queue_email
 from subscribers.services import InvalidEmail, normalize_email, one_line
 
 log = logging.getLogger(__name__)
@@ -249,7 +256,6 @@ def past(db: Session, now: datetime | None = None) -> list[Event]:
 # --- Partner events: accepted contributions of kind « événement » ----------------------------------
 
 def _partner_events_query():
-    from contributions.models import Contribution, ContributionKind, ContributionStatus
     return select(Contribution).where(
         Contribution.kind == ContributionKind.evenement,
         Contribution.status.in_([ContributionStatus.accepted, ContributionStatus.published]),
@@ -259,7 +265,6 @@ def _partner_events_query():
 def partner_events(db: Session, past: bool = False, now: datetime | None = None) -> list:
     """Partners' events accepted by the editors, shown in the agenda with the network's own:
     upcoming ones soonest first, or past ones most recent first."""
-    from contributions.models import Contribution
     now = now or utcnow()
     end = func.coalesce(Contribution.event_end, Contribution.event_start)
     query = _partner_events_query()
@@ -271,5 +276,4 @@ def partner_events(db: Session, past: bool = False, now: datetime | None = None)
 
 
 def partner_event(db: Session, contribution_id: int):
-    from contributions.models import Contribution
     return db.scalar(_partner_events_query().where(Contribution.id == contribution_id))

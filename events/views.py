@@ -10,17 +10,33 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
+from accounts.auth import editor_required
+from core.db import session, utcnow
+from core.extensions import limiter
+from core.formatting import PARIS
+from core.forms import EmptyForm
 from events import attendance, editing, ics, services
 from events.forms import CancelEventForm, EventForm, RegistrationForm
-from events.models import Event, EventStatus, EventType, Registration, RegistrationStatus
-from newsletter.auth import editor_required
-from newsletter.db import session, utcnow
-from newsletter.extensions import limiter
-from newsletter.formatting import PARIS
-from newsletter.forms import EmptyForm
+from events.models import (
+    Event,
+    EventStatus,
+    EventType,
+    Registration,
+    RegistrationStatus,
+)
 from subscribers.models import ROLES, TOPICS
 
 events_bp = Blueprint("events", __name__)

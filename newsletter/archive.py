@@ -10,23 +10,23 @@ from feedgen.feed import FeedGenerator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter import urls
-from newsletter.mail import TEMPLATES_DIR, email_environment
-from newsletter.models import Issue, IssueStatus
-from newsletter.settings import get_settings
+from core import urls
+from core.settings import get_settings
+from mailing.templates import TEMPLATES_DIR, email_environment
+from newsletter.models import Issue, IssueKind, IssueStatus
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"  # the site's own stylesheet
 
 
 def published_issues(db: Session) -> list[Issue]:
     # Letters only: an invitation goes through the same mail-out but is never archived.
-    return list(db.scalars(select(Issue).where(Issue.kind == "letter", Issue.status == IssueStatus.sent,
+    return list(db.scalars(select(Issue).where(Issue.kind == IssueKind.letter, Issue.status == IssueStatus.sent,
                                                Issue.published_at.isnot(None))
                            .order_by(Issue.numero.desc())))
 
 
 def published_issue(db: Session, numero: int) -> Issue | None:
-    return db.scalar(select(Issue).where(Issue.kind == "letter", Issue.numero == numero,
+    return db.scalar(select(Issue).where(Issue.kind == IssueKind.letter, Issue.numero == numero,
                                          Issue.status == IssueStatus.sent,
                                          Issue.published_at.isnot(None)))
 

@@ -14,13 +14,14 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from accounts.models import Role, User
 from contributions.models import Contribution, ContributionStatus
-from newsletter import urls
-from newsletter.db import utcnow
-from newsletter.formatting import PARIS
-from newsletter.mail import queue_email
-from newsletter.models import Issue, IssueItem, IssueStatus, PlannedIssue, Role, User
-from newsletter.settings import get_settings
+from core import urls
+from core.db import utcnow
+from core.formatting import PARIS
+from core.settings import get_settings
+from mailing.outbox import queue_email
+from newsletter.models import Issue, IssueItem, IssueKind, IssueStatus, PlannedIssue
 
 # The deadline of a generated plan: four weeks before the letter, time to compose and proofread.
 DEADLINE_BEFORE_ISSUE = timedelta(days=28)
@@ -101,7 +102,7 @@ def update_planned(db: Session, planned: PlannedIssue, issue_date: date, deadlin
     """Change the dates, the note, or the letter this plan became. A call already sent is not sent
     again when the deadline moves (partners were told; tell them in the letter or by hand)."""
     _check(db, issue_date, deadline, planned.id)
-    if issue_id is not None and db.scalar(select(Issue.kind).where(Issue.id == issue_id)) != "letter":
+    if issue_id is not None and db.scalar(select(Issue.kind).where(Issue.id == issue_id)) is not IssueKind.letter:
         raise CalendarError("Ce numéro n'existe pas.")
     planned.issue_date, planned.deadline, planned.note = issue_date, deadline, note.strip()
     planned.issue_id = issue_id

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, NumberRange, Optional
 
-from newsletter import calendar, issues as issue_service
-from newsletter.auth import editor_required
-from newsletter.db import session
-from newsletter.forms import EmptyForm
+from accounts.auth import editor_required
+from core.db import session
+from core.forms import EmptyForm
+from core.settings import get_settings
+from newsletter import calendar
+from newsletter import issues as issue_service
 from newsletter.models import PlannedIssue
-from newsletter.settings import get_settings
 
 calendar_bp = Blueprint("calendar", __name__, url_prefix="/redaction/calendrier")
 

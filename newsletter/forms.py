@@ -5,11 +5,18 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, DateTimeLocalField, EmailField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from newsletter.formatting import PARIS
-from newsletter.models import RUBRIQUES
+from contributions.rubriques import RUBRIQUES
+from core.formatting import PARIS
 
 
 class IssueForm(FlaskForm):
@@ -27,14 +34,6 @@ class AddItemForm(FlaskForm):
 
 class RubriqueForm(FlaskForm):
     rubrique = SelectField(_l("Rubrique"), choices=RUBRIQUES, validators=[DataRequired()])
-
-
-class EmptyForm(FlaskForm):
-    """A button that changes something: carries the CSRF token only."""
-
-
-class TestSendForm(FlaskForm):
-    address = EmailField(_l("Adresse de test"), validators=[DataRequired(), Email(message=_l("Adresse e-mail invalide."))])
 
 
 class ScheduleForm(FlaskForm):

@@ -6,25 +6,19 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from contributions.models import Contribution, ContributionKind, ContributionStatus
-from newsletter.models import RUBRIQUE_LABELS, Issue, IssueItem, IssueStatus, User
+from accounts.models import User
+from contributions.models import Contribution, ContributionStatus
+from contributions.rubriques import DEFAULT_RUBRIQUE, RUBRIQUE_LABELS
+from newsletter.models import Issue, IssueItem, IssueKind, IssueStatus
+
 
 # The rubrique each kind goes to by default; the composer may move it.
-DEFAULT_RUBRIQUE = {
-    ContributionKind.actualite: "actualites",
-    ContributionKind.evenement: "agenda",
-    ContributionKind.fiche_action: "parentalite",
-    ContributionKind.ressource: "ressources",
-    ContributionKind.appel_a_projets: "appels_a_projets",
-}
-
-
 class CompositionError(ValueError):
     """The composition change is not possible; the message says why, in French."""
 
 
 def next_numero(db: Session) -> int:
-    return (db.scalar(select(func.max(Issue.numero)).where(Issue.kind == "letter")) or 0) + 1
+    return (db.scalar(select(func.max(Issue.numero)).where(Issue.kind == IssueKind.letter)) or 0) + 1
 
 
 def create_issue(db: Session, editor: User, numero: int, title: str, issue_date: date,
@@ -105,8 +99,8 @@ def move_item(db: Session, issue: Issue, item_id: int, direction: int) -> bool:
 
 
 def list_issues(db: Session) -> list[Issue]:
-    """The letters (invitations have their own list: newsletter.invitations)."""
-    return list(db.scalars(select(Issue).where(Issue.kind == "letter").order_by(Issue.numero.desc())))
+    """The letters (invitations have their own list: events.invitations)."""
+    return list(db.scalars(select(Issue).where(Issue.kind == IssueKind.letter).order_by(Issue.numero.desc())))
 
 
 def placed_contribution_ids(db: Session) -> set[int]:

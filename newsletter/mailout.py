@@ -1,84 +1,83 @@
-"""The mail-out engine: compile once, plan, send in claimed batches, recover, finish.
+"""Sending an issue: compile once, plan, send in claimed batches, recover, finish.
 
-One module owns the send of an issue (listmonk's habit). The database is the truth: a `Delivery`
-row per recipient, unique per (issue, subscriber); workers claim batches of queued rows, send them
-over one reused SMTP connection, and record every outcome. The broker only wakes workers up: a
-sweeper run by beat resets stale claims and wakes workers again, so a killed worker or a flushed
-Redis loses no recipient.
+This module owns the life of an issue's mail-out (listmonk's habit): when it may start, who it is
+planned for (each kind of issue says so: a letter goes to every active subscriber, an invitation
+to its segment), pausing, resuming, cancelling, and what happens once it is sent. The ledger and
+the wire (claiming, SMTP, throttle, recording) are mailing.engine's. The database is the truth:
+the broker only wakes workers up, and the sweeper run by beat gives back stale claims and wakes
+workers again, so a killed worker or a flushed Redis loses no recipient.
 """
 from __future__ import annotations
 
-import html
 import logging
-import os
-import re
-import secrets
-import smtplib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, case, func, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import case, literal, select, update
 from sqlalchemy.orm import Session
 
+from accounts.models import Role, User
 from contributions.services import mark_published
-from newsletter import jobs, urls
-from newsletter.db import utcnow
-from newsletter.mail import (
-    RenderedEmail, SMTPConnection, compile_mjml, email_environment, queue_email, queue_rendered,
-)
-from newsletter.mime import LetterMIME, format_recipient
-from newsletter.throttle import Relay, Throttle, ThrottleUnavailable, choose_relay, parse_relays
-from newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus, OutboundEmail, Role, User
-from newsletter.settings import get_settings
-from subscribers.bounces import verp_address
+from core import jobs, urls
+from core.db import utcnow
+from core.settings import get_settings
+from mailing import engine
+from mailing.engine import RelayUnreachable, neutral_letter, slot
+from mailing.models import Delivery, OutboundEmail
+from mailing.outbox import queue_email, queue_rendered
+from mailing.sender import RelayPool
+from mailing.templates import RenderedEmail, compile_mjml, email_environment
+from newsletter.models import Issue, IssueKind, IssueStatus
 from subscribers.models import Subscriber, SubscriberStatus
 
 log = logging.getLogger(__name__)
 
 SEND_BATCH_TASK = "tasks.mailout.send_batch"
 START_TASK = "tasks.mailout.start_mailout"
-MAX_ATTEMPTS = 3
-RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5))  # below any broker visibility timeout
+
+# Where the ledger finds a recipient's address, name and personal token.
+RECIPIENTS = engine.RecipientColumns(Subscriber.id, Subscriber.email, Subscriber.name,
+                                     Subscriber.unsubscribe_token)
+
+__all__ = ["RelayUnreachable"]  # raised by run_batch, caught by the task
+
+
+class MailoutError(ValueError):
+    """An editor asked for something the issue's state does not allow; the message says why."""
+
+
+# --- Kinds of issue -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KindRules:
+    """What the mail-out asks an issue's kind: how to render it (slots left in place), which active
+    subscribers receive it (an extra SQL condition, or None for all), whether it is published in
+    the archive, and whether it may be sent (raises MailoutError with the reason)."""
+    render: Callable[[Issue], RenderedEmail]
+    recipients: Callable[[Issue], object] | None
+    archived: bool
+    check: Callable[[Issue], None]
+
+
+_KINDS: dict[IssueKind, KindRules] = {}
+
+
+def register_kind(kind: IssueKind, rules: KindRules) -> None:
+    """Called by the bootstrap for kinds owned by other packages (events' invitations)."""
+    _KINDS[kind] = rules
+
+
+def rules_for(issue: Issue) -> KindRules:
+    kind = IssueKind(issue.kind or IssueKind.letter)
+    if kind not in _KINDS:
+        raise MailoutError(f"Type de numéro inconnu : {kind.value} (bootstrap non appelé ?)")
+    return _KINDS[kind]
+
 
 # --- Compile once -------------------------------------------------------------------------------
 
-SLOT_RE = re.compile(r"%%(\w+)%%")
-
-
-def slot(name: str) -> str:
-    """A personalisation slot left in the compiled letter, filled per recipient."""
-    return f"%%{name}%%"
-
-
-class CompiledLetter:
-    """An issue's subject, HTML and text as strings with their slots filled (HTML-escaped in the
-    HTML). The mail-out itself fills slots at the MIME level (newsletter.mime.LetterMIME)."""
-
-    def __init__(self, subject: str, html_source: str, text_source: str):
-        self.subject = subject
-        self._html = SLOT_RE.split(html_source)
-        self._text = SLOT_RE.split(text_source)
-
-    @staticmethod
-    def _fill(parts: list[str], values: dict[str, str]) -> str:
-        # re.split with one group alternates literal, slot name, literal, ...
-        return "".join(part if i % 2 == 0 else values[part] for i, part in enumerate(parts))
-
-    def render(self, values: dict[str, str]) -> tuple[str, str]:
-        escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
-        return self._fill(self._html, escaped), self._fill(self._text, values)
-
-
-def render_letter(issue: Issue) -> RenderedEmail:
-    """Render an issue through its MJML and text templates, slots left in place. An invitation
-    (issue.kind == "invitation") has its own template, with the same slots."""
-    if getattr(issue, "kind", None) == "invitation":
-        from newsletter.invitations import render_invitation
-        return render_invitation(issue)
+def _render_numero(issue: Issue) -> RenderedEmail:
     env = email_environment()
     ctx = {
         "settings": get_settings(), "issue": issue, "sections": issue.items_by_rubrique(),
@@ -93,34 +92,24 @@ def render_letter(issue: Issue) -> RenderedEmail:
     return RenderedEmail(subject=subject, html=html_out, text=text_out)
 
 
+def _check_numero(issue: Issue) -> None:
+    if not issue.items:
+        raise MailoutError("Ce numéro ne contient aucun article.")
+
+
+register_kind(IssueKind.letter, KindRules(render=_render_numero, recipients=None, archived=True,
+                                          check=_check_numero))
+
+
+def render_letter(issue: Issue) -> RenderedEmail:
+    """Render an issue through its kind's templates, slots left in place."""
+    return rules_for(issue).render(issue)
+
+
 def render_web_version(issue: Issue) -> str:
     """The letter as an accessible web page fragment, frozen into the archive."""
     return email_environment().get_template("letter/web.html").render(
         issue=issue, sections=issue.items_by_rubrique(), settings=get_settings())
-
-
-def greeting(name: str) -> str:
-    return f"Bonjour {name}," if name else "Bonjour,"
-
-
-def archive_slot_values() -> dict[str, str]:
-    return {"greeting": greeting(""), "unsubscribe_url": urls.absolute("/desabonnement/"),
-            "preferences_url": urls.absolute("/preferences/")}
-
-
-def slot_values(name: str, unsubscribe_token: str) -> dict[str, str]:
-    """One recipient's values for the slots of a compiled letter or invitation."""
-    return {"greeting": greeting(name),
-            "unsubscribe_url": urls.absolute(urls.unsubscribe_path(unsubscribe_token)),
-            "preferences_url": urls.absolute(urls.preferences_path(unsubscribe_token))}
-
-
-def neutral_letter(rendered: RenderedEmail) -> RenderedEmail:
-    """The letter with neutral slots (no name, the generic unsubscribe page): for previews, test
-    sends and the archive."""
-    html_body, text_body = CompiledLetter(rendered.subject, rendered.html, rendered.text).render(
-        archive_slot_values())
-    return RenderedEmail(rendered.subject, html_body, text_body)
 
 
 def compile_issue(db: Session, issue: Issue) -> None:
@@ -131,7 +120,7 @@ def compile_issue(db: Session, issue: Issue) -> None:
     issue.compiled_text = rendered.text
     issue.compiled_at = utcnow()
     issue.archive_email_html = neutral_letter(rendered).html  # also the editor's preview
-    if issue.kind != "invitation":  # an invitation is never archived
+    if rules_for(issue).archived:
         issue.archive_html = render_web_version(issue)
         issue.archive_summary = _summary(issue)
 
@@ -143,41 +132,24 @@ def _summary(issue: Issue) -> str:
 
 # --- Plan ---------------------------------------------------------------------------------------
 
-def _insert(db: Session):
-    return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(Delivery.__table__)
-
-
 def plan(db: Session, issue: Issue) -> int:
-    """One queued Delivery per active subscriber (of the issue's segment, for an invitation), in
-    one INSERT … SELECT. Planning twice adds nobody twice (unique on issue and subscriber).
-    Returns the number of rows added."""
-    eligible = select(
-        literal(issue.id), Subscriber.id, literal(DeliveryStatus.queued.value), literal(0),
-    ).where(Subscriber.status == SubscriberStatus.active)
-    if issue.kind == "invitation":
-        from newsletter.invitations import recipients_condition
-        eligible = eligible.where(recipients_condition(issue))
-    stmt = _insert(db).from_select(["issue_id", "subscriber_id", "status", "attempts"], eligible)
-    result = db.execute(stmt.on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"]),
-                        execution_options={"preserve_rowcount": True})
-    return result.rowcount or 0
+    """One queued Delivery per active subscriber the issue's kind selects, in one INSERT … SELECT.
+    Planning twice adds nobody twice. Returns the number of rows added."""
+    eligible = select(Subscriber.id).where(Subscriber.status == SubscriberStatus.active)
+    condition = rules_for(issue).recipients
+    if condition is not None:
+        eligible = eligible.where(condition(issue))
+    return engine.plan(db, issue.id, eligible)
 
 
 # --- Start, schedule ----------------------------------------------------------------------------
-
-class MailoutError(ValueError):
-    """An editor asked for something the issue's state does not allow; the message says why."""
-
 
 def request_send(db: Session, issue: Issue, when: datetime | None = None) -> None:
     """Schedule the issue for `when` (now if None). Beat starts due issues; sending now also
     wakes a worker at once."""
     if issue.status not in (IssueStatus.draft, IssueStatus.scheduled):
         raise MailoutError("Ce numéro a déjà été envoyé ou est en cours d'envoi.")
-    if issue.kind != "invitation" and not issue.items:
-        raise MailoutError("Ce numéro ne contient aucun article.")
-    if issue.kind == "invitation" and issue.event_id is None:
-        raise MailoutError("Cette invitation n'est liée à aucun événement.")
+    rules_for(issue).check(issue)
     now = utcnow()
     issue.status = IssueStatus.scheduled
     issue.scheduled_at = when or now
@@ -236,242 +208,18 @@ def due_issue_ids(db: Session, now: datetime | None = None) -> list[int]:
 
 # --- Send ---------------------------------------------------------------------------------------
 
-@dataclass
-class Claimed:
-    delivery_id: int
-    attempts: int
-    email: str
-    name: str
-    unsubscribe_token: str
-
-
-def _claimable(issue_id: int, now: datetime):
-    return and_(Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.queued,
-                or_(Delivery.not_before.is_(None), Delivery.not_before <= now))
-
-
 def count_claimable(db: Session, issue_id: int) -> int:
-    return db.scalar(select(func.count()).where(_claimable(issue_id, utcnow()))) or 0
+    return engine.count_claimable(db, issue_id)
 
 
-def claim_batch(db: Session, issue_id: int, size: int) -> tuple[str, list[Claimed]]:
-    """Claim up to `size` queued deliveries for this worker, atomically. On PostgreSQL, SKIP
-    LOCKED lets concurrent workers take disjoint batches without waiting on each other; SQLite
-    serialises writers, so the single UPDATE is atomic there too."""
-    token = secrets.token_hex(16)
-    now = utcnow()
-    ids = select(Delivery.id).where(_claimable(issue_id, now)).order_by(Delivery.id).limit(size)
-    if db.get_bind().dialect.name == "postgresql":
-        ids = ids.with_for_update(skip_locked=True)
-    db.execute(update(Delivery).where(Delivery.id.in_(ids.scalar_subquery()))
-               .values(status=DeliveryStatus.claimed, claim_token=token, claimed_at=now)
-               .execution_options(synchronize_session=False))
-    rows = db.execute(
-        select(Delivery.id, Delivery.attempts, Subscriber.email, Subscriber.name, Subscriber.unsubscribe_token)
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(Delivery.claim_token == token).order_by(Delivery.id)).all()
-    db.commit()
-    return token, [Claimed(*row) for row in rows]
-
-
-@dataclass
-class Outcome:
-    delivery_id: int
-    status: DeliveryStatus
-    code: int | None = None
-    reply: str | None = None
-    message_id: str | None = None
-    retry_at: datetime | None = None
-
-
-def _reply_text(reply: bytes | str) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-
-
-def _refusal(claimed: Claimed, code: int, reply: bytes | str, now: datetime) -> Outcome:
-    """A 4xx is retried later with backoff (up to MAX_ATTEMPTS); a 5xx fails at once."""
-    text = _reply_text(reply)
-    attempt = claimed.attempts + 1
-    if 400 <= code < 500 and attempt < MAX_ATTEMPTS:
-        return Outcome(claimed.delivery_id, DeliveryStatus.queued, code, text,
-                       retry_at=now + RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1])
-    return Outcome(claimed.delivery_id, DeliveryStatus.failed, code, text)
-
-
-def letter_headers(unsubscribe_url: str) -> dict[str, str]:
-    return {**static_letter_headers(), "List-Unsubscribe": f"<{unsubscribe_url}>"}
-
-
-def static_letter_headers() -> dict[str, str]:
-    return {
-        "List-Id": get_settings().list_id,
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "Precedence": "bulk",
-        "Auto-Submitted": "auto-generated",
-    }
-
-
-def letter_mime(issue: Issue) -> LetterMIME:
-    """The issue's letter, MIME-encoded once; each recipient's copy fills a few lines."""
-    return LetterMIME(sender=get_settings().mail_from, subject=issue.subject or "",
-                      text=issue.compiled_text or "", html=issue.compiled_html or "",
-                      static_headers=static_letter_headers())
-
-
-def personalised_message(letter: LetterMIME, issue: Issue, claimed: Claimed) -> tuple[str, bytes]:
-    values = slot_values(claimed.name, claimed.unsubscribe_token)
-    unsubscribe_url = values["unsubscribe_url"]
+def message_id_prefix(issue: Issue) -> str:
     # An invitation has no numéro: its Message-ID names the issue row instead.
-    prefix = f"lettre-{issue.numero}" if issue.numero is not None else f"{issue.kind}-i{issue.id}"
-    message_id = f"<{prefix}.{claimed.delivery_id}.{secrets.token_hex(4)}@{get_settings().mail_domain}>"
-    return message_id, letter.render(
-        to=format_recipient(claimed.name, claimed.email), message_id=message_id,
-        personal_headers={"List-Unsubscribe": f"<{unsubscribe_url}>"}, text_values=values,
-        html_values={key: html.escape(value, quote=True) for key, value in values.items()})
+    return f"lettre-{issue.numero}" if issue.numero is not None else f"{IssueKind(issue.kind).value}-i{issue.id}"
 
 
-class RelayPool:
-    """This batch's SMTP connections, one per relay used, opened on first use; the relays and
-    the throttle (token buckets shared by every worker process) come from the settings."""
-
-    def __init__(self):
-        settings = get_settings()
-        self.relays, self.throttle = relay_setup(os.environ.get("SMTP_RELAYS"), settings.smtp_url,
-                                                 settings.celery_broker_url, str(settings.data_dir),
-                                                 os.environ.get("DOMAIN_CAPS"), os.environ.get("THROTTLE_MAX_PAUSE"))
-        self.connections: dict[str, SMTPConnection] = {}
-
-    def connection(self, relay: Relay) -> SMTPConnection:
-        if relay.url not in self.connections:
-            self.connections[relay.url] = SMTPConnection(relay.url)
-        return self.connections[relay.url]
-
-    def close(self) -> None:
-        for connection in self.connections.values():
-            connection.close()
-
-
-@lru_cache(maxsize=4)
-def relay_setup(relays_spec, smtp_url, broker_url, data_dir, _caps, _pause) -> tuple[list[Relay], Throttle]:
-    """Parsed once per process (the arguments are the configuration it depends on)."""
-    return parse_relays(relays_spec, smtp_url), Throttle.from_env(broker_url, data_dir)
-
-
-@dataclass
-class BatchResult:
-    outcomes: list[Outcome]
-    connection_lost: str | None = None  # the batch stopped: no relay could be reached
-    wake_in: float | None = None        # the batch stopped at a relay's rate limit: wake after this
-
-
-def _give_back(rest: list[Claimed], reason: str, retry_at: datetime | None = None) -> list[Outcome]:
-    return [Outcome(c.delivery_id, DeliveryStatus.queued, None, reason, retry_at=retry_at) for c in rest]
-
-
-def send_claimed(issue: Issue, claimed: list[Claimed], pool: RelayPool,
-                 keepalive: Callable[[], None] | None = None) -> BatchResult:
-    """Send every claimed delivery. One recipient's refusal never stops the batch; a dropped
-    connection is reopened and the same message tried again once. A rate limit never sleeps more
-    than a fraction of a second: what must wait goes back to the queue with the time it may leave."""
-    letter = letter_mime(issue)
-    result = BatchResult([])
-    outcomes = result.outcomes
-    max_failures = get_settings().mailout_max_consecutive_failures
-    # A live worker refreshes its claims well within the stale window, so the sweeper only ever
-    # gives back the claims of a dead one (a slow batch must not be sent twice).
-    keepalive_every = max(get_settings().mailout_stale_after / 3, 1.0)
-    last_keepalive = time.monotonic()
-    for index, item in enumerate(claimed):
-        if keepalive and time.monotonic() - last_keepalive > keepalive_every:
-            keepalive()
-            last_keepalive = time.monotonic()
-        streak = _failure_streak(outcomes)
-        if max_failures and streak >= max_failures:
-            # Give the rest back untouched; run_batch pauses the mail-out and tells the editors.
-            outcomes.extend(_give_back(claimed[index:], None))
-            return result
-        try:
-            choice = choose_relay(pool.relays, pool.throttle, item.email)
-            paused = 0.0
-            while choice.relay is None and choice.wait <= pool.throttle.max_pause and paused < 2.0:
-                time.sleep(choice.wait)  # sub-second waits only
-                paused += choice.wait
-                choice = choose_relay(pool.relays, pool.throttle, item.email)
-        except ThrottleUnavailable as exc:
-            outcomes.extend(_give_back(claimed[index:], f"limites d'envoi indisponibles : {exc}",
-                                       utcnow() + RETRY_DELAYS[0]))
-            result.wake_in = RETRY_DELAYS[0].total_seconds()
-            return result
-        if choice.relay is None:
-            now = utcnow()
-            if choice.relay_wait > 0:  # every relay is at its limit: the rest of the batch waits too
-                outcomes.extend(_give_back([item], "limite d'envoi du relais", now + timedelta(seconds=choice.wait)))
-                outcomes.extend(_give_back(claimed[index + 1:], "limite d'envoi du relais",
-                                           now + timedelta(seconds=choice.relay_wait)))
-                result.wake_in = choice.relay_wait
-                return result
-            outcomes.extend(_give_back([item], "limite du domaine", now + timedelta(seconds=choice.wait)))
-            continue  # only this provider is at its cap: the next recipient may go
-        connection = pool.connection(choice.relay)
-        message_id, message = personalised_message(letter, issue, item)
-        for attempt in (1, 2):
-            try:
-                # VERP: the return path names the delivery, so a bounce maps to one subscriber.
-                connection.send(verp_address(item.delivery_id), item.email, message)
-                outcomes.append(Outcome(item.delivery_id, DeliveryStatus.sent, 250, None, message_id))
-                break
-            except smtplib.SMTPRecipientsRefused as exc:
-                code, reply = next(iter(exc.recipients.values()))
-                outcomes.append(_refusal(item, code, reply, utcnow()))
-                break
-            except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
-                outcomes.append(_refusal(item, exc.smtp_code, exc.smtp_error, utcnow()))
-                break
-            except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException, OSError) as exc:
-                log.warning("SMTP connection to %s lost (%s); reconnecting", choice.relay.label, exc)
-                try:
-                    if attempt == 2:
-                        raise
-                    connection.reconnect()
-                except (smtplib.SMTPException, OSError) as lost:
-                    # Give the rest back untouched: another batch will take them.
-                    result.connection_lost = f"{choice.relay.label} : {lost}"
-                    outcomes.extend(_give_back(claimed[index:], f"connexion perdue : {lost}"))
-                    return result
-    return result
-
-
-def _failure_streak(outcomes: list[Outcome]) -> int:
-    """Refusals in a row at the end of `outcomes` (a 4xx put back in the queue counts too)."""
-    streak = 0
-    for outcome in reversed(outcomes):
-        if outcome.status is DeliveryStatus.queued and outcome.code is None:
-            continue  # given back untouched (end of a stopped batch): neither success nor refusal
-        if outcome.status is DeliveryStatus.sent:
-            break
-        streak += 1
-    return streak
-
-
-def record(db: Session, token: str, outcomes: list[Outcome]) -> None:
-    """Record a batch's outcomes in one executemany, only for rows this worker still holds."""
-    if not outcomes:
-        return
-    now = utcnow()
-    table = Delivery.__table__
-    stmt = (update(table)
-            .where(table.c.id == bindparam("b_id"), table.c.claim_token == token)
-            .values(status=bindparam("b_status"), smtp_code=bindparam("b_code"),
-                    smtp_reply=bindparam("b_reply"), message_id=bindparam("b_message_id"),
-                    sent_at=bindparam("b_sent_at"), not_before=bindparam("b_not_before"),
-                    attempts=table.c.attempts + bindparam("b_attempt"),
-                    claim_token=None, claimed_at=None))
-    db.execute(stmt, [{
-        "b_id": o.delivery_id, "b_status": o.status.value, "b_code": o.code, "b_reply": o.reply,
-        "b_message_id": o.message_id, "b_sent_at": now if o.status is DeliveryStatus.sent else None,
-        "b_not_before": o.retry_at, "b_attempt": 0 if (o.status is DeliveryStatus.queued and o.code is None) else 1,
-    } for o in outcomes])
-    db.commit()
+def letter_mime(issue: Issue):
+    """The issue's letter, MIME-encoded once; each recipient's copy fills a few lines."""
+    return engine.letter_mime(issue.subject or "", issue.compiled_html or "", issue.compiled_text or "")
 
 
 def run_batch(db: Session, issue_id: int) -> int:
@@ -480,27 +228,25 @@ def run_batch(db: Session, issue_id: int) -> int:
     issue = db.get(Issue, issue_id)
     if issue is None or issue.status is not IssueStatus.sending:
         return 0
-    token, claimed = claim_batch(db, issue_id, get_settings().mailout_batch_size)
+    token, claimed = engine.claim_batch(db, issue_id, get_settings().mailout_batch_size, RECIPIENTS)
     if not claimed:
         if not finish_if_done(db, issue_id):
             wake_next_batch(db, issue_id)  # some wait for their time (a retry, a rate limit)
             db.commit()
         return 0
-    def keepalive() -> None:
-        db.execute(update(Delivery).where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.claimed)
-                   .values(claimed_at=utcnow()).execution_options(synchronize_session=False))
-        db.commit()
 
-    pool = RelayPool()
-    try:
-        result = send_claimed(issue, claimed, pool, keepalive)
-    finally:
-        pool.close()
+    def keepalive() -> None:
+        db.execute(update(Delivery).where(Delivery.claim_token == token, Delivery.status == engine.DeliveryStatus.claimed)
+                   .values(claimed_at=utcnow()).execution_options(synchronize_session=False))
+        db.commit()  # the sweeper must see the claim is alive, now
+
+    with RelayPool() as pool:
+        result = engine.send_claimed(letter_mime(issue), message_id_prefix(issue), claimed, pool, keepalive)
     outcomes = result.outcomes
-    record(db, token, outcomes)
+    engine.record(db, token, outcomes)
     db.execute(update(Issue).where(Issue.id == issue_id).values(mailout_heartbeat_at=utcnow()))
     max_failures = get_settings().mailout_max_consecutive_failures
-    streak = _failure_streak(outcomes)
+    streak = engine.failure_streak(outcomes)
     if max_failures and streak >= max_failures:
         db.commit()
         refusals = [o for o in outcomes if o.code is not None]
@@ -510,23 +256,18 @@ def run_batch(db: Session, issue_id: int) -> int:
         db.commit()
         raise RelayUnreachable(result.connection_lost)  # the task retries later, with backoff
     wake_next_batch(db, issue_id, result.wake_in)
-    db.commit()
+    db.commit()  # the wake-up leaves only after COMMIT (core.jobs)
     finish_if_done(db, issue_id)
     return len(claimed)
-
-
-class RelayUnreachable(OSError):
-    """No SMTP relay answered; the batch was given back untouched."""
 
 
 def wake_next_batch(db: Session, issue_id: int, wake_in: float | None = None) -> None:
     """Wake a worker for the next batch: now if some deliveries may leave, else when the first
     delayed one may (a 4xx retry, a rate limit), at most a minute ahead; the sweeper covers the rest."""
-    if wake_in is None and count_claimable(db, issue_id):
+    if wake_in is None and engine.count_claimable(db, issue_id):
         jobs.enqueue(db, SEND_BATCH_TASK, issue_id)
         return
-    earliest = db.scalar(select(func.min(Delivery.not_before)).where(
-        Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.queued))
+    earliest = engine.earliest_retry(db, issue_id)
     if earliest is None and wake_in is None:
         return
     delay = wake_in if wake_in is not None else (earliest - utcnow()).total_seconds()
@@ -535,22 +276,20 @@ def wake_next_batch(db: Session, issue_id: int, wake_in: float | None = None) ->
 
 def finish_if_done(db: Session, issue_id: int) -> bool:
     """Mark the issue sent and publish it in the archive once no delivery is left to send."""
-    remaining = db.scalar(select(func.count()).where(
-        Delivery.issue_id == issue_id,
-        Delivery.status.in_([DeliveryStatus.queued, DeliveryStatus.claimed])))
-    if remaining:
+    if engine.remaining(db, issue_id):
         return False
     now = utcnow()
     result = db.execute(update(Issue).where(Issue.id == issue_id, Issue.status == IssueStatus.sending)
                         .values(status=IssueStatus.sent, sent_at=now,
-                                published_at=case((Issue.kind != "invitation", literal(now, Issue.published_at.type)), else_=None)))
+                                published_at=case((Issue.kind == IssueKind.letter,
+                                                   literal(now, Issue.published_at.type)), else_=None)))
     if result.rowcount:
         issue = db.get(Issue, issue_id)
-        if issue.kind != "invitation":
+        if rules_for(issue).archived:
             mark_published(db, [item.contribution for item in issue.items],
                            f"Publiée dans la lettre n°{issue.numero}")
         log.info("issue %s sent and published", issue_id)
-    db.commit()
+    db.commit()  # its own transaction: called by a batch after that batch's outcomes are recorded
     return bool(result.rowcount)
 
 
@@ -561,18 +300,14 @@ def sweep(db: Session, now: datetime | None = None) -> dict[str, int]:
     trigger was lost (killed worker, flushed broker), finish what is done."""
     settings = get_settings()
     now = now or utcnow()
-    stale_before = now - timedelta(seconds=settings.mailout_stale_after)
-    released = db.execute(
-        update(Delivery).where(Delivery.status == DeliveryStatus.claimed, Delivery.claimed_at < stale_before)
-        .values(status=DeliveryStatus.queued, claim_token=None, claimed_at=None)
-        .execution_options(synchronize_session=False)).rowcount or 0
-    db.commit()
+    released = engine.release_stale(db, now - timedelta(seconds=settings.mailout_stale_after))
+    db.commit()  # claims given back at once, before any worker is woken
     for issue_id in due_issue_ids(db, now):
         jobs.enqueue(db, START_TASK, issue_id)
     woken = 0
     quiet_before = now - timedelta(seconds=min(60, settings.mailout_stale_after))
     for issue in db.scalars(select(Issue).where(Issue.status == IssueStatus.sending)):
-        if count_claimable(db, issue.id):
+        if engine.count_claimable(db, issue.id):
             if issue.mailout_heartbeat_at is None or issue.mailout_heartbeat_at < quiet_before or released:
                 issue.mailout_heartbeat_at = now
                 for _ in range(settings.mailout_parallelism):
@@ -612,15 +347,12 @@ def cancel(db: Session, issue: Issue) -> int:
     if issue.status not in (IssueStatus.scheduled, IssueStatus.sending, IssueStatus.paused):
         raise MailoutError("Cet envoi ne peut pas être annulé.")
     issue.status = IssueStatus.cancelled
-    cancelled = db.execute(update(Delivery).where(Delivery.issue_id == issue.id,
-                                                  Delivery.status == DeliveryStatus.queued)
-                           .values(status=DeliveryStatus.cancelled)
-                           .execution_options(synchronize_session=False)).rowcount or 0
+    cancelled = engine.cancel_queued(db, issue.id)
     db.commit()
     return cancelled
 
 
-def pause_after_failures(db: Session, issue_id: int, failures: list[Outcome]) -> None:
+def pause_after_failures(db: Session, issue_id: int, failures: list[engine.Outcome]) -> None:
     """Too many failures in a row: something is wrong with the relay or the list. Pause, keep the
     reason, and tell the editors by e-mail."""
     issue = db.get(Issue, issue_id)
@@ -662,10 +394,8 @@ class Progress:
 
 
 def progress(db: Session, issue_id: int) -> Progress:
-    counts = dict(db.execute(select(Delivery.status, func.count()).where(Delivery.issue_id == issue_id)
-                             .group_by(Delivery.status)).all())
-    values = {s.value: counts.get(s, 0) or counts.get(s.value, 0) for s in DeliveryStatus}
-    p = Progress(total=sum(values.values()), **values)
+    counts = engine.status_counts(db, issue_id)
+    p = Progress(total=sum(counts.values()), **counts)
     issue = db.get(Issue, issue_id)
     if issue is not None and issue.send_started_at and p.done:
         end = issue.sent_at or utcnow()
@@ -676,10 +406,7 @@ def progress(db: Session, issue_id: int) -> Progress:
 
 
 def failed_deliveries(db: Session, issue_id: int, limit: int = 100) -> list[tuple[Delivery, str]]:
-    rows = db.execute(select(Delivery, Subscriber.email).join(Subscriber)
-                      .where(Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.failed)
-                      .order_by(Delivery.id).limit(limit)).all()
-    return [(d, email) for d, email in rows]
+    return engine.failed_deliveries(db, issue_id, RECIPIENTS, limit)
 
 
 # --- Test send ----------------------------------------------------------------------------------
@@ -688,5 +415,5 @@ def send_test(db: Session, issue: Issue, address: str) -> OutboundEmail:
     """Send the letter as it would go out, to one address, through the outbox. Nothing is
     recorded as a delivery; the unsubscribe link points to the generic page."""
     return queue_rendered(db, "letter", address, neutral_letter(render_letter(issue)),
-                          headers=letter_headers(archive_slot_values()["unsubscribe_url"]),
+                          headers=engine.letter_headers(engine.archive_slot_values()["unsubscribe_url"]),
                           subject_prefix="[TEST] ")

@@ -1,55 +1,30 @@
-"""Core models: accounts, and the letter (issues, their items, deliveries, the outbox)."""
+"""The letter: issues (numéros and invitations), their items, and the editorial calendar."""
 from __future__ import annotations
 
 import enum
 from datetime import date, datetime
 
-from flask_login import UserMixin
 from sqlalchemy import (
-    JSON, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    JSON,
+    Date,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from newsletter.db import Base, UTCDateTime, utcnow
+from contributions.rubriques import RUBRIQUES
+from core.db import Base, UTCDateTime, enum_column, utcnow
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    # Store the value (stable, readable in SQL), checked by a CHECK constraint on both backends.
-    return Enum(cls, name=name, native_enum=False, create_constraint=False, length=32,
-                values_callable=lambda e: [m.value for m in e])
-
-
-class Role(str, enum.Enum):
-    partner = "partner"
-    editor = "editor"
-    admin = "admin"
-
-
-class User(UserMixin, Base):
-    """An account: a partner attached to a structure, an editor, or an admin."""
-
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    password_hash: Mapped[str | None] = mapped_column(String(200))
-    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
-    structure_id: Mapped[int | None] = mapped_column(ForeignKey("structures.id"))
-    active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # by an editor, by e-mail
-
-    structure = relationship("Structure", back_populates="members")
-
-    @property
-    def is_active(self) -> bool:  # Flask-Login
-        return self.active
-
-    @property
-    def is_editor(self) -> bool:
-        return self.role in (Role.editor, Role.admin)
+class IssueKind(str, enum.Enum):
+    """A numéro of the lettre Parentalités (archived, numbered), or an event invitation sent to a
+    segment through the same mail-out engine (no numéro, never archived; events/invitations.py)."""
+    letter = "letter"
+    invitation = "invitation"
 
 
 class IssueStatus(str, enum.Enum):
@@ -61,35 +36,23 @@ class IssueStatus(str, enum.Enum):
     cancelled = "cancelled"  # stopped for good; what was not sent never will be
 
 
-# The rubriques of the letter, in their order in an issue (DESIGN.md).
-RUBRIQUES: list[tuple[str, str]] = [
-    ("actualites", "Actualités du réseau"),
-    ("parentalite", "Parentalité"),
-    ("clas", "Accompagnement à la scolarité (CLAS)"),
-    ("retour_soiree", "Retour sur une soirée du Réaap"),
-    ("agenda", "Agenda"),
-    ("ressources", "Ressources et publications"),
-    ("appels_a_projets", "Appels à projets"),
-]
-RUBRIQUE_LABELS = dict(RUBRIQUES)
-
-
 class Issue(Base):
     """A numéro of the letter. Once sent, its rendered HTML is frozen for the archive."""
 
     __tablename__ = "issues"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # "letter": a numéro of the lettre Parentalités (archived); "invitation": an event invitation
-    # sent to a segment through the same mail-out engine (no numéro, never archived).
-    kind: Mapped[str] = mapped_column(String(20), default="letter", server_default="letter")
+    kind: Mapped[IssueKind] = mapped_column(
+        Enum(IssueKind, name="issue_kind", native_enum=False, create_constraint=False, length=20,
+             values_callable=lambda e: [m.value for m in e]),
+        default=IssueKind.letter, server_default=IssueKind.letter.value)
     numero: Mapped[int | None] = mapped_column(Integer, unique=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
     segment: Mapped[dict | None] = mapped_column(JSON)  # who receives it; None = every subscriber
     title: Mapped[str] = mapped_column(String(300))
     issue_date: Mapped[date] = mapped_column(Date)
     edito_md: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[IssueStatus] = mapped_column(_enum(IssueStatus, "issue_status"), default=IssueStatus.draft)
+    status: Mapped[IssueStatus] = mapped_column(enum_column(IssueStatus, "issue_status"), default=IssueStatus.draft)
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -139,70 +102,6 @@ class IssueItem(Base):
 
     issue: Mapped[Issue] = relationship(back_populates="items")
     contribution = relationship("Contribution")
-
-
-class DeliveryStatus(str, enum.Enum):
-    queued = "queued"
-    claimed = "claimed"
-    sent = "sent"
-    failed = "failed"
-    cancelled = "cancelled"
-
-
-class Delivery(Base):
-    """One recipient of one issue: the ledger of the mail-out. The database is the truth;
-    the broker only wakes workers up."""
-
-    __tablename__ = "deliveries"
-    __table_args__ = (
-        UniqueConstraint("issue_id", "subscriber_id"),
-        Index("ix_deliveries_issue_status", "issue_id", "status"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus, "delivery_status"),
-                                                   default=DeliveryStatus.queued)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    claim_token: Mapped[str | None] = mapped_column(String(32))
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    message_id: Mapped[str | None] = mapped_column(String(200))
-    smtp_code: Mapped[int | None] = mapped_column(Integer)
-    smtp_reply: Mapped[str | None] = mapped_column(Text)
-
-    subscriber = relationship("Subscriber")
-
-
-class OutboundStatus(str, enum.Enum):
-    queued = "queued"
-    sent = "sent"
-    failed = "failed"
-
-
-class OutboundEmail(Base):
-    """A single transactional e-mail (confirmation, moderation notice, test send), kept until
-    sent: the outbox makes these as durable as the mail-out."""
-
-    __tablename__ = "outbound_emails"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    template: Mapped[str] = mapped_column(String(60))
-    to_addr: Mapped[str] = mapped_column(String(254))
-    subject: Mapped[str] = mapped_column(String(300))
-    text_body: Mapped[str] = mapped_column(Text)
-    html_body: Mapped[str | None] = mapped_column(Text)
-    extra_headers: Mapped[str | None] = mapped_column(Text)  # JSON object
-    attachments: Mapped[list | None] = mapped_column(JSON)  # [Attachment.to_json(), …] (newsletter/mail.py)
-    status: Mapped[OutboundStatus] = mapped_column(_enum(OutboundStatus, "outbound_status"),
-                                                   default=OutboundStatus.queued)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    message_id: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PlannedIssue(Base):

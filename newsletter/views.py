@@ -1,23 +1,35 @@
 """Public pages (home, archive of letters, Atom feed) and the editor's issue composer."""
 from __future__ import annotations
 
+from mailing import engine
 from datetime import date
 
 from flask import (
-    Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for,
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
 )
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from accounts.auth import editor_required
 from contributions import services as contributions
-from newsletter import archive, issues as issue_service, mailout
-from newsletter.auth import editor_required
-from newsletter.db import session, utcnow
-from newsletter.forms import AddItemForm, EmptyForm, IssueForm, RubriqueForm, ScheduleForm, TestSendForm
-from newsletter.formatting import format_duration
-from newsletter.models import Issue, IssueStatus
-from subscribers.services import active_subscriber_count
 from contributions.models import Contribution
+from core.db import session, utcnow
+from core.formatting import format_duration
+from core.forms import EmptyForm, TestSendForm
+from newsletter import archive, mailout
+from newsletter import issues as issue_service
+from newsletter.forms import AddItemForm, IssueForm, RubriqueForm, ScheduleForm
+from newsletter.models import Issue, IssueKind, IssueStatus
+from subscribers.services import active_subscriber_count
 
 ISSUE_STATUS_LABELS = {
     IssueStatus.draft: _l("Brouillon"), IssueStatus.scheduled: _l("Programmé"),
@@ -104,7 +116,7 @@ def _issue(issue_id: int) -> Issue:
 def issue(issue_id: int):
     db = session()
     issue = _issue(issue_id)
-    if issue.kind == "invitation":  # same mail-out, its own page (no composer)
+    if issue.kind is IssueKind.invitation:  # same mail-out, its own page (no composer)
         return redirect(url_for("invitations.invitation", issue_id=issue.id))
     form = IssueForm(obj=issue)
     if form.validate_on_submit():
@@ -186,7 +198,7 @@ def preview_email(issue_id: int):
     if issue.compiled_html:  # what was (or is being) sent, exactly
         html = issue.archive_email_html
     else:
-        html = mailout.neutral_letter(mailout.render_letter(issue)).html
+        html = engine.neutral_letter(mailout.render_letter(issue)).html
     return Response(html, mimetype="text/html")
 
 
@@ -194,14 +206,14 @@ def preview_email(issue_id: int):
 @editor_required
 def preview_text(issue_id: int):
     issue = _issue(issue_id)
-    return Response(mailout.neutral_letter(mailout.render_letter(issue)).text, mimetype="text/plain")
+    return Response(engine.neutral_letter(mailout.render_letter(issue)).text, mimetype="text/plain")
 
 
 @redaction_bp.route("/numeros/<int:issue_id>/apercu/web")
 @editor_required
 def preview_web(issue_id: int):
     issue = _issue(issue_id)
-    if issue.kind == "invitation":  # no web version: it is never archived
+    if issue.kind is IssueKind.invitation:  # no web version: it is never archived
         return redirect(url_for(".preview_email", issue_id=issue.id))
     return render_template("public/letter.html", issue=issue, preview_html=mailout.render_web_version(issue))
 

@@ -7,9 +7,9 @@ import os
 
 from flask import Blueprint, abort, jsonify, render_template, request
 
-from newsletter.auth import editor_required
-from newsletter.db import session
-from newsletter.extensions import csrf
+from accounts.auth import editor_required
+from core.db import session
+from core.extensions import csrf
 from subscribers import bounces
 
 bounces_bp = Blueprint("bounces", __name__)

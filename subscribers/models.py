@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from newsletter.db import Base, UTCDateTime, utcnow
-from newsletter.models import _enum
+from core.db import Base, UTCDateTime, utcnow
+from core.db import enum_column as _enum
 
 
 class SubscriberStatus(str, enum.Enum):

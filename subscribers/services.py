@@ -14,11 +14,17 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from newsletter import urls
-from newsletter.db import utcnow
-from newsletter.mail import queue_email
-from newsletter.settings import get_settings
-from subscribers.models import ROLES, TOPICS, ConsentRecord, Subscriber, SubscriberStatus
+from core import urls
+from core.db import utcnow
+from core.settings import get_settings
+from mailing.outbox import queue_email
+from subscribers.models import (
+    ROLES,
+    TOPICS,
+    ConsentRecord,
+    Subscriber,
+    SubscriberStatus,
+)
 from subscribers.segments import clean_commune
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from newsletter.db import session
-from newsletter.extensions import csrf, limiter
+from core.db import session
+from core.extensions import csrf, limiter
 from subscribers import services
 from subscribers.forms import PreferencesForm, SubscribeForm
 from subscribers.models import SubscriberStatus

@@ -6,9 +6,9 @@ import logging
 import os
 from pathlib import Path
 
-from newsletter.db import get_engine, session
+from core.db import get_engine, session
+from parentalites.celery_app import celery_app
 from subscribers import bounces
-from tasks.celery_app import celery_app
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """Editorial calendar task: a thin wrapper; the service is newsletter.calendar."""
 from __future__ import annotations
 
+from core.db import get_engine, session
 from newsletter import calendar
-from newsletter.db import get_engine, session
-from tasks.celery_app import celery_app
+from parentalites.celery_app import celery_app
 
 
 @celery_app.task(name="tasks.calendar.send_due_calls")

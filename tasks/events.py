@@ -4,10 +4,10 @@ recorded in the database before it leaves, so that a run twice, or after a resta
 twice."""
 from __future__ import annotations
 
+from core.db import get_engine, session
 from events import messages
 from events.models import Event
-from newsletter.db import get_engine, session
-from tasks.celery_app import celery_app
+from parentalites.celery_app import celery_app
 
 EVERY_SECONDS = 600.0
 

@@ -3,8 +3,8 @@ structure whose feed is due, so one slow or failing feed never holds up the othe
 from __future__ import annotations
 
 from contributions import feeds
-from newsletter.db import get_engine, session
-from tasks.celery_app import celery_app
+from core.db import get_engine, session
+from parentalites.celery_app import celery_app
 
 
 @celery_app.task(name="tasks.feeds.poll_feeds")

@@ -6,11 +6,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from newsletter import jobs
-from newsletter.db import get_engine, session, utcnow
-from newsletter.mail import TemporarySMTPError, send_outbound as send_outbound_email
-from newsletter.models import OutboundEmail, OutboundStatus
-from tasks.celery_app import celery_app
+from core import jobs
+from core.db import get_engine, session, utcnow
+from mailing.models import OutboundEmail, OutboundStatus
+from mailing.outbox import TemporarySMTPError
+from mailing.outbox import send_outbound as send_outbound_email
+from parentalites.celery_app import celery_app
 
 
 @celery_app.task(name="tasks.mail.send_outbound", bind=True, max_retries=4)

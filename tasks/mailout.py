@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import smtplib
 
+from core.db import get_engine, session
 from newsletter import mailout
-from newsletter.db import get_engine, session
-from tasks.celery_app import celery_app
+from parentalites.celery_app import celery_app
 
 
 @celery_app.task(name="tasks.mailout.start_mailout")

@@ -61,12 +61,12 @@ def pytest_sessionstart(session):
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).ping()
     except redis.exceptions.ConnectionError as exc:
         pytest.exit(f"Redis is not reachable at {REDIS_URL}: {exc}", returncode=3)
-    from newsletter import migrate
+    from parentalites import migrate
     migrate.upgrade()
 
 
 def pytest_sessionfinish(session, exitstatus):
-    from newsletter import db as database
+    from core import db as database
     database.reset_engine()
     try:
         import redis
@@ -83,9 +83,9 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture
 def db():
     """A session on the test database; every table is emptied after the test."""
-    import newsletter.all_models  # noqa: F401
-    import tasks.celery_app  # noqa: F401  installs the job sender
-    from newsletter import db as database
+    from core import db as database
+    from parentalites.bootstrap import bootstrap
+    bootstrap()
     database.get_engine()
     # Not the scoped session: the test client's requests run in this thread and remove that one.
     session = database.SessionFactory()
@@ -109,8 +109,8 @@ def db():
 @pytest.fixture
 def captured_jobs():
     """Jobs enqueued by services, captured instead of sent to the broker (unit tests)."""
-    from newsletter import jobs
-    import tasks.celery_app  # noqa: F401
+    import parentalites.celery_app  # noqa: F401
+    from core import jobs
     previous = jobs._sender
     captured: list[tuple[str, tuple]] = []
     jobs.set_sender(lambda name, args, options: captured.append((name, tuple(args))))
@@ -170,8 +170,9 @@ class RecordingHandler:
 @pytest.fixture(scope="session")
 def smtp_server():
     from aiosmtpd.controller import Controller
-    from newsletter.catcher import free_port
-    from newsletter.settings import reset_settings
+
+    from core.settings import reset_settings
+    from parentalites.catcher import free_port
     handler = RecordingHandler()
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
@@ -214,7 +215,7 @@ class WorkerProcess:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         args = ["--concurrency", str(self.concurrency)] if self.command == "worker" else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "newsletter.cli", self.command, *args, "--loglevel", "INFO"],
+            [sys.executable, "-m", "parentalites.cli", self.command, *args, "--loglevel", "INFO"],
             env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=ROOT,
             stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -234,7 +235,7 @@ class WorkerProcess:
             self.process.wait()
 
     def stop(self) -> None:
-        from newsletter.processes import stop_process
+        from parentalites.processes import stop_process
         if self.process:
             stop_process(self.process)
 
@@ -264,7 +265,7 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, message: s
 
 @pytest.fixture
 def app(db):
-    from newsletter.app import create_app
+    from parentalites.app import create_app
     application = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
     yield application
 
@@ -277,9 +278,9 @@ def client(app):
 @pytest.fixture
 def world(db):
     """Two structures, an editor, and a partner in each structure."""
+    from accounts.auth import create_user
+    from accounts.models import Role
     from contributions.models import Structure, StructureKind
-    from newsletter.auth import create_user
-    from newsletter.models import Role
     tilleuls = Structure(name="Centre social Les Tilleuls", kind=StructureKind.centre_social, commune="Bobigny")
     asso = Structure(name="Association Parents Ensemble", kind=StructureKind.association, commune="Montreuil")
     db.add_all([tilleuls, asso])
@@ -309,7 +310,8 @@ def run_concurrently(work, count: int, *, before_barrier=None, timeout: float = 
     together by a barrier; returns the results in thread order and fails on any thread's exception.
     `before_barrier(session, index)` runs first (e.g. to load a stale view before the race)."""
     import threading
-    from newsletter.db import SessionFactory
+
+    from core.db import SessionFactory
     barrier = threading.Barrier(count, timeout=timeout)
     results: list = [None] * count
     errors: list = []

@@ -16,12 +16,20 @@ from sqlalchemy import func, select
 
 from contributions import services as contributions
 from contributions.models import ContributionKind, ContributionStatus
+from core.db import utcnow
+from mailing.dsn import BounceReport, classify
+from mailing.models import Delivery
+from mailing.verp import parse_verp, verp_address
 from newsletter import issues, mailout
-from newsletter.db import utcnow
-from newsletter.models import Delivery
 from subscribers import bounces
-from subscribers.bounces import BounceReport, classify, parse_verp, record_bounce, verp_address
-from subscribers.models import Bounce, BounceKind, ConsentRecord, Subscriber, SubscriberStatus
+from subscribers.bounces import record_bounce
+from subscribers.models import (
+    Bounce,
+    BounceKind,
+    ConsentRecord,
+    Subscriber,
+    SubscriberStatus,
+)
 from tests.conftest import login, shared_path
 
 # --- Messages composed here (no corpus text in the repository) ----------------------------------

@@ -45,8 +45,9 @@ def browser():
 def live_server(db):
     """The real app (CSRF on, as in production) served by werkzeug on a free local port."""
     from werkzeug.serving import make_server
-    from newsletter.app import create_app
-    from newsletter.catcher import free_port
+
+    from parentalites.app import create_app
+    from parentalites.catcher import free_port
     app = create_app({"RATELIMIT_ENABLED": False})
     assert app.config.get("WTF_CSRF_ENABLED", True) is not False
     port = free_port()

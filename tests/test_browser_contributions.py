@@ -13,8 +13,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from contributions.models import Contribution, ContributionStatus as S
-from newsletter.models import OutboundEmail
+from contributions.models import Contribution
+from contributions.models import ContributionStatus as S
+from mailing.models import OutboundEmail
 from tests.test_browser import PHONE, artifacts, browser, live_server  # noqa: F401  fixtures
 
 pytestmark = pytest.mark.browser

@@ -8,11 +8,15 @@ from datetime import date, datetime, timezone
 import pytest
 from sqlalchemy import func, select
 
+from accounts.auth import create_user
+from accounts.models import Role
 from contributions import services as contributions
-from contributions.models import ContributionKind, ContributionStatus as S
-from newsletter import calendar, issues, settings as settings_module
-from newsletter.auth import create_user
-from newsletter.models import OutboundEmail, PlannedIssue, Role
+from contributions.models import ContributionKind
+from contributions.models import ContributionStatus as S
+from core import settings as settings_module
+from mailing.models import OutboundEmail
+from newsletter import calendar, issues
+from newsletter.models import PlannedIssue
 from tests.conftest import login, run_concurrently, wait_for
 
 # The letter of 15 June 2030: contributions until 18 May; the call goes out 21 days before,
@@ -177,7 +181,7 @@ def test_calendar_is_for_editors_only(client, db, world):
 
 @pytest.mark.integration
 def test_the_beat_task_sends_the_call_once_through_the_worker(db, world, smtp, celery_worker):
-    from tasks.celery_app import celery_app
+    from parentalites.celery_app import celery_app
     today = calendar.paris_today()
     planned = calendar.add_planned(db, date.fromordinal(today.toordinal() + 40), date.fromordinal(today.toordinal() + 10))
     celery_app.send_task("tasks.calendar.send_due_calls")

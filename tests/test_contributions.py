@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from contributions import services
-from contributions.models import Contribution, ContributionKind, ContributionStatus as S
-from newsletter.formatting import PARIS
-from newsletter.models import OutboundEmail
+from contributions.models import Contribution, ContributionKind
+from contributions.models import ContributionStatus as S
+from core.formatting import PARIS
+from mailing.models import OutboundEmail
 from tests.conftest import login
 
 
@@ -174,7 +175,7 @@ class _Markup(HTMLParser):
 
 @pytest.mark.parametrize("payload", XSS_PAYLOADS)
 def test_hostile_markdown_never_reaches_a_page_or_the_letter(payload):
-    from newsletter.text import render_markdown
+    from core.text import render_markdown
     parser = _Markup()
     parser.feed(str(render_markdown(f"Texte\n\n{payload}\n\n[lien](https://ok.example)")))
     assert not set(parser.tags) & {"script", "img", "svg", "iframe", "object", "style", "meta", "form", "math", "body"}
@@ -334,8 +335,9 @@ def _submitted_at(db, contribution, when):
 
 
 def test_queue_filters_by_kind_status_structure_and_rubrique_longest_waiting_first(client, world, db, captured_jobs):
-    from newsletter.db import utcnow
     from datetime import timedelta
+
+    from core.db import utcnow
     now = utcnow()
     old_event = services.create(db, world["partner"], news(kind=ContributionKind.evenement, title="Forum ancien",
                                 event_start=datetime(2026, 12, 1, 18, tzinfo=PARIS)))

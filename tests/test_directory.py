@@ -9,12 +9,19 @@ from pathlib import Path
 import feedparser
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from core.db import SessionFactory
 
 from contributions import directory
 from contributions.importer import import_actions
 from contributions.models import (
-    Contribution, ContributionKind, ContributionStatus as S, FicheAction, Structure, StructureKind,
+    Contribution,
+    ContributionKind,
+    FicheAction,
+    Structure,
+    StructureKind,
+)
+from contributions.models import (
+    ContributionStatus as S,
 )
 from tests.conftest import login, shared_path
 
@@ -99,14 +106,15 @@ def test_the_gin_indexes_serve_the_search(db, structure):
 @pytest.fixture
 def sqlite_db(tmp_path):
     from alembic import command
-    from newsletter.db import make_engine
-    from newsletter.migrate import alembic_config
+
+    from core.db import make_engine
+    from parentalites.migrate import alembic_config
     engine = make_engine(f"sqlite:///{tmp_path / 'directory.sqlite'}")
     with engine.connect() as connection:
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")
-    session = Session(bind=engine, expire_on_commit=False)
+    session = SessionFactory(bind=engine)  # the project's sessionmaker: the FTS5 index follows its flushes
     yield session
     session.close()
     engine.dispose()

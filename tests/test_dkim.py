@@ -1,4 +1,4 @@
-"""DKIM signing (newsletter.dkim): every signature is checked by dkimpy's verifier, the fast signer
+"""DKIM signing (mailing.dkim): every signature is checked by dkimpy's verifier, the fast signer
 makes the very bytes dkimpy's `dkim.sign` makes, and dkimpy's published test vectors (RFC 6376 /
 RFC 8463 examples, read from ../shared/corpora/dkim/ at test time) verify and are reproduced."""
 from __future__ import annotations
@@ -13,7 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from dkim.canonicalization import Relaxed
 from dkim.util import parse_tag_value
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from tests.conftest import shared_path
 
@@ -73,7 +75,7 @@ def our_dns(key, selector: str = SELECTOR, domain: str = DOMAIN):
 def letter_message(n: int = 1, *, name: str = "Camille Dupont-Durand", extra_text: str = "") -> bytes:
     """A letter as the mail-out makes it: build_message with the list headers, UTF-8,
     multipart/alternative, quoted-printable, CRLF (the conftest has set the environment)."""
-    from newsletter.mail import build_message
+    from mailing.mime import build_message
     unsubscribe = f"https://parentalites.test/desabonnement/{n:040x}"
     text = (f"Bonjour {name},\n\nLes ateliers parents-enfants reprennent à la médiathèque :\t"
             "inscriptions   ouvertes.  \n" + "Une ligne assez longue pour que le quoted-printable la coupe, "
@@ -123,7 +125,7 @@ def dkimpy_clock(monkeypatch):
 
 @pytest.mark.parametrize("engine", ["fast", "dkimpy"])
 def test_letters_are_signed_and_verify(rsa_key, engine):
-    from newsletter.dkim import DKIMSigner
+    from mailing.dkim import DKIMSigner
     signer = DKIMSigner(DOMAIN, SELECTOR, pem(rsa_key), engine=engine)
     assert signer.engine == engine and signer.algorithm == b"rsa-sha256"
     dnsfunc = our_dns(rsa_key)
@@ -150,8 +152,8 @@ def test_letters_are_signed_and_verify(rsa_key, engine):
 def test_only_present_headers_are_signed(rsa_key):
     """A transactional e-mail has no List-* fields: they are not named in h= (naming an absent
     field once is legal but pointless; oversigning still names absent ones never)."""
-    from newsletter.dkim import DKIMSigner
-    from newsletter.mail import build_message
+    from mailing.dkim import DKIMSigner
+    from mailing.mime import build_message
     message = build_message(to="a@example.org", subject="Confirmez votre abonnement", text="Bonjour\n",
                             html=None, message_id="<t.1@parentalites.test>")
     signed = DKIMSigner(DOMAIN, SELECTOR, pem(rsa_key)).sign(message)
@@ -161,7 +163,7 @@ def test_only_present_headers_are_signed(rsa_key):
 
 
 def test_tampering_breaks_the_signature(rsa_key):
-    from newsletter.dkim import DKIMSigner
+    from mailing.dkim import DKIMSigner
     dnsfunc = our_dns(rsa_key)
     signed = DKIMSigner(DOMAIN, SELECTOR, pem(rsa_key)).sign(letter_message(7))
     assert dkim.verify(signed, dnsfunc=dnsfunc)
@@ -197,7 +199,7 @@ def test_tampering_breaks_the_signature(rsa_key):
 
 def test_ed25519_keys(ed_key):
     pytest.importorskip("nacl", reason="dkimpy verifies ed25519-sha256 with PyNaCl")
-    from newsletter.dkim import DKIMSigner, public_key_record
+    from mailing.dkim import DKIMSigner, public_key_record
     assert public_key_record(pem(ed_key)).encode() == txt_record(ed_key)
     for engine in ("fast", "dkimpy"):
         signer = DKIMSigner(DOMAIN, SELECTOR, pem(ed_key), engine=engine)
@@ -209,7 +211,7 @@ def test_ed25519_keys(ed_key):
 
 
 def test_public_key_record(rsa_key):
-    from newsletter.dkim import public_key_record
+    from mailing.dkim import public_key_record
     assert public_key_record(pem(rsa_key)).encode() == txt_record(rsa_key)
 
 
@@ -218,7 +220,7 @@ def test_public_key_record(rsa_key):
 @pytest.mark.parametrize("canonicalize", CANONICALIZATIONS, ids=lambda c: b"/".join(c).decode())
 def test_fast_signer_makes_the_bytes_dkimpy_makes(rsa_key, ed_key, dkimpy_clock, canonicalize):
     pytest.importorskip("nacl", reason="dkimpy signs ed25519-sha256 with PyNaCl")
-    from newsletter.dkim import DKIMSigner
+    from mailing.dkim import DKIMSigner
     messages = [
         letter_message(1), letter_message(2, name=""),
         # bare LF, tabs, trailing whitespace, empty lines at the end: dkimpy's reading of them
@@ -249,14 +251,14 @@ body_pieces = st.lists(st.sampled_from([b" ", b"\t", b"\r\n", b"\r", b"a", b"\xc
 @hsettings(max_examples=400, deadline=None)
 @given(body=body_pieces)
 def test_relaxed_body_canonicalisation_is_dkimpys(body):
-    from newsletter.dkim import canonicalize_body_relaxed
+    from mailing.dkim import canonicalize_body_relaxed
     assert canonicalize_body_relaxed(body) == Relaxed.canonicalize_body(body)
 
 
 @hsettings(max_examples=60, deadline=None)
 @given(body=st.lists(st.sampled_from([b" ", b"\t", b"\r\n", b"\n", b"x", b"  y "]), max_size=40).map(b"".join))
 def test_fast_signature_equals_dkimpys_on_any_body(rsa_key, body):
-    from newsletter.dkim import DKIMSigner
+    from mailing.dkim import DKIMSigner
     signer = DKIMSigner(DOMAIN, SELECTOR, pem(rsa_key))
     message = b"From: a@parentalites.test\r\nSubject: s\r\n\r\n" + body
     ours = signer.signature(message, timestamp=1_780_000_000)
@@ -274,7 +276,7 @@ def test_fast_signature_equals_dkimpys_on_any_body(rsa_key, body):
 # --- Configuration -------------------------------------------------------------------------------
 
 def test_signer_from_env(rsa_key, tmp_path):
-    from newsletter.dkim import DKIMSigner, signer_from_env
+    from mailing.dkim import DKIMSigner, signer_from_env
     assert signer_from_env({}) is None
     assert signer_from_env({"DKIM_DOMAIN": "", "DKIM_SELECTOR": " "}) is None
 
@@ -289,7 +291,7 @@ def test_signer_from_env(rsa_key, tmp_path):
 
 
 def test_signer_from_env_reads_os_environ(rsa_key, monkeypatch):
-    from newsletter.dkim import signer_from_env
+    from mailing.dkim import signer_from_env
     for name in ("DKIM_DOMAIN", "DKIM_SELECTOR", "DKIM_PRIVATE_KEY"):
         monkeypatch.delenv(name, raising=False)
     assert signer_from_env() is None  # off by default
@@ -311,7 +313,7 @@ def assert_bilingual(error: pytest.ExceptionInfo, *fragments: str) -> None:
 
 
 def test_signer_from_env_errors(tmp_path, rsa_key):
-    from newsletter.dkim import signer_from_env
+    from mailing.dkim import signer_from_env
     base = {"DKIM_DOMAIN": DOMAIN, "DKIM_SELECTOR": SELECTOR}
     with pytest.raises(ValueError) as error:
         signer_from_env({"DKIM_DOMAIN": DOMAIN})
@@ -360,7 +362,7 @@ def manifest_dns(corpus) -> dict[str, bytes]:
 
 def test_manifest_keys_are_the_published_private_keys(corpus, manifest_dns):
     """The keys given as files are the private halves of the records the MANIFEST publishes."""
-    from newsletter.dkim import public_key_record
+    from mailing.dkim import public_key_record
 
     def p(record: bytes) -> bytes:
         return parse_tag_value(record.replace(b" ", b""))[b"p"]
@@ -397,7 +399,7 @@ def test_rfc8463_example_verifies(corpus, manifest_dns):
 def test_rfc8463_example_is_reproduced(corpus, manifest_dns):
     """Both signatures are deterministic (Ed25519; RSASSA-PKCS1-v1_5): our signer, given the same
     keys and the published signature fields, computes the same bh= and the same b=, bit for bit."""
-    from newsletter.dkim import DKIMSigner
+    from mailing.dkim import DKIMSigner
     signed = (corpus / "rfc6376.signed.msg").read_bytes()
     unsigned = (corpus / "rfc6376.msg").read_bytes()
     headers, _ = dkim.rfc822_parse(signed)
@@ -440,7 +442,7 @@ def test_round_trips_with_the_published_keys(corpus, manifest_dns, engine, canon
     """Upstream's sign-then-verify round trips: ed25519test.msg/.key (Ed25519, dkimpy's bare seed
     form) and test.message/test.private (RSA), over the four canonicalisations."""
     pytest.importorskip("nacl", reason="dkimpy verifies ed25519-sha256 with PyNaCl")
-    from newsletter.dkim import DKIMSigner
+    from mailing.dkim import DKIMSigner
     dnsfunc = dns(manifest_dns)
     cases = [("ed25519test.msg", "ed25519test.key", "example.net", "test"),
              ("test.message", "test.private", "football.example.com", "test")]
@@ -456,7 +458,7 @@ def test_round_trips_with_the_published_keys(corpus, manifest_dns, engine, canon
 
 def test_message_without_from_is_refused(corpus):
     """test_nofrom.message: upstream expects dkim.sign to raise dkim.ParameterError; so do we."""
-    from newsletter.dkim import DKIMSigner
+    from mailing.dkim import DKIMSigner
     message = (corpus / "test_nofrom.message").read_bytes()
     key = (corpus / "test.private").read_bytes()
     with pytest.raises(dkim.ParameterError):
@@ -471,8 +473,9 @@ def test_every_letter_of_a_mailout_leaves_signed(db, world, smtp, captured_jobs,
     import dkim
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from mailing.dkim import public_key_record
     from newsletter import mailout
-    from newsletter.dkim import public_key_record
     from tests.test_mailout_integration import compose, letters, people
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())

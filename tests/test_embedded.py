@@ -10,7 +10,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from newsletter.catcher import free_port, read_maildir
+from parentalites.catcher import free_port, read_maildir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ def run_cli(*args: str, data_dir: Path, timeout: float = 300, extra_env: dict | 
            if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_QUEUE", "SMTP_URL", "SECRET_KEY", "BASE_URL",
                         "MAILOUT_BATCH_SIZE", "MAILOUT_STALE_AFTER", "MAIL_FROM")}
     env.update({"PARENTALITES_DATA_DIR": str(data_dir), "CATCHER_PORT": str(free_port()), **(extra_env or {})})
-    return subprocess.run([sys.executable, "-m", "newsletter.cli", *args], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "parentalites.cli", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -89,8 +89,9 @@ def test_migrations_match_the_models_on_postgresql(db):
     """`alembic check`: the migrations describe exactly the schema the models declare."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
-    from newsletter.all_models import metadata
-    from newsletter.db import get_engine
+
+    from core.db import get_engine
+    from parentalites.models import metadata
     with get_engine().connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
     assert diff == []

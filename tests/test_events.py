@@ -8,10 +8,16 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
+from core.db import utcnow
 from events import services
-from events.models import Event, EventStatus, EventType, Registration, RegistrationStatus
-from newsletter.db import utcnow
-from newsletter.models import OutboundEmail
+from events.models import (
+    Event,
+    EventStatus,
+    EventType,
+    Registration,
+    RegistrationStatus,
+)
+from mailing.models import OutboundEmail
 from tests.conftest import run_concurrently
 
 LONG_ACCENTED = ("Soirée-rencontre du Réaap : « Être parent d'adolescent·e·s aujourd'hui », échanges "

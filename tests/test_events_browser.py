@@ -10,9 +10,9 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
+from core.db import utcnow
 from events import services
 from events.models import Registration, RegistrationStatus
-from newsletter.db import utcnow
 from tests.conftest import wait_for
 from tests.test_browser import BASE_URL, PHONE, artifacts, browser, live_server, local  # noqa: F401
 from tests.test_events import make_event

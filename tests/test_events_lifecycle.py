@@ -10,13 +10,24 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
-from contributions.models import Contribution, ContributionKind, ContributionStatus, Structure
+from contributions.models import (
+    Contribution,
+    ContributionKind,
+    ContributionStatus,
+    Structure,
+)
 from contributions.services import moderation_queue
+from core.db import utcnow
 from events import editing, messages, services
-from events.models import Event, EventStatus, EventType, RegistrationMessage, RegistrationStatus
-from newsletter.db import utcnow
-from newsletter.mail import outbound_extras, send_outbound
-from newsletter.models import OutboundEmail
+from events.models import (
+    Event,
+    EventStatus,
+    EventType,
+    RegistrationMessage,
+    RegistrationStatus,
+)
+from mailing.models import OutboundEmail
+from mailing.outbox import outbound_extras, send_outbound
 from tests.conftest import run_concurrently, wait_for
 from tests.test_events import make_event, outbox
 
@@ -284,7 +295,7 @@ def test_reminders_exactly_once_when_two_sessions_race_on_postgresql(db, capture
 
 @pytest.mark.integration
 def test_the_beat_task_sends_the_reminder_through_the_real_worker_once(db, smtp, celery_worker):
-    from tasks.celery_app import celery_app
+    from parentalites.celery_app import celery_app
     start = (utcnow() + timedelta(hours=12)).replace(microsecond=0)
     event = make_event(db, starts_at=start, ends_at=start + timedelta(hours=2), reminder_days="7,1")
     services.register(db, event, "Inès", "ines.rappel@example.org", consent=True,

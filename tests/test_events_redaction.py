@@ -13,7 +13,13 @@ from sqlalchemy import select
 
 from contributions.models import Contribution, ContributionKind, ContributionStatus
 from events import services
-from events.models import Event, EventStatus, EventType, Registration, RegistrationStatus
+from events.models import (
+    Event,
+    EventStatus,
+    EventType,
+    Registration,
+    RegistrationStatus,
+)
 from tests.conftest import login
 from tests.test_events import make_event, outbox
 

@@ -145,7 +145,7 @@ class _Audit(HTMLParser):
 
 
 def assert_safe_html(rendered: str) -> None:
-    from newsletter.text import ALLOWED_TAGS
+    from core.text import ALLOWED_TAGS
     audit = _Audit()
     audit.feed(rendered)
     for tag, attrs in audit.elements:
@@ -162,7 +162,7 @@ def assert_safe_html(rendered: str) -> None:
 
 
 def assert_clean_contribution(contribution) -> None:
-    from newsletter.text import render_markdown
+    from core.text import render_markdown
     assert_safe_html(str(render_markdown(contribution.body_md)))
     assert contribution.title and len(contribution.title) <= 300
     assert not re.search(r"<\s*/?\s*[a-zA-Z!?]", contribution.title), contribution.title
@@ -178,7 +178,7 @@ def visible_text(fragment: str) -> str:
 def test_rss_entries_become_submitted_contributions(db, feed_server):
     from contributions import feeds, services
     from contributions.models import ContributionKind, ContributionStatus
-    from newsletter.text import render_markdown
+    from core.text import render_markdown
     url = feed_server.serve("/rss.xml", FIXTURES / "rss2.xml")
     structure = make_structure(db, url)
 
@@ -341,7 +341,7 @@ def test_a_new_id_on_a_known_link_is_no_duplicate(db, feed_server):
 def test_deduplication_survives_a_restart(db, feed_server):
     """Nothing in memory: a new process (here, a fresh session and a cleared state) finds the rows."""
     from contributions import feeds
-    from newsletter import db as database
+    from core import db as database
     url = feed_server.serve("/rss.xml", FIXTURES / "rss2.xml")
     structure = make_structure(db, url)
     feeds.poll_structure(db, structure.id)
@@ -355,6 +355,7 @@ def test_deduplication_survives_a_restart(db, feed_server):
 
 def test_database_refuses_a_second_row_for_the_same_entry(db):
     from sqlalchemy.exc import IntegrityError
+
     from contributions.models import Contribution, ContributionKind
     structure = make_structure(db, None)
     for _ in range(2):
@@ -518,7 +519,7 @@ def test_hostile_fixture_on_every_page_that_shows_it(db, feed_server, world, cli
 
 def test_failures_count_then_editors_are_told_once(db, feed_server, world, captured_jobs):
     from contributions import feeds
-    from newsletter.models import OutboundEmail
+    from mailing.models import OutboundEmail
     structure = world["asso"]
     structure.feed_url = feed_server.url("/absent.xml")
     db.commit()
@@ -623,8 +624,9 @@ def test_one_failing_feed_never_blocks_the_others(db, feed_server):
 
 def test_due_structures(db):
     from datetime import timedelta
+
     from contributions import feeds
-    from newsletter.db import utcnow
+    from core.db import utcnow
     now = utcnow()
     never = make_structure(db, "https://a.example.org/feed", "Jamais relevée")
     old = make_structure(db, "https://b.example.org/feed", "Relevée il y a 2 h")
@@ -682,7 +684,7 @@ def test_poll_button_is_for_editors_only(db, world, client, captured_jobs):
 
 
 def test_cli_feeds_poll(db, feed_server):
-    from newsletter.cli import main
+    from parentalites.cli import main
     good = make_structure(db, feed_server.serve("/rss.xml", FIXTURES / "rss2.xml"), "Bonne")
     bad = make_structure(db, feed_server.url("/absent"), "Cassée")
     runner = CliRunner()
@@ -701,7 +703,7 @@ def test_cli_feeds_poll(db, feed_server):
 
 def test_celery_worker_polls_a_feed_into_the_moderation_queue(db, feed_server, world, client, celery_worker):
     from contributions.models import Contribution, ContributionStatus
-    from tasks.celery_app import celery_app
+    from parentalites.celery_app import celery_app
     structure = world["tilleuls"]
     structure.feed_url = feed_server.serve("/rss.xml", FIXTURES / "rss2.xml", etag='"w1"')
     db.commit()
@@ -759,8 +761,8 @@ CHECKED_CLAUSES: dict[str, int] = {}
 
 def _check_clause(clause: ast.expr, *, structure, items, result) -> str:
     """Check one `and`-clause of an upstream Expect line against what we stored; returns how."""
-    from newsletter.formatting import long_date
-    from newsletter.text import render_markdown
+    from core.formatting import long_date
+    from core.text import render_markdown
     source = ast.unparse(clause)
     if source == "bozo":
         assert structure.feed_warning or structure.feed_error, "a bozo feed leaves a warning (or an error)"

@@ -21,12 +21,14 @@ from PIL import Image
 from sqlalchemy import select
 
 from contributions import services, uploads
-from contributions.models import Contribution, ContributionKind as K, ContributionStatus as S, ResourceKind
+from contributions.models import Contribution, ResourceKind
+from contributions.models import ContributionKind as K
+from contributions.models import ContributionStatus as S
+from core.db import utcnow
+from core.formatting import PARIS
+from core.text import markdown_to_text, render_markdown, safe_url
 from newsletter import issues, mailout
-from newsletter.db import utcnow
-from newsletter.formatting import PARIS
 from newsletter.models import IssueStatus
-from newsletter.text import markdown_to_text, render_markdown, safe_url
 from tests.conftest import login
 
 XSS_PAYLOADS = [

@@ -36,7 +36,7 @@ def _compile_if_stale() -> None:
 
 @pytest.fixture
 def client(tmp_path, monkeypatch):
-    from newsletter import db, settings
+    from core import db, settings
 
     monkeypatch.setenv("PARENTALITES_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
@@ -44,8 +44,8 @@ def client(tmp_path, monkeypatch):
     settings.reset_settings()
     db.reset_engine()
     try:
-        from newsletter.app import create_app
-        from newsletter.migrate import upgrade
+        from parentalites.app import create_app
+        from parentalites.migrate import upgrade
 
         _compile_if_stale()
         upgrade()

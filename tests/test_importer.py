@@ -12,10 +12,19 @@ import pytest
 from sqlalchemy import func, select
 
 from contributions.importer import (
-    ImportFileError, import_actions, import_key, parse_file, structure_kind,
+    ImportFileError,
+    import_actions,
+    import_key,
+    parse_file,
+    structure_kind,
 )
 from contributions.models import (
-    Contribution, ContributionKind, ContributionStatus, ContributionTransition, FicheAction, Structure,
+    Contribution,
+    ContributionKind,
+    ContributionStatus,
+    ContributionTransition,
+    FicheAction,
+    Structure,
     StructureKind,
 )
 from tests.conftest import ROOT, shared_path
@@ -334,7 +343,7 @@ def test_the_14_actions_of_seed_004_import_with_every_non_empty_field(db, world)
 
 def test_the_command_imports_a_file_and_reports_each_record(db, world):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "newsletter.cli", "import", "actions", str(SAMPLE), "--as", "redaction@reaap.test"]
+    command = [sys.executable, "-m", "parentalites.cli", "import", "actions", str(SAMPLE), "--as", "redaction@reaap.test"]
     result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.strip().splitlines()

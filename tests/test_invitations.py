@@ -3,6 +3,7 @@ engine, never archived nor numbered; the editor's screens; and the real worker e
 from __future__ import annotations
 
 import re
+from mailing import engine
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 
@@ -10,11 +11,14 @@ import pytest
 from sqlalchemy import func, select
 
 from contributions import services as contributions
-from contributions.models import ContributionKind, ContributionStatus as S
+from contributions.models import ContributionKind
+from contributions.models import ContributionStatus as S
+from core.db import utcnow
+from events import invitations
 from events.models import Event, EventStatus, EventType
-from newsletter import archive, invitations, issues, mailout
-from newsletter.db import utcnow
-from newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus
+from mailing.models import Delivery, DeliveryStatus
+from newsletter import archive, issues, mailout
+from newsletter.models import Issue, IssueStatus
 from subscribers.models import Subscriber, SubscriberStatus
 from tests.conftest import login, wait_for
 
@@ -77,9 +81,9 @@ def test_a_letter_now_carries_the_preferences_link(db, world, captured_jobs):
     issue = issues.create_issue(db, world["editor"], 1, "Rentrée", date(2026, 9, 15))
     rendered = mailout.render_letter(issue)
     assert "%%preferences_url%%" in rendered.html and "%%preferences_url%%" in rendered.text
-    claimed = mailout.Claimed(delivery_id=9, attempts=0, email="a@example.org", name="Léa", unsubscribe_token="tok")
+    claimed = engine.Claimed(delivery_id=9, attempts=0, email="a@example.org", name="Léa", unsubscribe_token="tok")
     issue.subject, issue.compiled_html, issue.compiled_text = rendered.subject, rendered.html, rendered.text
-    _, message = mailout.personalised_message(mailout.letter_mime(issue), issue, claimed)
+    _, message = engine.personalised_message(mailout.letter_mime(issue), mailout.message_id_prefix(issue), claimed)
     assert b"https://parentalites.test/preferences/tok" in message
 
 
@@ -117,8 +121,8 @@ def test_message_id_and_list_id_work_without_a_numero(db, world, captured_jobs):
     mailout.start(db, issue.id)
     delivery = db.scalar(select(Delivery).order_by(Delivery.id))
     subscriber = db.get(Subscriber, delivery.subscriber_id)
-    claimed = mailout.Claimed(delivery.id, 0, subscriber.email, subscriber.name, subscriber.unsubscribe_token)
-    message_id, raw = mailout.personalised_message(mailout.letter_mime(issue), issue, claimed)
+    claimed = engine.Claimed(delivery.id, 0, subscriber.email, subscriber.name, subscriber.unsubscribe_token)
+    message_id, raw = engine.personalised_message(mailout.letter_mime(issue), mailout.message_id_prefix(issue), claimed)
     assert re.fullmatch(rf"<invitation-i{issue.id}\.{delivery.id}\.[0-9a-f]{{8}}@parentalites\.test>", message_id)
     assert b"None" not in raw.split(b"\r\n\r\n", 1)[0]
     assert b"List-Id: " in raw and b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in raw
@@ -239,7 +243,7 @@ def test_only_the_segment_receives_the_invitation(db, world, smtp, celery_worker
 
 
 def test_editor_sends_a_test_of_the_invitation_to_one_address(client, db, world, captured_jobs):
-    from newsletter.models import OutboundEmail
+    from mailing.models import OutboundEmail
     people(db)
     event = make_event(db)
     login(client, "redaction@reaap.test", "mdp-redaction")

@@ -1,6 +1,7 @@
 """Composing an issue, compiling it once, planning deliveries, and the public archive."""
 from __future__ import annotations
 
+from mailing import engine
 from datetime import date, timedelta
 
 import feedparser
@@ -8,11 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from contributions import services as contributions
-from contributions.models import ContributionKind, ContributionStatus as S
+from contributions.models import ContributionKind
+from contributions.models import ContributionStatus as S
+from core.db import utcnow
+from mailing.models import Delivery
+from mailing.templates import MJMLError, compile_mjml
 from newsletter import archive, issues, mailout
-from newsletter.db import utcnow
-from newsletter.mail import MJMLError, compile_mjml
-from newsletter.models import Delivery, Issue, IssueStatus
+from newsletter.models import Issue, IssueStatus
 from subscribers.models import Subscriber, SubscriberStatus
 from tests.conftest import login
 
@@ -85,7 +88,7 @@ def test_compile_once_leaves_personal_slots_and_freezes_the_archive(db, issue):
 
 
 def test_personalisation_escapes_names_in_html():
-    letter = mailout.CompiledLetter("S", "<p>%%greeting%%</p><a href=\"%%unsubscribe_url%%\">x</a>", "%%greeting%%")
+    letter = engine.CompiledLetter("S", "<p>%%greeting%%</p><a href=\"%%unsubscribe_url%%\">x</a>", "%%greeting%%")
     html, text = letter.render({"greeting": "Bonjour <b>Zoé & Léa</b>,", "unsubscribe_url": "https://x.test/d/a\"b"})
     assert html == '<p>Bonjour &lt;b&gt;Zoé &amp; Léa&lt;/b&gt;,</p><a href="https://x.test/d/a&quot;b">x</a>'
     assert text == "Bonjour <b>Zoé & Léa</b>,"
@@ -179,7 +182,7 @@ def test_the_archive_keeps_a_letter_as_it_was_sent(db, world, captured_jobs):
 
 
 def test_a_letter_that_does_not_compile_goes_back_to_draft_with_the_reason(db, issue, captured_jobs, monkeypatch):
-    from newsletter import mail
+    from mailing import templates as mail
     monkeypatch.setattr(mailout, "compile_mjml", lambda source, name: mail.compile_mjml("<mjml><mj-body><oops", name))
     mailout.request_send(db, issue)
     db.commit()

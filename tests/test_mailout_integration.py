@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from mailing import sender
 from collections import Counter
 from datetime import date, timedelta
 
@@ -11,10 +12,12 @@ import pytest
 from sqlalchemy import func, select
 
 from contributions import services as contributions
-from contributions.models import ContributionKind, ContributionStatus as S
+from contributions.models import ContributionKind
+from contributions.models import ContributionStatus as S
+from core.db import utcnow
+from mailing.models import Delivery, DeliveryStatus
 from newsletter import issues, mailout
-from newsletter.db import utcnow
-from newsletter.models import Delivery, DeliveryStatus, Issue, IssueStatus
+from newsletter.models import Issue, IssueStatus
 from subscribers.models import Subscriber, SubscriberStatus
 from tests.conftest import WorkerProcess, login, wait_for
 
@@ -218,7 +221,7 @@ def test_an_unreachable_smtp_server_gives_the_batch_back(db, world, smtp, captur
     people(db, 4)
     issue = started(db, world)
     monkeypatch.setenv("SMTP_URL", "smtp://127.0.0.1:1")  # nobody listens there
-    from newsletter.settings import reset_settings
+    from core.settings import reset_settings
     reset_settings()
     try:
         with pytest.raises((smtplib.SMTPException, OSError)):
@@ -234,8 +237,8 @@ def test_an_unreachable_smtp_server_gives_the_batch_back(db, world, smtp, captur
 
 @pytest.mark.parametrize("pipelining", [False, True])
 def test_refusals_and_verp_with_and_without_pipelining(db, world, smtp, captured_jobs, pipelining):
-    from newsletter.mail import SMTPConnection
-    from subscribers.bounces import parse_verp
+    from mailing.smtp import SMTPConnection
+    from mailing.verp import parse_verp
     smtp.pipelining = pipelining
     with SMTPConnection() as connection:
         connection.client.ehlo_or_helo_if_needed()
@@ -279,8 +282,8 @@ def test_pause_resume_and_cancel(db, world, smtp, captured_jobs):
 
 
 def test_too_many_failures_in_a_row_pause_the_mailout_and_tell_the_editors(db, world, smtp, captured_jobs, monkeypatch):
-    from newsletter.models import OutboundEmail
-    from newsletter.settings import reset_settings
+    from core.settings import reset_settings
+    from mailing.models import OutboundEmail
     monkeypatch.setenv("MAILOUT_MAX_CONSECUTIVE_FAILURES", "3")
     reset_settings()
     try:
@@ -308,7 +311,7 @@ def test_too_many_failures_in_a_row_pause_the_mailout_and_tell_the_editors(db, w
 @pytest.fixture
 def throttled(monkeypatch, tmp_path):
     """Configure relays and caps for one test (file-backed buckets, so no other run shares them)."""
-    from newsletter.settings import reset_settings
+    from core.settings import reset_settings
 
     def configure(**env):
         for key, value in env.items():
@@ -316,11 +319,11 @@ def throttled(monkeypatch, tmp_path):
         monkeypatch.setenv("PARENTALITES_DATA_DIR", str(tmp_path))
         monkeypatch.setenv("CELERY_BROKER_URL", "memory://")  # buckets in a file under tmp_path
         reset_settings()
-        mailout.relay_setup.cache_clear()
+        sender.relay_setup.cache_clear()
     yield configure
     monkeypatch.undo()
     reset_settings()
-    mailout.relay_setup.cache_clear()
+    sender.relay_setup.cache_clear()
 
 
 def test_a_domain_cap_delays_only_that_provider_without_sleeping(db, world, smtp, captured_jobs, throttled):
@@ -365,6 +368,7 @@ def test_flushing_redis_in_the_middle_loses_nobody(db, world, smtp, celery_worke
     """The broker is only a trigger: after FLUSHDB, beat's sweeper wakes workers again from what the
     database says (and gives back claims whose task vanished), and the mail-out completes."""
     import redis
+
     from tests.conftest import REDIS_URL
     subscribers = people(db, 40)
     smtp.delay = 0.05
@@ -384,7 +388,8 @@ def test_a_slow_batch_keeps_its_claims_alive_so_the_sweeper_never_resends_it(db,
     """A batch that takes longer than MAILOUT_STALE_AFTER must not be given to another worker while
     its own worker is alive: the claims are refreshed as it goes."""
     import threading
-    from newsletter.settings import reset_settings
+
+    from core.settings import reset_settings
     monkeypatch.setenv("MAILOUT_STALE_AFTER", "3")
     reset_settings()
     try:
@@ -397,7 +402,7 @@ def test_a_slow_batch_keeps_its_claims_alive_so_the_sweeper_never_resends_it(db,
         released = []
 
         def sweeper():
-            from newsletter.db import SessionFactory
+            from core.db import SessionFactory
             other = SessionFactory()
             for _ in range(5):
                 time.sleep(1.2)

@@ -6,10 +6,10 @@ import email
 import email.policy
 import html as html_module
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from newsletter.mail import build_message
-from newsletter.mime import LetterMIME, format_recipient
+from mailing.mime import LetterMIME, build_message, format_recipient
 
 TEXT = "Bonjour,\n%%greeting%%\n\nUne ligne très longue " + "é" * 200 + " fin.\nLien : %%unsubscribe_url%%\n\n-- \nFin   \n"
 HTML = "<p>%%greeting%%</p>\n<p>" + "Paragraphe accentué, « guillemets » — tiret. " * 30 + "</p>\n<a href=\"%%unsubscribe_url%%\">x</a>\n"

@@ -9,11 +9,18 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from contributions import services as contributions, structures
-from contributions.models import Contribution, ContributionKind, Structure, StructureKind
-from newsletter import auth
-from newsletter.mail import send_outbound
-from newsletter.models import OutboundEmail, OutboundStatus, Role, User
+from accounts import auth
+from accounts.models import Role, User
+from contributions import services as contributions
+from contributions import structures
+from contributions.models import (
+    Contribution,
+    ContributionKind,
+    Structure,
+    StructureKind,
+)
+from mailing.models import OutboundEmail, OutboundStatus
+from mailing.outbox import send_outbound
 from tests.conftest import login, wait_for
 
 
@@ -99,7 +106,7 @@ def test_structure_list_counts_accounts_and_contributions_and_shows_feed_status(
     tilleuls.feed_ok_at = asso.feed_ok_at = None
     asso.feed_url, asso.feed_failures, asso.feed_error = "https://asso.example.org/rss", 3, "Délai dépassé"
     calm = Structure(name="CAF de la Seine-Saint-Denis", kind=StructureKind.caf, feed_url="https://caf.example.org/rss")
-    from newsletter.db import utcnow
+    from core.db import utcnow
     calm.feed_ok_at = utcnow()
     shaky = Structure(name="Ville de Bondy", kind=StructureKind.ville, feed_url="https://bondy.example.org/rss",
                       feed_failures=1, feed_error="HTTP 503")
@@ -386,8 +393,8 @@ def test_the_login_link_form_answers_the_same_whatever_the_address(client, world
 
 
 def test_login_link_requests_are_rate_limited(db, world, captured_jobs):
-    from newsletter.app import create_app
-    from newsletter.extensions import limiter
+    from core.extensions import limiter
+    from parentalites.app import create_app
     previous = limiter.enabled  # the limiter is one object: leave it as other tests' apps set it
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": True})
     limiter.reset()
@@ -465,7 +472,7 @@ def test_two_accounts_of_a_structure_share_its_submissions_and_others_get_403(cl
 # --- Command line -------------------------------------------------------------------------------
 
 def test_cli_creates_a_structure_and_invites_a_partner(db, world, captured_jobs):
-    from newsletter.cli import main
+    from parentalites.cli import main
     runner = CliRunner()
     result = runner.invoke(main, ["structure", "create", "--name", "Centre social Alpha", "--kind", "centre_social",
                                   "--commune", "Pantin", "--feed-url", "https://alpha.example.org/feed"])

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, delete, select
 from sqlalchemy.orm import Session
 
@@ -14,8 +16,8 @@ COMMUNES = ["Bobigny", "Montreuil", "Saint-Denis", "Épinay-sur-Seine"]
 
 @pytest.fixture
 def sqlite_db():
-    import newsletter.all_models  # noqa: F401
-    from newsletter.db import Base
+    import parentalites.models  # noqa: F401
+    from core.db import Base
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
     with Session(engine) as session:
@@ -186,7 +188,7 @@ def test_preferences_page_refuses_a_forged_token_and_a_departed_subscriber(clien
 
 
 def test_preferences_form_is_protected_by_csrf(db):
-    from newsletter.app import create_app
+    from parentalites.app import create_app
     app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False})  # CSRF on, as in production
     subscriber = add(db, "lea", topics=["clas"])
     db.commit()
@@ -201,8 +203,9 @@ def test_the_mailout_plans_an_invitation_for_its_segment_on_both_databases(popul
     from datetime import datetime, timedelta, timezone
 
     from events.models import Event
+    from mailing.models import Delivery
     from newsletter import mailout
-    from newsletter.models import Delivery, Issue
+    from newsletter.models import Issue
     db = population
     start = datetime(2030, 1, 10, 17, tzinfo=timezone.utc)
     event = Event(title="Soirée", starts_at=start, ends_at=start + timedelta(hours=2))

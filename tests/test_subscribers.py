@@ -6,7 +6,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from newsletter.models import OutboundEmail
+from mailing.models import OutboundEmail
 from subscribers import services
 from subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
 

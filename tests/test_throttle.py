@@ -12,9 +12,18 @@ from collections import Counter
 
 import pytest
 
-from newsletter.throttle import (
-    Bucket, FileBucketStore, MemoryBucketStore, RedisBucketStore, Relay, Throttle,
-    ThrottleUnavailable, choose_relay, match_domain, parse_domain_caps, parse_relays,
+from mailing.throttle import (
+    Bucket,
+    FileBucketStore,
+    MemoryBucketStore,
+    RedisBucketStore,
+    Relay,
+    Throttle,
+    ThrottleUnavailable,
+    choose_relay,
+    match_domain,
+    parse_domain_caps,
+    parse_relays,
     recipient_domain,
 )
 from tests.conftest import REDIS_URL

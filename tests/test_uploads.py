@@ -12,7 +12,8 @@ from PIL import ExifTags, Image
 from sqlalchemy import func, select
 
 from contributions import services, uploads
-from contributions.models import Contribution, ContributionFile, ContributionKind, ContributionStatus as S
+from contributions.models import Contribution, ContributionFile, ContributionKind
+from contributions.models import ContributionStatus as S
 from newsletter import issues, mailout
 from tests.conftest import login
 

@@ -1,0 +1,44 @@
+"""Accounts: a partner attached to a structure, an editor, or an admin."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, UTCDateTime, enum_column, utcnow
+
+
+class Role(str, enum.Enum):
+    partner = "partner"
+    editor = "editor"
+    admin = "admin"
+
+
+class User(UserMixin, Base):
+    """An account: a partner attached to a structure, an editor, or an admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
+    structure_id: Mapped[int | None] = mapped_column(ForeignKey("structures.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # by an editor, by e-mail
+
+    structure = relationship("Structure", back_populates="members")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    @property
+    def is_editor(self) -> bool:
+        return self.role in (Role.editor, Role.admin)

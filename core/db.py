@@ -1,0 +1,109 @@
+"""Database engine, session and declarative base.
+
+One engine per process, built from the settings. The session is thread-scoped: Flask removes it at
+the end of each request, Celery at the end of each task.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import DateTime, Enum, MetaData, create_engine, event, make_url
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from core.settings import get_settings
+
+# Stable constraint names, so that Alembic migrations name the same thing on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            value = value.astimezone(timezone.utc)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def enum_column(cls: type[enum.Enum], name: str) -> Enum:
+    # Store the value (stable, readable in SQL), checked by a CHECK constraint on both backends.
+    return Enum(cls, name=name, native_enum=False, create_constraint=False, length=32,
+                values_callable=lambda e: [m.value for m in e])
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets the web process read while a worker writes; busy_timeout makes writers wait
+    # for each other instead of failing with "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+_engine: Engine | None = None
+SessionFactory = sessionmaker(expire_on_commit=False)
+session = scoped_session(SessionFactory)
+
+
+def get_engine() -> Engine:
+    global _engine
+    if _engine is None:
+        _engine = make_engine(get_settings().database_url)
+        SessionFactory.configure(bind=_engine)
+    return _engine
+
+
+def reset_engine() -> None:
+    """Drop the engine and the sessions (after a fork, or when the settings change)."""
+    global _engine
+    session.remove()
+    if _engine is not None:
+        _engine.dispose()
+    _engine = None
+
+
+def init_db() -> None:
+    get_engine()

@@ -1,0 +1,25 @@
+"""Absolute URLs that leave the site in e-mails and feeds. Built from BASE_URL without a request,
+so workers and the CLI produce the same links as the web app (the routes are in the views)."""
+from __future__ import annotations
+
+from core.settings import get_settings
+
+
+def absolute(path: str) -> str:
+    return get_settings().base_url + path
+
+
+def confirm_path(token: str) -> str:
+    return f"/abonnement/confirmer/{token}"
+
+
+def unsubscribe_path(token: str) -> str:
+    return f"/desabonnement/{token}"
+
+
+def letter_path(numero: int) -> str:
+    return f"/lettres/{numero}/"
+
+
+def preferences_path(token: str) -> str:
+    return f"/preferences/{token}"

@@ -1,0 +1,381 @@
+"""The mail-out engine's ledger and wire: claim a batch of deliveries, send each over a reused
+SMTP connection through the relays and their throttle, record every outcome in bulk.
+
+The database is the truth: one `Delivery` row per recipient, unique per (issue, subscriber); workers
+claim batches of queued rows (PostgreSQL `FOR UPDATE SKIP LOCKED`), send them, record them. The
+engine knows an issue only by its id and its compiled parts, and its recipients by the columns the
+layer above hands it (`RecipientColumns`): it never imports the letter, events or subscribers.
+What to send, to whom and when to stop is newsletter.mailout's business.
+"""
+from __future__ import annotations
+
+import html
+import logging
+import re
+import secrets
+import smtplib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core import urls
+from core.db import utcnow
+from core.settings import get_settings
+from mailing.mime import LetterMIME, format_recipient
+from mailing.models import Delivery, DeliveryStatus
+from mailing.sender import RelayPool
+from mailing.templates import RenderedEmail
+from mailing.throttle import ThrottleUnavailable, choose_relay
+from mailing.verp import verp_address
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5))  # below any broker visibility timeout
+
+# --- Personal slots -----------------------------------------------------------------------------
+
+SLOT_RE = re.compile(r"%%(\w+)%%")
+
+
+def slot(name: str) -> str:
+    """A personalisation slot left in the compiled letter, filled per recipient."""
+    return f"%%{name}%%"
+
+
+class CompiledLetter:
+    """An issue's subject, HTML and text as strings with their slots filled (HTML-escaped in the
+    HTML). The mail-out itself fills slots at the MIME level (mailing.mime.LetterMIME)."""
+
+    def __init__(self, subject: str, html_source: str, text_source: str):
+        self.subject = subject
+        self._html = SLOT_RE.split(html_source)
+        self._text = SLOT_RE.split(text_source)
+
+    @staticmethod
+    def _fill(parts: list[str], values: dict[str, str]) -> str:
+        # re.split with one group alternates literal, slot name, literal, ...
+        return "".join(part if i % 2 == 0 else values[part] for i, part in enumerate(parts))
+
+    def render(self, values: dict[str, str]) -> tuple[str, str]:
+        escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
+        return self._fill(self._html, escaped), self._fill(self._text, values)
+
+
+def greeting(name: str) -> str:
+    return f"Bonjour {name}," if name else "Bonjour,"
+
+
+def archive_slot_values() -> dict[str, str]:
+    return {"greeting": greeting(""), "unsubscribe_url": urls.absolute("/desabonnement/"),
+            "preferences_url": urls.absolute("/preferences/")}
+
+
+def slot_values(name: str, unsubscribe_token: str) -> dict[str, str]:
+    """One recipient's values for the slots of a compiled letter or invitation."""
+    return {"greeting": greeting(name),
+            "unsubscribe_url": urls.absolute(urls.unsubscribe_path(unsubscribe_token)),
+            "preferences_url": urls.absolute(urls.preferences_path(unsubscribe_token))}
+
+
+def neutral_letter(rendered: RenderedEmail) -> RenderedEmail:
+    """The letter with neutral slots (no name, the generic unsubscribe page): for previews, test
+    sends and the archive."""
+    html_body, text_body = CompiledLetter(rendered.subject, rendered.html, rendered.text).render(
+        archive_slot_values())
+    return RenderedEmail(rendered.subject, html_body, text_body)
+
+
+
+def letter_headers(unsubscribe_url: str) -> dict[str, str]:
+    return {**static_letter_headers(), "List-Unsubscribe": f"<{unsubscribe_url}>"}
+
+
+def static_letter_headers() -> dict[str, str]:
+    return {
+        "List-Id": get_settings().list_id,
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Precedence": "bulk",
+        "Auto-Submitted": "auto-generated",
+    }
+
+
+def letter_mime(subject: str, html_body: str, text_body: str) -> LetterMIME:
+    """A compiled letter, MIME-encoded once; each recipient's copy fills a few lines."""
+    return LetterMIME(sender=get_settings().mail_from, subject=subject, text=text_body, html=html_body,
+                      static_headers=static_letter_headers())
+
+
+# --- The ledger ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RecipientColumns:
+    """Where the ledger finds a recipient: the columns of the subscribers' table, handed down by the
+    layer that owns it (the ledger joins on them, it does not import them)."""
+    id: Any
+    email: Any
+    name: Any
+    unsubscribe_token: Any
+
+
+def _insert(db: Session):
+    return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(Delivery.__table__)
+
+
+def plan(db: Session, issue_id: int, recipient_ids) -> int:
+    """One queued Delivery per recipient id selected by `recipient_ids` (a one-column SELECT), in
+    one INSERT … SELECT. Planning twice adds nobody twice (unique on issue and subscriber).
+    Returns the number of rows added."""
+    from sqlalchemy import literal
+    rows = recipient_ids.with_only_columns(
+        literal(issue_id), *recipient_ids.selected_columns, literal(DeliveryStatus.queued.value), literal(0))
+    stmt = _insert(db).from_select(["issue_id", "subscriber_id", "status", "attempts"], rows)
+    result = db.execute(stmt.on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"]),
+                        execution_options={"preserve_rowcount": True})
+    return result.rowcount or 0
+
+
+@dataclass
+class Claimed:
+    delivery_id: int
+    attempts: int
+    email: str
+    name: str
+    unsubscribe_token: str
+
+
+def _claimable(issue_id: int, now: datetime):
+    return and_(Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.queued,
+                or_(Delivery.not_before.is_(None), Delivery.not_before <= now))
+
+
+def count_claimable(db: Session, issue_id: int) -> int:
+    return db.scalar(select(func.count()).where(_claimable(issue_id, utcnow()))) or 0
+
+
+def claim_batch(db: Session, issue_id: int, size: int,
+                recipients: RecipientColumns) -> tuple[str, list[Claimed]]:
+    """Claim up to `size` queued deliveries for this worker, atomically. On PostgreSQL, SKIP
+    LOCKED lets concurrent workers take disjoint batches without waiting on each other; SQLite
+    serialises writers, so the single UPDATE is atomic there too."""
+    token = secrets.token_hex(16)
+    now = utcnow()
+    ids = select(Delivery.id).where(_claimable(issue_id, now)).order_by(Delivery.id).limit(size)
+    if db.get_bind().dialect.name == "postgresql":
+        ids = ids.with_for_update(skip_locked=True)
+    db.execute(update(Delivery).where(Delivery.id.in_(ids.scalar_subquery()))
+               .values(status=DeliveryStatus.claimed, claim_token=token, claimed_at=now)
+               .execution_options(synchronize_session=False))
+    rows = db.execute(
+        select(Delivery.id, Delivery.attempts, recipients.email, recipients.name, recipients.unsubscribe_token)
+        .join_from(Delivery, recipients.email.table, recipients.id == Delivery.subscriber_id)
+        .where(Delivery.claim_token == token).order_by(Delivery.id)).all()
+    db.commit()  # a claim is its own short transaction: other workers must see it at once
+    return token, [Claimed(*row) for row in rows]
+
+
+@dataclass
+class Outcome:
+    delivery_id: int
+    status: DeliveryStatus
+    code: int | None = None
+    reply: str | None = None
+    message_id: str | None = None
+    retry_at: datetime | None = None
+
+
+def _reply_text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _refusal(claimed: Claimed, code: int, reply: bytes | str, now: datetime) -> Outcome:
+    """A 4xx is retried later with backoff (up to MAX_ATTEMPTS); a 5xx fails at once."""
+    text = _reply_text(reply)
+    attempt = claimed.attempts + 1
+    if 400 <= code < 500 and attempt < MAX_ATTEMPTS:
+        return Outcome(claimed.delivery_id, DeliveryStatus.queued, code, text,
+                       retry_at=now + RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1])
+    return Outcome(claimed.delivery_id, DeliveryStatus.failed, code, text)
+
+
+def personalised_message(letter: LetterMIME, prefix: str, claimed: Claimed) -> tuple[str, bytes]:
+    """One recipient's copy: its slots filled, a Message-ID `<prefix.delivery.random@domain>`."""
+    values = slot_values(claimed.name, claimed.unsubscribe_token)
+    unsubscribe_url = values["unsubscribe_url"]
+    message_id = f"<{prefix}.{claimed.delivery_id}.{secrets.token_hex(4)}@{get_settings().mail_domain}>"
+    return message_id, letter.render(
+        to=format_recipient(claimed.name, claimed.email), message_id=message_id,
+        personal_headers={"List-Unsubscribe": f"<{unsubscribe_url}>"}, text_values=values,
+        html_values={key: html.escape(value, quote=True) for key, value in values.items()})
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[Outcome]
+    connection_lost: str | None = None  # the batch stopped: no relay could be reached
+    wake_in: float | None = None        # the batch stopped at a relay's rate limit: wake after this
+
+
+def _give_back(rest: list[Claimed], reason: str, retry_at: datetime | None = None) -> list[Outcome]:
+    return [Outcome(c.delivery_id, DeliveryStatus.queued, None, reason, retry_at=retry_at) for c in rest]
+
+
+def send_claimed(letter: LetterMIME, prefix: str, claimed: list[Claimed], pool: RelayPool,
+                 keepalive: Callable[[], None] | None = None) -> BatchResult:
+    """Send every claimed delivery. One recipient's refusal never stops the batch; a dropped
+    connection is reopened and the same message tried again once. A rate limit never sleeps more
+    than a fraction of a second: what must wait goes back to the queue with the time it may leave."""
+    result = BatchResult([])
+    outcomes = result.outcomes
+    max_failures = get_settings().mailout_max_consecutive_failures
+    # A live worker refreshes its claims well within the stale window, so the sweeper only ever
+    # gives back the claims of a dead one (a slow batch must not be sent twice).
+    keepalive_every = max(get_settings().mailout_stale_after / 3, 1.0)
+    last_keepalive = time.monotonic()
+    for index, item in enumerate(claimed):
+        if keepalive and time.monotonic() - last_keepalive > keepalive_every:
+            keepalive()
+            last_keepalive = time.monotonic()
+        streak = failure_streak(outcomes)
+        if max_failures and streak >= max_failures:
+            # Give the rest back untouched; run_batch pauses the mail-out and tells the editors.
+            outcomes.extend(_give_back(claimed[index:], None))
+            return result
+        try:
+            choice = choose_relay(pool.relays, pool.throttle, item.email)
+            paused = 0.0
+            while choice.relay is None and choice.wait <= pool.throttle.max_pause and paused < 2.0:
+                time.sleep(choice.wait)  # sub-second waits only
+                paused += choice.wait
+                choice = choose_relay(pool.relays, pool.throttle, item.email)
+        except ThrottleUnavailable as exc:
+            outcomes.extend(_give_back(claimed[index:], f"limites d'envoi indisponibles : {exc}",
+                                       utcnow() + RETRY_DELAYS[0]))
+            result.wake_in = RETRY_DELAYS[0].total_seconds()
+            return result
+        if choice.relay is None:
+            now = utcnow()
+            if choice.relay_wait > 0:  # every relay is at its limit: the rest of the batch waits too
+                outcomes.extend(_give_back([item], "limite d'envoi du relais", now + timedelta(seconds=choice.wait)))
+                outcomes.extend(_give_back(claimed[index + 1:], "limite d'envoi du relais",
+                                           now + timedelta(seconds=choice.relay_wait)))
+                result.wake_in = choice.relay_wait
+                return result
+            outcomes.extend(_give_back([item], "limite du domaine", now + timedelta(seconds=choice.wait)))
+            continue  # only this provider is at its cap: the next recipient may go
+        connection = pool.connection(choice.relay)
+        message_id, message = personalised_message(letter, prefix, item)
+        for attempt in (1, 2):
+            try:
+                # VERP: the return path names the delivery, so a bounce maps to one subscriber.
+                connection.send(verp_address(item.delivery_id), item.email, message)
+                outcomes.append(Outcome(item.delivery_id, DeliveryStatus.sent, 250, None, message_id))
+                break
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, reply = next(iter(exc.recipients.values()))
+                outcomes.append(_refusal(item, code, reply, utcnow()))
+                break
+            except (smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+                outcomes.append(_refusal(item, exc.smtp_code, exc.smtp_error, utcnow()))
+                break
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException, OSError) as exc:
+                log.warning("SMTP connection to %s lost (%s); reconnecting", choice.relay.label, exc)
+                try:
+                    if attempt == 2:
+                        raise
+                    connection.reconnect()
+                except (smtplib.SMTPException, OSError) as lost:
+                    # Give the rest back untouched: another batch will take them.
+                    result.connection_lost = f"{choice.relay.label} : {lost}"
+                    outcomes.extend(_give_back(claimed[index:], f"connexion perdue : {lost}"))
+                    return result
+    return result
+
+
+def failure_streak(outcomes: list[Outcome]) -> int:
+    """Refusals in a row at the end of `outcomes` (a 4xx put back in the queue counts too)."""
+    streak = 0
+    for outcome in reversed(outcomes):
+        if outcome.status is DeliveryStatus.queued and outcome.code is None:
+            continue  # given back untouched (end of a stopped batch): neither success nor refusal
+        if outcome.status is DeliveryStatus.sent:
+            break
+        streak += 1
+    return streak
+
+
+def record(db: Session, token: str, outcomes: list[Outcome]) -> None:
+    """Record a batch's outcomes in one executemany, only for rows this worker still holds."""
+    if not outcomes:
+        return
+    now = utcnow()
+    table = Delivery.__table__
+    stmt = (update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.claim_token == token)
+            .values(status=bindparam("b_status"), smtp_code=bindparam("b_code"),
+                    smtp_reply=bindparam("b_reply"), message_id=bindparam("b_message_id"),
+                    sent_at=bindparam("b_sent_at"), not_before=bindparam("b_not_before"),
+                    attempts=table.c.attempts + bindparam("b_attempt"),
+                    claim_token=None, claimed_at=None))
+    db.execute(stmt, [{
+        "b_id": o.delivery_id, "b_status": o.status.value, "b_code": o.code, "b_reply": o.reply,
+        "b_message_id": o.message_id, "b_sent_at": now if o.status is DeliveryStatus.sent else None,
+        "b_not_before": o.retry_at, "b_attempt": 0 if (o.status is DeliveryStatus.queued and o.code is None) else 1,
+    } for o in outcomes])
+    db.commit()  # outcomes are durable before the next batch is woken: a crash re-sends none of them
+
+
+class RelayUnreachable(OSError):
+    """No SMTP relay answered; the batch was given back untouched."""
+
+
+
+def earliest_retry(db: Session, issue_id: int) -> datetime | None:
+    """When the first delivery that waits for its time (a 4xx retry, a rate limit) may leave."""
+    return db.scalar(select(func.min(Delivery.not_before)).where(
+        Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.queued))
+
+
+def remaining(db: Session, issue_id: int) -> int:
+    """Deliveries not yet sent nor failed (queued or claimed)."""
+    return db.scalar(select(func.count()).where(
+        Delivery.issue_id == issue_id,
+        Delivery.status.in_([DeliveryStatus.queued, DeliveryStatus.claimed]))) or 0
+
+
+def release_stale(db: Session, before: datetime) -> int:
+    """Give back the claims of a dead worker (a live one refreshes its claims well within)."""
+    return db.execute(
+        update(Delivery).where(Delivery.status == DeliveryStatus.claimed, Delivery.claimed_at < before)
+        .values(status=DeliveryStatus.queued, claim_token=None, claimed_at=None)
+        .execution_options(synchronize_session=False)).rowcount or 0
+
+
+def cancel_queued(db: Session, issue_id: int) -> int:
+    """Cancel what was not sent yet (a batch on the wire finishes). Returns how many."""
+    return db.execute(update(Delivery).where(Delivery.issue_id == issue_id,
+                                             Delivery.status == DeliveryStatus.queued)
+                      .values(status=DeliveryStatus.cancelled)
+                      .execution_options(synchronize_session=False)).rowcount or 0
+
+
+def status_counts(db: Session, issue_id: int) -> dict[str, int]:
+    """Deliveries of an issue per status value, every status present (0 when none)."""
+    counts = dict(db.execute(select(Delivery.status, func.count()).where(Delivery.issue_id == issue_id)
+                             .group_by(Delivery.status)).all())
+    return {s.value: counts.get(s, 0) or counts.get(s.value, 0) for s in DeliveryStatus}
+
+
+def failed_deliveries(db: Session, issue_id: int, recipients: RecipientColumns,
+                      limit: int = 100) -> list[tuple[Delivery, str]]:
+    rows = db.execute(select(Delivery, recipients.email).join_from(Delivery, recipients.email.table,
+                                                                   recipients.id == Delivery.subscriber_id)
+                      .where(Delivery.issue_id == issue_id, Delivery.status == DeliveryStatus.failed)
+                      .order_by(Delivery.id).limit(limit)).all()
+    return [(d, email) for d, email in rows]

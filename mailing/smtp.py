@@ -1,0 +1,126 @@
+"""The SMTP session: the only code that opens a connection to a mail server."""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from urllib.parse import unquote, urlsplit
+
+from core.settings import get_settings
+from mailing.dkim import signer_from_env
+
+
+class SMTPConnection:
+    """One SMTP session, reused for many messages. `SMTP_URL` forms:
+    smtp://host:port (plain), smtp+starttls://user:pass@host:587, smtps://user:pass@host:465."""
+
+    def __init__(self, url: str | None = None, timeout: float = 30.0):
+        parts = urlsplit(url or get_settings().smtp_url)
+        if parts.scheme not in ("smtp", "smtp+starttls", "smtps"):
+            raise ValueError(f"SMTP_URL: schéma inconnu {parts.scheme!r}")
+        self.scheme = parts.scheme
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or {"smtp": 25, "smtp+starttls": 587, "smtps": 465}[parts.scheme]
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+        self.client: smtplib.SMTP | None = None
+        # Optional DKIM (DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY); a bad key fails here, early.
+        self.signer = signer_from_env()
+
+    def open(self) -> None:
+        if self.scheme == "smtps":
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                      context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.scheme == "smtp+starttls":
+                client.starttls(context=ssl.create_default_context())
+        if self.username:
+            client.login(self.username, self.password or "")
+        self.client = client
+
+    def send(self, envelope_from: str, recipient: str, message: bytes) -> None:
+        """Send one message; raises smtplib's exceptions (the caller decides what they mean)."""
+        if self.client is None:
+            self.open()
+        if self.signer is not None:
+            message = self.signer.sign(message)
+        if message.startswith(b".") or b"\n." in message:
+            # Lines starting with a dot: let smtplib dot-stuff them (RFC 5321 §4.5.2).
+            self.client.sendmail(envelope_from, [recipient], message)
+            return
+        self._send_unstuffed(envelope_from, recipient, message)
+
+    def _send_unstuffed(self, envelope_from: str, recipient: str, message: bytes) -> None:
+        """smtplib.sendmail without its per-message regex passes (dot-stuffing, line endings),
+        for messages that need none: the letter's MIME writes CRLF and =2E for a leading dot.
+        Same commands, same replies, same exceptions."""
+        client = self.client
+        client.ehlo_or_helo_if_needed()
+        if client.has_extn("pipelining"):
+            return self._send_pipelined(envelope_from, recipient, message)
+        code, reply = client.mail(envelope_from)
+        if code != 250:
+            client._rset() if code == 421 else client.rset()
+            raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
+        code, reply = client.rcpt(recipient)
+        if code not in (250, 251):
+            client._rset() if code == 421 else client.rset()
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+        client.putcmd("data")
+        code, reply = client.getreply()
+        if code != 354:
+            client._rset()
+            raise smtplib.SMTPDataError(code, reply)
+        client.send(message if message.endswith(b"\r\n") else message + b"\r\n")
+        client.send(b".\r\n")
+        code, reply = client.getreply()
+        if code != 250:
+            client._rset() if code == 421 else client.rset()
+            raise smtplib.SMTPDataError(code, reply)
+
+    def _send_pipelined(self, envelope_from: str, recipient: str, message: bytes) -> None:
+        """RFC 2920: MAIL, RCPT and DATA in one write, their three replies read after; two round
+        trips per message instead of four."""
+        client = self.client
+        client.send(f"MAIL FROM:{smtplib.quoteaddr(envelope_from)}\r\n"
+                    f"RCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n".encode("ascii"))
+        mail_reply, rcpt_reply, data_reply = client.getreply(), client.getreply(), client.getreply()
+        if data_reply[0] == 354 and (mail_reply[0] != 250 or rcpt_reply[0] not in (250, 251)):
+            # The server accepted DATA although a command failed: end it empty, then report.
+            client.send(b".\r\n")
+            client.getreply()
+        if mail_reply[0] != 250:
+            client.rset()
+            raise smtplib.SMTPSenderRefused(mail_reply[0], mail_reply[1], envelope_from)
+        if rcpt_reply[0] not in (250, 251):
+            client.rset()
+            raise smtplib.SMTPRecipientsRefused({recipient: rcpt_reply})
+        if data_reply[0] != 354:
+            client.rset()
+            raise smtplib.SMTPDataError(*data_reply)
+        client.send(message if message.endswith(b"\r\n") else message + b"\r\n")
+        client.send(b".\r\n")
+        code, reply = client.getreply()
+        if code != 250:
+            client.rset()
+            raise smtplib.SMTPDataError(code, reply)
+
+    def reconnect(self) -> None:
+        self.close()
+        self.open()
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.quit()
+            except (smtplib.SMTPException, OSError):
+                self.client.close()
+            self.client = None
+
+    def __enter__(self) -> SMTPConnection:
+        self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,101 @@
+"""The Flask application factory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, render_template, request
+from flask_babel import Babel, get_locale
+from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from accounts.auth import auth_bp, login_manager
+from contributions.directory_views import directory_bp
+from contributions.feed_views import feeds_bp
+from contributions.models import STATUS_LABELS, ContributionStatus
+from contributions.structure_views import structures_bp
+from contributions.views import files_bp, moderation_bp, partner_bp
+from core import db as database
+from core.extensions import csrf, limiter
+from core.formatting import install_filters
+from core.text import render_markdown, safe_url
+from events.invitations_views import invitations_bp
+from events.views import events_bp
+from newsletter.calendar_views import calendar_bp
+from newsletter.views import public_bp, redaction_bp
+from parentalites.bootstrap import bootstrap
+from subscribers.bounce_views import bounces_bp
+from subscribers.views import subscribers_bp
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ["fr", "en"]
+
+def select_locale() -> str:
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    return request.accept_languages.best_match(LOCALES) or "fr"
+
+
+def csrf_field(form) -> str:
+    """A form's CSRF token without its id attribute: a page often holds several forms, and ids
+    must be unique. Empty when CSRF is off (tests)."""
+    field = getattr(form, "csrf_token", None)
+    return field(id=False) if field is not None else ""
+
+
+def create_app(config: dict | None = None) -> Flask:
+    settings = bootstrap()
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        REMEMBER_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        BABEL_DEFAULT_LOCALE="fr",
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config.update(config or {})
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    database.init_db()
+    csrf.init_app(app)
+    limiter.init_app(app)
+    Babel(app, locale_selector=select_locale)
+
+    login_manager.init_app(app)
+    for blueprint in (feeds_bp, public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp,
+                      bounces_bp, events_bp, files_bp, structures_bp, invitations_bp, calendar_bp, directory_bp):
+        app.register_blueprint(blueprint)
+
+    app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["safe_url"] = safe_url
+    install_filters(app.jinja_env)
+    app.jinja_env.globals.update(
+        settings=settings, get_locale=get_locale, csrf_field=csrf_field,
+        status_labels_for=lambda value: STATUS_LABELS[ContributionStatus(value)])
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if request.args.get("lang") in LOCALES:
+            response.set_cookie("lang", request.args["lang"], max_age=365 * 24 * 3600, samesite="Lax")
+        return response
+
+    @app.teardown_appcontext
+    def remove_session(_exc):
+        database.session.remove()
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return render_template("errors/error.html", code=400, error=exc), 400
+
+    for code in (403, 404, 429):
+        app.register_error_handler(code, lambda exc, code=code: (
+            render_template("errors/error.html", code=code, error=exc), code))
+    return app

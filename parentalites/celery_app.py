@@ -1,0 +1,86 @@
+"""The Celery app. Redis in production; by default kombu's SQLAlchemy transport on a SQLite file
+in the data directory, so the demo runs a real worker with no server (never eager mode)."""
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init
+
+from core import db as database
+from core.logging import bind_context, reset_context
+from core.settings import get_settings
+
+# Beat's periodic work: everything here can be re-derived from the database, so a lost message
+# only delays, never loses.
+SWEEP_EVERY_SECONDS = 15.0
+
+
+def make_celery() -> Celery:
+    settings = get_settings()
+    app = Celery("parentalites", broker=settings.celery_broker_url,
+                 include=["tasks.mailout", "tasks.mail", "tasks.bounces", "tasks.events", "tasks.feeds", "tasks.calendar"])
+    app.conf.update(
+        task_default_queue=settings.celery_queue,
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,               # a task killed with its worker is delivered again
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        # Redis redelivers an unacknowledged task after this; every retry delay stays far below.
+        # (The SQLAlchemy transport hands these options to create_engine, so only Redis gets them.)
+        broker_transport_options=({"visibility_timeout": 3600}
+                                  if settings.celery_broker_url.startswith("redis") else {}),
+        timezone="Europe/Paris",
+        enable_utc=True,
+        beat_schedule={
+            "mailout-sweep": {"task": "tasks.mailout.sweep", "schedule": SWEEP_EVERY_SECONDS},
+            "outbox-sweep": {"task": "tasks.mail.sweep_outbox", "schedule": 60.0},
+            "bounces-poll": {"task": "tasks.bounces.poll", "schedule": 60.0},
+            "events-reminders": {"task": "tasks.events.reminders", "schedule": 600.0},
+            "events-after": {"task": "tasks.events.after_event", "schedule": 600.0},
+            "feeds-poll": {"task": "tasks.feeds.poll_feeds", "schedule": settings.feed_poll_minutes * 60.0},
+            "calendar-calls": {"task": "tasks.calendar.send_due_calls", "schedule": 3600.0},
+        },
+        beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
+    )
+    return app
+
+
+celery_app = make_celery()
+
+
+@worker_init.connect
+def _bootstrap_worker(**_):
+    # The worker's one bootstrap (the forked pool inherits it), however it was started.
+    from parentalites.bootstrap import bootstrap
+    bootstrap()
+
+
+@worker_process_init.connect
+def _fresh_engine_after_fork(**_):
+    # A forked child must not reuse the parent's database connections.
+    database.reset_engine()
+
+
+@task_postrun.connect
+def _close_session(task_id=None, **_):
+    database.session.remove()
+    token = _log_tokens.pop(task_id, None)
+    if token is not None:
+        reset_context(token)
+
+
+# What the first argument of a task names, by task module: every log line of the task says it.
+TASK_SUBJECT = {"tasks.mailout": "issue", "tasks.events": "event", "tasks.mail": "outbound",
+                "tasks.feeds": "structure"}
+_log_tokens: dict[str, object] = {}
+
+
+@task_prerun.connect
+def _bind_log_context(task_id=None, task=None, args=None, **_):
+    subject = TASK_SUBJECT.get(task.name.rpartition(".")[0]) if task else None
+    values = {"task": task.name if task else None}
+    if subject and args:
+        values[subject] = args[0]
+    _log_tokens[task_id] = bind_context(**values)

@@ -1,0 +1,381 @@
+"""The `parentalites` command."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from accounts.auth import create_user, find_user
+from accounts.models import Role, User
+from contributions import feeds as feed_polling
+from contributions import structures
+from contributions.importer import ImportFileError, import_actions
+from contributions.models import Structure, StructureKind
+from core.db import get_engine, session
+from core.formatting import format_duration
+from core.settings import get_settings
+from newsletter import archive as archive_service
+from newsletter import calendar
+from newsletter import mailout
+from newsletter.models import Issue, IssueStatus
+from parentalites.bootstrap import bootstrap
+
+
+@click.group(help="Parentalités : la lettre du Réaap et du réseau CLAS.")
+def main() -> None:
+    pass
+
+
+@main.command(help="Démo complète sur SQLite : contribution → modération → numéro n°1 envoyé et archivé, puis le site.")
+@click.option("--no-serve", is_flag=True, help="S'arrêter après le cycle, une fois chaque livraison enregistrée.")
+@click.option("--port", default=8000, show_default=True, help="Port du site.")
+def demo(no_serve: bool, port: int) -> None:
+    from parentalites.demo import DemoError, console, run
+    try:
+        sys.exit(run(serve=not no_serve, port=port))
+    except DemoError as exc:
+        console.print(f"[bold red]Démo interrompue :[/] {exc}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+@main.command(help="Servir le site sur le dossier de données tel qu'il est (développement).")
+@click.option("--port", default=8000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def serve(port: int, host: str) -> None:
+    from parentalites.app import create_app
+    create_app().run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.command(help="Démarrer un worker Celery.")
+@click.option("--concurrency", type=int, default=None)
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(concurrency: int | None, loglevel: str) -> None:
+    from parentalites.celery_app import celery_app
+    argv = ["worker", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    celery_app.worker_main(argv)
+
+
+@main.command(help="Démarrer Celery beat (envois programmés, reprise après panne).")
+@click.option("--loglevel", default="INFO", show_default=True)
+def beat(loglevel: str) -> None:
+    from parentalites.celery_app import celery_app
+    celery_app.start(["beat", f"--loglevel={loglevel}"])
+
+
+@main.command(help="Serveur SMTP local qui range chaque message reçu dans le Maildir du dossier de données.")
+@click.option("--port", type=int, default=None)
+def catcher(port: int | None) -> None:
+    import time
+
+    from parentalites.catcher import start_catcher
+    settings = get_settings()
+    controller = start_catcher(settings.maildir, port or settings.catcher_port)
+    click.echo(f"Capteur SMTP sur 127.0.0.1:{port or settings.catcher_port}, Maildir {settings.maildir}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        controller.stop()
+
+
+@main.group("db", help="Base de données.")
+def db_group() -> None:
+    pass
+
+
+@db_group.command(help="Appliquer les migrations Alembic (SQLite ou PostgreSQL).")
+def upgrade() -> None:
+    from parentalites import migrate
+    migrate.upgrade()
+    click.echo("Base de données à jour.")
+
+
+@main.group("archive", help="Archive publique des lettres.")
+def archive_group() -> None:
+    pass
+
+
+def _open_database() -> None:
+    """Every command that reads the database: the one bootstrap (models, job sender, settings
+    checked), then the engine."""
+    bootstrap()
+    get_engine()
+
+
+@archive_group.command("export", help="Écrire l'archive en site statique dans DIR (index.html, un dossier par lettre, feed.atom).")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def archive_export(directory: Path) -> None:
+    _open_database()
+    written = archive_service.export_static(session(), directory)
+    click.echo(f"{len(written)} fichiers écrits dans {directory}")
+
+
+@main.group("mailout", help="Envois de la lettre.")
+def mailout_group() -> None:
+    pass
+
+
+def _issue_by_numero(numero: int):
+    from sqlalchemy import select
+
+    _open_database()
+    issue = session().scalar(select(Issue).where(Issue.numero == numero))
+    if issue is None:
+        raise click.ClickException(f"Aucun numéro {numero}.")
+    return session(), issue
+
+
+@mailout_group.command("status", help="Progression de l'envoi du numéro N (--follow : jusqu'à la fin).")
+@click.argument("numero", type=int)
+@click.option("--follow", is_flag=True, help="Suivre l'envoi jusqu'à ce qu'il s'arrête.")
+def mailout_status(numero: int, follow: bool) -> None:
+    import time
+
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    db, issue = _issue_by_numero(numero)
+    console = Console()
+
+    def line(p) -> str:
+        rate = f", {p.rate:.1f} msg/s" if p.rate else ""
+        eta = f", fin dans {format_duration(p.eta_seconds)}" if p.eta_seconds is not None else ""
+        return (f"N°{issue.numero} [{issue.status.value}] : {p.sent} envoyé(s), {p.failed} en échec, "
+                f"{p.remaining} restant(s) sur {p.total}{rate}{eta}")
+    p = mailout.progress(db, issue.id)
+    if not follow or issue.status is not IssueStatus.sending:
+        console.print(line(p))
+        if issue.send_error:
+            console.print(f"[yellow]{issue.send_error}[/]")
+        return
+    with Progress(TextColumn(f"N°{issue.numero}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console) as bar:
+        task = bar.add_task("envoi", total=p.total, rate="")
+        while True:
+            db.expire_all()
+            p = mailout.progress(db, issue.id)
+            bar.update(task, total=p.total, completed=p.done, rate=f"{p.rate or 0:.1f} msg/s")
+            if db.get(type(issue), issue.id).status is not IssueStatus.sending:
+                break
+            time.sleep(1)
+    console.print(line(p))
+
+
+def _control(numero: int, action: str) -> None:
+    db, issue = _issue_by_numero(numero)
+    try:
+        getattr(mailout, action)(db, issue)
+    except mailout.MailoutError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@mailout_group.command("pause", help="Mettre en pause l'envoi du numéro N.")
+@click.argument("numero", type=int)
+def mailout_pause(numero: int) -> None:
+    _control(numero, "pause")
+    click.echo(f"Envoi du n°{numero} en pause.")
+
+
+@mailout_group.command("resume", help="Reprendre l'envoi du numéro N.")
+@click.argument("numero", type=int)
+def mailout_resume(numero: int) -> None:
+    _control(numero, "resume")
+    click.echo(f"Envoi du n°{numero} repris.")
+
+
+@mailout_group.command("cancel", help="Annuler l'envoi du numéro N (les destinataires restants ne le recevront pas).")
+@click.argument("numero", type=int)
+@click.confirmation_option(prompt="Annuler l'envoi ? Les destinataires restants ne recevront pas ce numéro.")
+def mailout_cancel(numero: int) -> None:
+    db, issue = _issue_by_numero(numero)
+    try:
+        count = mailout.cancel(db, issue)
+    except mailout.MailoutError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Envoi du n°{numero} annulé : {count} destinataire(s) ne le recevront pas.")
+
+
+@main.group("user", help="Comptes.")
+def user_group() -> None:
+    pass
+
+
+@user_group.command("create", help="Créer un compte (rédaction, admin ou partenaire d'une structure).")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["editor", "admin", "partner"]), default="editor", show_default=True)
+@click.option("--structure-id", type=int, default=None)
+@click.password_option()
+def user_create(email: str, name: str, role: str, structure_id: int | None, password: str) -> None:
+    if role == "partner" and structure_id is None:
+        raise click.ClickException("Un compte partenaire doit être rattaché à une structure (--structure-id).")
+    _open_database()
+    create_user(session(), email, name, Role(role), password, structure_id)
+    session().commit()
+    click.echo(f"Compte {email} créé.")
+
+
+@main.group("structure", help="Structures partenaires.")
+def structure_group() -> None:
+    pass
+
+
+@structure_group.command("create", help="Créer une structure partenaire (affiche son identifiant).")
+@click.option("--name", required=True, help="Nom de la structure.")
+@click.option("--kind", type=click.Choice(["centre_social", "evs", "association", "ville", "caf",
+                                            "education_nationale", "autre"]), default="association",
+              show_default=True, help="Type de structure.")
+@click.option("--commune", default="")
+@click.option("--departement", default="")
+@click.option("--website", default=None, help="Site web (http:// ou https://).")
+@click.option("--feed-url", default=None, help="Flux RSS ou Atom relevé automatiquement.")
+def structure_create(name: str, kind: str, commune: str, departement: str, website: str | None,
+                     feed_url: str | None) -> None:
+    _open_database()
+    try:
+        created = structures.create_structure(session(), structures.StructureData(
+            name=name, kind=StructureKind(kind), commune=commune, departement=departement,
+            website=website, feed_url=feed_url))
+    except structures.StructureError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Structure {created.id} créée : {created.name}")
+
+
+@main.group("partner", help="Comptes partenaires.")
+def partner_group() -> None:
+    pass
+
+
+@partner_group.command("invite", help="Inviter EMAIL comme partenaire d'une structure (e-mail avec un lien valable 7 jours).")
+@click.argument("email")
+@click.option("--structure", "structure_id", type=int, required=True, help="Identifiant de la structure.")
+@click.option("--name", default="", help="Nom de la personne (par défaut : le début de l'adresse).")
+def partner_invite(email: str, structure_id: int, name: str) -> None:
+    _open_database()
+    target = session().get(Structure, structure_id)
+    if target is None:
+        raise click.ClickException(f"Aucune structure {structure_id}.")
+    try:
+        if not name and find_user(session(), email) is None:
+            name = email.strip().split("@")[0]
+        invited = structures.invite_partner(session(), target, email, name)
+    except structures.InvitationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Invitation envoyée à {invited.email} pour {target.name}.")
+
+
+@main.group("feeds", help="Flux RSS / Atom des structures.")
+def feeds_group() -> None:
+    pass
+
+
+@feeds_group.command("poll", help="Relever maintenant le flux de chaque structure qui en a un (ou d'une seule).")
+@click.option("--structure", "structure_id", type=int, default=None, help="Identifiant de la structure.")
+@click.option("--due", is_flag=True, help="Seulement les flux non relevés depuis FEED_POLL_MINUTES.")
+def feeds_poll(structure_id: int | None, due: bool) -> None:
+    _open_database()
+    db = session()
+    results = ([feed_polling.poll_structure(db, structure_id)] if structure_id is not None
+               else feed_polling.poll_all(db, only_due=due))
+    failed = 0
+    for result in results:
+        if result.status == "skipped":
+            raise click.ClickException(f"La structure {result.structure_id} n'existe pas ou n'a pas de flux.")
+        if result.status == "failed":
+            failed += 1
+            click.echo(f"Structure {result.structure_id} : échec — {result.error}")
+            continue
+        line = (f"Structure {result.structure_id} : inchangé depuis le dernier relevé" if result.status == "not_modified"
+                else f"Structure {result.structure_id} : {result.created} nouvelle(s) contribution(s), "
+                     f"{result.duplicates} déjà connue(s)")
+        click.echo(line + (f" — avertissement : {result.warning}" if result.warning else ""))
+    click.echo(f"{len(results)} flux relevé(s), {failed} en échec.")
+    if failed:
+        sys.exit(1)
+
+
+@main.group("import", help="Importer des données.")
+def import_group() -> None:
+    pass
+
+
+@import_group.command("actions", help="Importer des fiches action : export texte de la base nationale des actions "
+                                       "des centres sociaux, ou CSV (une colonne par champ). Ré-importer met à jour.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "as_email", default=None, metavar="EMAIL",
+              help="Compte de la rédaction qui importe (inscrit dans l'historique des fiches).")
+def import_actions_command(file: Path, as_email: str | None) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from sqlalchemy import func, select
+
+    _open_database()
+    db = session()
+    actor = None
+    if as_email:
+        actor = db.scalar(select(User).where(func.lower(User.email) == as_email.strip().lower()))
+        if actor is None or not actor.active or not actor.is_editor:
+            raise click.ClickException(f"{as_email} n'est pas un compte actif de la rédaction.")
+    console = Console()
+    progress = Progress(TextColumn("Import"), BarColumn(), MofNCompleteColumn(), console=console, transient=True,
+                        disable=not console.is_terminal)
+    task = None
+
+    def start(total: int) -> None:
+        nonlocal task
+        task = progress.add_task("import", total=total)
+
+    def line(report_line) -> None:
+        progress.console.print(str(report_line), markup=False, highlight=False, soft_wrap=True)
+        progress.advance(task)
+
+    try:
+        with progress:
+            report = import_actions(db, file, actor, on_line=line, on_start=start)
+    except ImportFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    console.print(report.summary, markup=False, highlight=False)
+
+
+
+@main.group("calendar", help="Calendrier éditorial.")
+def calendar_group() -> None:
+    pass
+
+
+@calendar_group.command("generate", help="Prévoir les lettres de l'année YEAR (ISSUES_PER_YEAR par défaut).")
+@click.argument("year", type=int)
+@click.option("--count", type=int, default=None, help="Nombre de lettres dans l'année.")
+def calendar_generate(year: int, count: int | None) -> None:
+    _open_database()
+    try:
+        created = calendar.generate_year(session(), year, count)
+    except calendar.CalendarError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for planned in created:
+        click.echo(f"Lettre du {planned.issue_date:%d/%m/%Y}, date limite le {planned.deadline:%d/%m/%Y}")
+    click.echo(f"{len(created)} lettre(s) ajoutée(s).")
+
+
+@calendar_group.command("send-due", help="Envoyer les appels à contributions et rappels dus (ce que fait beat).")
+def calendar_send_due() -> None:
+    _open_database()
+    sent = calendar.send_due(session())
+    click.echo(f"{sent['calls']} appel(s) à contributions, {sent['reminders']} rappel(s) à la rédaction.")
+
+
+if __name__ == "__main__":
+    main()

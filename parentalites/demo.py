@@ -1,0 +1,233 @@
+"""`parentalites demo`: a full cycle on the embedded setup, from a partner's submission to a sent,
+archived letter, then the site. The same services, worker and SMTP path as production."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from sqlalchemy import func, select
+
+from accounts.models import User
+from contributions import services as contributions
+from contributions.importer import import_actions
+from contributions.models import ContributionKind, ContributionStatus
+from core.db import get_engine, session
+from core.settings import get_settings, reset_settings
+from events import invitations
+from events.models import Event, EventType
+from mailing.models import OutboundEmail, OutboundStatus
+from newsletter import issues, mailout
+from newsletter.models import Issue, IssueStatus
+from parentalites.bootstrap import bootstrap
+
+console = Console()
+DEMO_MARKER = ".demo"
+# The demo's own fiches action, in the format of the national database's text export.
+DEMO_ACTIONS = Path(__file__).with_name("demo_actions.txt")
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Start from a clean data directory, but never wipe one the demo did not create."""
+    # The secret key file is written as soon as the settings load; it is kept, not data.
+    contents = {p.name for p in data_dir.iterdir()} - {"secret_key"} if data_dir.exists() else set()
+    if contents and DEMO_MARKER not in contents:
+        raise DemoError(f"{data_dir} contient déjà des données qui ne viennent pas de la démo. "
+                        "Choisissez un autre dossier avec PARENTALITES_DATA_DIR=…")
+    for name in contents:
+        path = data_dir / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / DEMO_MARKER).write_text("Dossier créé par `parentalites demo` : il est effacé à chaque démo.\n")
+
+
+def run(serve: bool = True, port: int = 8000) -> int:
+    from parentalites.catcher import free_port, port_is_free, start_catcher
+
+    reset_settings()
+    data_dir = get_settings().data_dir
+    prepare_data_dir(data_dir)
+    # The catcher: unless SMTP_URL points elsewhere, the worker sends to our local one.
+    catcher = None
+    if not os.environ.get("SMTP_URL"):
+        catcher_port = get_settings().catcher_port
+        if not port_is_free("127.0.0.1", catcher_port):
+            catcher_port = free_port()
+        os.environ["SMTP_URL"] = f"smtp://127.0.0.1:{catcher_port}"
+        os.environ["CATCHER_PORT"] = str(catcher_port)
+    os.environ.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
+    reset_settings()
+    settings = get_settings()
+    if os.environ.get("CATCHER_PORT"):
+        catcher = start_catcher(settings.maildir, settings.catcher_port)
+
+    from parentalites import migrate
+    with console.status("Création de la base de données (migrations Alembic)…"):
+        migrate.upgrade()
+
+    from parentalites.demo_data import seed
+    from parentalites.processes import start_process, stop_process
+
+    bootstrap()  # after the settings are final: the demo enqueues jobs like the web app does
+    get_engine()
+    logins = seed(session())
+    console.print(f"[bold]Données de démonstration chargées[/] dans {settings.data_dir}")
+
+    logs = settings.data_dir / "logs"
+    worker = start_process(["worker", "--concurrency", "2"], {}, logs / "worker.log")
+    beat = start_process(["beat"], {}, logs / "beat.log")
+    console.print(f"Worker Celery (pid {worker.pid}) et beat (pid {beat.pid}) démarrés ; "
+                  f"courrier capturé par {settings.smtp_url} dans {settings.maildir}")
+    try:
+        summary = cycle(session())
+        show_summary(summary, settings)
+        if not serve:
+            return 0
+        from parentalites.app import create_app
+        app = create_app()
+        show_logins(logins, port)
+        console.print(f"\n[bold green]Le site tourne sur http://127.0.0.1:{port}[/] (Ctrl+C pour arrêter)")
+        app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)
+        return 0
+    finally:
+        stop_process(beat)
+        stop_process(worker)
+        if catcher is not None:
+            catcher.stop()
+
+
+def cycle(db) -> dict:
+    """A partner submits, the editor accepts and composes issue n°1, the worker sends it to every
+    confirmed subscriber, the archive publishes it."""
+    from parentalites.demo_data import EDITOR, PARTNER_CS
+
+    amina = db.scalar(select(User).where(User.email == PARTNER_CS[0]))
+    editor = db.scalar(select(User).where(User.email == EDITOR[0]))
+
+    step = 1
+    def say(text):
+        nonlocal step
+        console.print(f"[bold magenta]{step}.[/] {text}")
+        step += 1
+
+    submitted = contributions.create(db, amina, contributions.ContributionData(
+        kind=ContributionKind.actualite,
+        title="Café des parents : on parle de la rentrée au collège",
+        body_md=("Chaque jeudi matin, le centre social ouvre son **café des parents**. Ce trimestre, "
+                 "on parle du passage en sixième avec la conseillère principale d'éducation du collège.\n\n"
+                 "Entrée libre, enfants bienvenus."),
+        link="https://cs-tilleuls.example.org/cafe-des-parents"))
+    say(f"{amina.name} ({amina.structure.name}) propose « {submitted.title} »")
+
+    contributions.decide(db, editor, submitted, ContributionStatus.accepted, "Merci, parfait pour le prochain numéro.")
+    say(f"{editor.name} l'accepte ; un e-mail prévient la partenaire (tâche Celery)")
+
+    issue = issues.create_issue(db, editor, 1, "Rentrée : les parents au cœur du réseau", date.today(),
+                                "Bienvenue dans la nouvelle lettre Parentalités, qui réunit désormais la lettre "
+                                "du Réaap et le journal des Soirées du Réaap. Elle parle de **soutien à la "
+                                "parentalité** comme d'**accompagnement à la scolarité** : bonne lecture !")
+    for contribution in contributions.accepted_not_placed(db, set()):
+        rubrique = "agenda" if contribution.kind is ContributionKind.evenement else (
+            "parentalite" if "parole" in contribution.title else "actualites")
+        issues.add_item(db, issue, contribution, rubrique)
+    say(f"{editor.name} compose le n°{issue.numero} : {len(issue.items)} articles en rubriques")
+
+    mailout.send_test(db, issue, editor.email)
+    db.commit()
+    say(f"Envoi de test à {editor.email}")
+
+    mailout.request_send(db, issue)
+    db.commit()
+    say("Envoi lancé : le worker compile le MJML une fois, planifie une livraison par abonné confirmé, envoie par lots")
+
+    wait_for_mailout(db, issue.id)
+    wait_for_outbox(db)
+    db.expire_all()
+    issue = db.get(Issue, issue.id)
+    if issue.status is not IssueStatus.sent:
+        raise DemoError("l'envoi ne s'est pas terminé")
+    say(f"Le n°{issue.numero} est envoyé et publié dans l'archive : /lettres/{issue.numero}/")
+    p = mailout.progress(db, issue.id)
+
+    # The network side: fiches action imported from the national database's export, and an
+    # invitation to the next soirée sent to one segment through the same mail-out engine.
+    report = import_actions(db, DEMO_ACTIONS, editor)
+    say(f"{editor.name} importe l'export de la base des actions : {report.summary} ; "
+        "les fiches sont dans l'annuaire /actions/")
+
+    soiree = db.scalar(select(Event).where(Event.type == EventType.soiree_reaap).order_by(Event.starts_at))
+    invitation = invitations.send(db, editor, soiree, {"roles": ["referent_clas"]})
+    wait_for_mailout(db, invitation.id)
+    invited = mailout.progress(db, invitation.id)
+    say(f"Invitation à « {soiree.title} » envoyée aux référents CLAS : {invited.sent} abonné·e·s")
+
+    wait_for_outbox(db)
+    outbox = dict(db.execute(select(OutboundEmail.status, func.count()).group_by(OutboundEmail.status)).all())
+    return {"issue": issue, "progress": p, "outbox_sent": outbox.get(OutboundStatus.sent, 0),
+            "import": report, "invited": invited}
+
+
+def wait_for_mailout(db, issue_id: int, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    with Progress(TextColumn("Envoi"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("envoi", total=None)
+        while time.monotonic() < deadline:
+            db.expire_all()
+            p = mailout.progress(db, issue_id)
+            bar.update(task, total=p.total or None, completed=p.done)
+            if db.get(Issue, issue_id).status is IssueStatus.sent:
+                return
+            time.sleep(0.5)
+    raise DemoError(f"l'envoi n'est pas terminé après {timeout:.0f} s (voir var/logs/worker.log)")
+
+
+def wait_for_outbox(db, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.expire_all()
+        if not db.scalar(select(func.count()).where(OutboundEmail.status == OutboundStatus.queued)):
+            return
+        time.sleep(0.3)
+    raise DemoError("des e-mails restent dans la file d'envoi (voir var/logs/worker.log)")
+
+
+def show_summary(summary: dict, settings) -> None:
+    from parentalites.catcher import read_maildir
+    p = summary["progress"]
+    messages = read_maildir(settings.maildir)
+    letters = [m for m in messages if (m["Subject"] or "").startswith("Lettre Parentalités n°")]
+    table = Table(title=f"Lettre n°{summary['issue'].numero} : bilan", show_header=False)
+    table.add_row("Livraisons enregistrées", f"{p.total} ({p.sent} envoyées, {p.failed} en échec)")
+    table.add_row("Lettres reçues par le capteur SMTP", str(len(letters)))
+    table.add_row("Autres e-mails (notification, test)", str(summary["outbox_sent"]))
+    table.add_row("Boîte du capteur", str(settings.maildir))
+    table.add_row("Archive", f"{settings.base_url}/lettres/{summary['issue'].numero}/")
+    table.add_row("Fiches action importées", summary["import"].summary)
+    table.add_row("Invitations (référents CLAS)", f"{summary['invited'].sent} envoyées")
+    console.print(table)
+
+
+def show_logins(logins: dict, port: int) -> None:
+    table = Table(title="Comptes de démonstration (http://127.0.0.1:%d/connexion)" % port)
+    table.add_column("Rôle")
+    table.add_column("E-mail")
+    table.add_column("Mot de passe")
+    for role, (email, password) in logins.items():
+        table.add_row(role, email, password)
+    console.print(table)

@@ -1,0 +1,12 @@
+"""Every model module, so that the mappers, Alembic and `create_all` see the whole schema."""
+from accounts import models as accounts_models
+from contributions import models as contributions_models
+from core.db import Base
+from events import models as events_models
+from mailing import models as mailing_models
+from newsletter import models as newsletter_models
+from subscribers import models as subscribers_models
+
+MODEL_MODULES = (accounts_models, mailing_models, contributions_models, subscribers_models,
+                 newsletter_models, events_models)
+metadata = Base.metadata
