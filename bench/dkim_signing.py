@@ -17,7 +17,6 @@ import tempfile
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -34,11 +33,14 @@ import dkim  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
+from contributions.models import Contribution, ContributionKind, Structure  # noqa: E402
 from contributions.rubriques import RUBRIQUES  # noqa: E402
 from mailing.dkim import DKIMSigner, public_key_record  # noqa: E402
 from mailing.engine import CompiledLetter, greeting, letter_headers  # noqa: E402
 from mailing.mime import build_message  # noqa: E402
-from newsletter.mailout import render_letter
+from newsletter.mailout import render_letter  # noqa: E402
+from newsletter.models import Issue, IssueItem, IssueKind  # noqa: E402
+from parentalites import models  # noqa: E402,F401  every mapper configured
 
 DOMAIN, SELECTOR = "parentalites.example", "bench"
 
@@ -55,24 +57,20 @@ disponibles à l'accueil ; n'hésitez pas à les demander, ou à nous écrire po
 courrier. Merci à toutes les structures qui font vivre ce réseau d'écoute et d'appui."""
 
 
-def fake_issue(items: int) -> SimpleNamespace:
-    contributions = []
+def fake_issue(items: int) -> Issue:
+    """A letter of `items` contributions, as transient model objects (no database needed)."""
+    structure = Structure(name="Centre social Les Tilleuls", commune="Saint-Étienne")
+    issue = Issue(kind=IssueKind.letter, numero=42, title="Spécial rentrée : les ateliers reprennent",
+                  issue_date=date(2026, 9, 3), edito_md="Bonne rentrée à toutes et à tous !")
     for n in range(items):
-        slug = RUBRIQUES[n % len(RUBRIQUES)][0]
-        contribution = SimpleNamespace(
-            title=f"Ateliers parents-enfants n°{n} : ça reprend à la médiathèque",
-            structure=SimpleNamespace(name="Centre social Les Tilleuls", commune="Saint-Étienne"),
+        contribution = Contribution(
+            kind=ContributionKind.evenement if n % 3 == 0 else ContributionKind.actualite,
+            title=f"Ateliers parents-enfants n°{n} : ça reprend à la médiathèque", structure=structure,
             event_start=datetime(2026, 3, 4, 14, 0, tzinfo=timezone.utc) if n % 3 == 0 else None,
             place="Médiathèque Louise-Michel", body_md=BODY,
             link=f"https://tilleuls.example/ateliers/{n}" if n % 2 else None)
-        contributions.append(SimpleNamespace(rubrique=slug, contribution=contribution))
-
-    def items_by_rubrique():
-        return [(slug, label, [i for i in contributions if i.rubrique == slug])
-                for slug, label in RUBRIQUES if any(i.rubrique == slug for i in contributions)]
-    return SimpleNamespace(numero=42, title="Spécial rentrée : les ateliers reprennent",
-                           issue_date=date(2026, 9, 3), edito_md="Bonne rentrée à toutes et à tous !",
-                           items=contributions, items_by_rubrique=items_by_rubrique)
+        issue.items.append(IssueItem(rubrique=RUBRIQUES[n % len(RUBRIQUES)][0], contribution=contribution, position=n))
+    return issue
 
 
 def message_maker(items: int):

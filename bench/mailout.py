@@ -118,7 +118,6 @@ def naive_loop(port: int, count: int, issue) -> float:
     from core import urls
     from mailing.mime import build_message
     from mailing import engine
-    from newsletter import mailout
     letter = engine.CompiledLetter(issue.subject, issue.compiled_html, issue.compiled_text)
     client = smtplib.SMTP("127.0.0.1", port)
     started = time.perf_counter()
@@ -186,7 +185,6 @@ def run_mailout(db, issue, workers: Workers, args, on_progress=None) -> float:
         TimeRemainingColumn,
     )
 
-    from mailing import engine
     from newsletter import mailout
     from newsletter.models import Issue, IssueStatus
     started = time.perf_counter()
@@ -267,7 +265,6 @@ def main() -> int:
     finally:
         workers.stop_all()
     time.sleep(0.5)
-    from mailing import engine
     from newsletter import mailout
     p = mailout.progress(db, issue.id)
     sink_count = sink.count()
