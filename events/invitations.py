@@ -18,12 +18,11 @@ from accounts.models import User
 from core import urls
 from core.db import utcnow
 from core.formatting import PARIS
-from core.settings import get_settings
 from events.models import Event, EventStatus
 from mailing import engine
 from mailing.models import Delivery, DeliveryStatus
 from mailing.outbox import queue_rendered
-from mailing.templates import RenderedEmail, compile_mjml, email_environment
+from mailing.templates import RenderedEmail, render_email
 from newsletter import mailout
 from newsletter.models import Issue, IssueKind, IssueStatus
 from subscribers import segments
@@ -63,19 +62,14 @@ def render_invitation(issue: Issue, event: Event | None = None) -> RenderedEmail
     if event is None:
         raise InvitationError("L'événement de cette invitation n'existe plus.")
     long_when, short_when = when(event)
-    env = email_environment()
-    ctx = {
-        "settings": get_settings(), "issue": issue, "event": event,
+    return render_email("event_invitation", {
+        "issue": issue, "event": event,
         "type_label": TYPE_LABELS.get(event.type.value if event.type else "", "Événement du réseau"),
         "when": long_when, "when_short": short_when,
         "register_url": urls.absolute(f"/agenda/{event.id}/"),
         "greeting": engine.slot("greeting"), "unsubscribe_url": engine.slot("unsubscribe_url"),
         "preferences_url": engine.slot("preferences_url"),
-    }
-    subject = " ".join(env.get_template("event_invitation/subject.txt").render(ctx).split())
-    html = compile_mjml(env.get_template("event_invitation/body.mjml").render(ctx), "event_invitation/body.mjml")
-    text = env.get_template("event_invitation/body.txt").render(ctx)
-    return RenderedEmail(subject=subject, html=html, text=text)
+    })
 
 
 def preview(event: Event, segment: dict | None = None) -> RenderedEmail:

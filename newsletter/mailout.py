@@ -27,7 +27,7 @@ from mailing.engine import RelayUnreachable, neutral_letter, slot
 from mailing.models import Delivery, OutboundEmail
 from mailing.outbox import queue_email, queue_rendered
 from mailing.sender import RelayPool
-from mailing.templates import RenderedEmail, compile_mjml, email_environment
+from mailing.templates import RenderedEmail, email_environment, render_email
 from newsletter.models import Issue, IssueKind, IssueStatus
 from subscribers.models import Subscriber, SubscriberStatus
 
@@ -78,18 +78,13 @@ def rules_for(issue: Issue) -> KindRules:
 # --- Compile once -------------------------------------------------------------------------------
 
 def _render_numero(issue: Issue) -> RenderedEmail:
-    env = email_environment()
-    ctx = {
-        "settings": get_settings(), "issue": issue, "sections": issue.items_by_rubrique(),
+    return render_email("letter", {
+        "issue": issue, "sections": issue.items_by_rubrique(),
         "web_url": urls.absolute(urls.letter_path(issue.numero)),
         "subscribe_url": urls.absolute("/abonnement"),
         "unsubscribe_url": slot("unsubscribe_url"), "greeting": slot("greeting"),
         "preferences_url": slot("preferences_url"),
-    }
-    subject = " ".join(env.get_template("letter/subject.txt").render(ctx).split())
-    html_out = compile_mjml(env.get_template("letter/body.mjml").render(ctx), "letter/body.mjml")
-    text_out = env.get_template("letter/body.txt").render(ctx)
-    return RenderedEmail(subject=subject, html=html_out, text=text_out)
+    })
 
 
 def _check_numero(issue: Issue) -> None:
