@@ -1,63 +1,292 @@
-"""Configuration, read once from the environment into one settings object.
+"""Configuration: every environment variable the project reads, typed and checked once, when the
+process starts, into one frozen `Settings`.
 
-Every variable is listed in the README. Defaults give the embedded setup: SQLite, a Celery broker
-on a local SQLite file (kombu's SQLAlchemy transport) and the local SMTP catcher, all under the
-data directory.
+`VARIABLES` lists them all (the README's Configuration table says the same). An empty variable
+counts as unset. A bad value is an `InvalidSetting` that names the variable in French and in
+English; `read_settings` collects every one (a bad value is replaced by its default, so that the
+rest can still be checked) and `load_settings` raises them together as one `SettingsError`.
+
+What only the mailing package can judge (the SMTP URL, SMTP_RELAYS, DOMAIN_CAPS, the DKIM key) is
+checked by `mailing.config.settings_problems`, which the bootstrap runs at start as well: core
+cannot import mailing.
+
+Defaults give the embedded setup: SQLite, a Celery broker on a local SQLite file (kombu's
+SQLAlchemy transport) and the local SMTP catcher, all under the data directory.
 """
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from kombu.transport import TRANSPORT_ALIASES
+from limits.storage import SCHEMES as RATELIMIT_SCHEMES
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise RuntimeError(f"{name} doit être un entier (reçu {raw!r})") from exc
+class InvalidSetting(ValueError):
+    """One environment variable with a bad value. `fr` and `en` are whole sentences that name the
+    variable; str() is the French one."""
+
+    def __init__(self, variable: str, fr: str, en: str):
+        super().__init__(fr)
+        self.variable = variable
+        self.fr = fr
+        self.en = en
+
+    @property
+    def message(self) -> str:
+        """Two lines: French, then English."""
+        return f"{self.fr}\n{self.en}"
 
 
-def _env_choice(name: str, choices: tuple[str, ...], default: str, upper: bool = False) -> str:
-    raw = (os.environ.get(name) or "").strip()
-    value = (raw.upper() if upper else raw.lower()) if raw else default
-    if value not in choices:
-        raise RuntimeError(f"{name} doit valoir {' ou '.join(choices)} (reçu {raw!r})")
-    return value
+class SettingsError(ValueError):
+    """Every bad variable found, each said in French then in English (two lines each)."""
+
+    def __init__(self, problems: Iterable[InvalidSetting]):
+        self.problems = list(problems)
+        super().__init__("\n".join(problem.message for problem in self.problems))
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = (os.environ.get(name) or "").strip()
-    if not raw:
-        return default
+# --- Masking --------------------------------------------------------------------------------------
+
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s;]*:)[^\s;/]*@", re.IGNORECASE)
+MASK = "********"
+
+
+def mask_url(text: str) -> str:
+    """`text` with the password of every URL in it masked (`smtp://user:***@host`,
+    `redis://:***@host`); the rest is kept, so that the value can still be recognised."""
+    return _URL_PASSWORD.sub(r"\g<head>***@", text)
+
+
+# --- Parsers: (variable name, raw value) -> typed value, or InvalidSetting -------------------------
+
+Parser = Callable[[str, str], Any]
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _integer(minimum: int, maximum: int | None = None) -> Parser:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidSetting(name, f"{name} doit être un nombre entier (reçu « {raw} »).",
+                                 f"{name} must be a whole number (got '{raw}').") from None
+        if maximum is not None and not minimum <= value <= maximum:
+            raise InvalidSetting(name, f"{name} doit être compris entre {minimum} et {maximum} (reçu {value}).",
+                                 f"{name} must be between {minimum} and {maximum} (got {value}).")
+        if value < minimum:
+            fr, en = (("positif ou nul", "zero or more") if minimum == 0 else
+                      (f"supérieur ou égal à {minimum}", f"at least {minimum}"))
+            raise InvalidSetting(name, f"{name} doit être {fr} (reçu {value}).", f"{name} must be {en} (got {value}).")
+        return value
+    return parse
+
+
+def _seconds(name: str, raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
-        value = -1.0
-    if not (value >= 0 and value != float("inf")):
-        raise RuntimeError(f"{name} doit être un nombre positif ou nul (reçu {raw!r})")
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise InvalidSetting(name, f"{name} doit être un nombre de secondes positif ou nul (reçu « {raw} »).",
+                             f"{name} must be a number of seconds, zero or more (got '{raw}').")
     return value
 
 
-def _secret_key(data_dir: Path) -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in the data directory,
-    so that links sent by e-mail stay valid across restarts of the embedded setup."""
-    if os.environ.get("SECRET_KEY"):
-        return os.environ["SECRET_KEY"]
-    path = data_dir / "secret_key"
+def _choice(*choices: str, upper: bool = False) -> Parser:
+    def parse(name: str, raw: str) -> str:
+        value = raw.upper() if upper else raw.lower()
+        if value not in choices:
+            raise InvalidSetting(name, f"{name} doit valoir {' ou '.join(choices)} (reçu « {raw} »).",
+                                 f"{name} must be {' or '.join(choices)} (got '{raw}').")
+        return value
+    return parse
+
+
+def _data_dir(name: str, raw: str) -> Path:
+    path = Path(raw).resolve()
+    if path.exists() and not path.is_dir():
+        raise InvalidSetting(name, f"{name} : {path} existe et n'est pas un dossier.",
+                             f"{name}: {path} exists and is not a directory.")
+    return path
+
+
+def _path(name: str, raw: str) -> Path:
+    return Path(raw)
+
+
+def _url(name: str, raw: str, accepts: Callable[[str], bool], expected_fr: str, expected_en: str,
+         host: bool = False) -> str:
+    """`raw` when it is a URL whose scheme `accepts` (and with a host if `host`); passwords are
+    masked in the messages."""
     try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
-        return key
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018  raises ValueError on a bad port
+    except ValueError:
+        raise InvalidSetting(name, f"{name} : adresse illisible « {mask_url(raw)} » (port invalide ?).",
+                             f"{name}: unreadable URL '{mask_url(raw)}' (bad port?).") from None
+    if not accepts(parts.scheme.lower()):
+        raise InvalidSetting(
+            name, f"{name} : schéma « {parts.scheme} » non pris en charge dans « {mask_url(raw)} » (attendu {expected_fr}).",
+            f"{name}: unsupported scheme '{parts.scheme}' in '{mask_url(raw)}' (expected {expected_en}).")
+    if host and not parts.hostname:
+        raise InvalidSetting(name, f"{name} : « {mask_url(raw)} » ne nomme pas d'hôte (attendu {expected_fr}).",
+                             f"{name}: '{mask_url(raw)}' names no host (expected {expected_en}).")
+    return raw
+
+
+def _database_url(name: str, raw: str) -> str:
+    try:
+        backend = make_url(raw).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend not in ("sqlite", "postgresql"):
+        raise InvalidSetting(
+            name, f"{name} : « {mask_url(raw)} » n'est pas une base SQLite ou PostgreSQL "
+                  "(attendu sqlite:///chemin ou postgresql+psycopg://utilisateur:motdepasse@hôte/base).",
+            f"{name}: '{mask_url(raw)}' is not an SQLite or PostgreSQL database "
+            "(expected sqlite:///path or postgresql+psycopg://user:password@host/db).")
+    return raw
+
+
+_BROKER_TRANSPORTS = frozenset(alias.lower() for alias in TRANSPORT_ALIASES)
+
+
+def _broker_url(name: str, raw: str) -> str:
+    # kombu reads `sqla+sqlite://…` as its "sqla" transport over the SQLAlchemy URL `sqlite://…`.
+    return _url(name, raw, lambda scheme: scheme.partition("+")[0] in _BROKER_TRANSPORTS,
+                "redis://hôte:6379/0, ou sqla+sqlite:///chemin pour l'installation embarquée",
+                "redis://host:6379/0, or sqla+sqlite:///path for the embedded setup")
+
+
+def _ratelimit_uri(name: str, raw: str) -> str:
+    return _url(name, raw, RATELIMIT_SCHEMES.__contains__,
+                "memory:// ou redis://hôte:6379/N", "memory:// or redis://host:6379/N")
+
+
+def _base_url(name: str, raw: str) -> str:
+    return _url(name, raw, ("http", "https").__contains__, "http:// ou https://", "http:// or https://",
+                host=True).rstrip("/")
+
+
+def _imap_url(name: str, raw: str) -> str:
+    return _url(name, raw, ("imap", "imaps").__contains__, "imaps://utilisateur:motdepasse@hôte:993/DOSSIER",
+                "imaps://user:password@host:993/FOLDER", host=True)
+
+
+_DOMAIN_RE = re.compile(r"(?=.{1,253}\Z)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
+                        r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z", re.IGNORECASE)
+
+
+def _domain(name: str, raw: str) -> str:
+    if not _DOMAIN_RE.match(raw):
+        raise InvalidSetting(name, f"{name} : « {raw} » n'est pas un nom de domaine.",
+                             f"{name}: '{raw}' is not a domain name.")
+    return raw
+
+
+def _mail_from(name: str, raw: str) -> str:
+    address = parseaddr(raw)[1]
+    local, at, domain = address.rpartition("@")
+    if not (local and at and _DOMAIN_RE.match(domain)):
+        raise InvalidSetting(name, f"{name} : « {raw} » ne contient pas d'adresse e-mail "
+                                   "(attendu « Nom <adresse@domaine> » ou « adresse@domaine »).",
+                             f"{name}: '{raw}' holds no e-mail address "
+                             "(expected 'Name <address@domain>' or 'address@domain').")
+    return raw
+
+
+_LIST_ID_RE = re.compile(r"[^<>]*<[^<>@\s]+\.[^<>@\s]+>\Z")
+
+
+def _list_id(name: str, raw: str) -> str:
+    if not _LIST_ID_RE.match(raw):
+        raise InvalidSetting(name, f"{name} : « {raw} » n'est pas de la forme « Nom <identifiant.domaine> » (RFC 2919).",
+                             f"{name}: '{raw}' is not of the form 'Name <label.domain>' (RFC 2919).")
+    return raw
+
+
+def _queue(name: str, raw: str) -> str:
+    if any(c.isspace() for c in raw):
+        raise InvalidSetting(name, f"{name} : un nom de file ne contient pas d'espace (reçu « {raw} »).",
+                             f"{name}: a queue name holds no whitespace (got '{raw}').")
+    return raw
+
+
+# --- The variables --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: the `Settings` field it fills, how its text is read, its default
+    (a value, or a function of the fields read before it), and how check-config shows it."""
+    name: str
+    field: str
+    parse: Parser
+    default: Any
+    shown: str = "plain"   # "plain"; "url": passwords masked; "secret": never shown
+    strip: bool = True     # surrounding spaces dropped before reading
+
+
+def _domain_of(mail_from: str) -> str:
+    return parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+
+
+SECRET_KEY_FILE = "secret_key"
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("PARENTALITES_DATA_DIR", "data_dir", _data_dir, lambda v: Path("var").resolve()),
+    Variable("DATABASE_URL", "database_url", _database_url,
+             lambda v: f"sqlite:///{v['data_dir'] / 'parentalites.sqlite'}", shown="url"),
+    Variable("CELERY_BROKER_URL", "celery_broker_url", _broker_url,
+             lambda v: f"sqla+sqlite:///{v['data_dir'] / 'broker.sqlite'}", shown="url"),
+    Variable("CELERY_QUEUE", "celery_queue", _queue, "parentalites"),
+    Variable("CATCHER_PORT", "catcher_port", _integer(1, 65535), 8025),
+    # Its scheme and port are checked by mailing (mailing.smtp.parse_smtp_url).
+    Variable("SMTP_URL", "smtp_url", _text, lambda v: f"smtp://127.0.0.1:{v['catcher_port']}", shown="url"),
+    # Default: generated once into the data directory (read_settings), so that links sent by
+    # e-mail stay valid across restarts of the embedded setup. Not stripped: it signs.
+    Variable("SECRET_KEY", "secret_key", _text, None, shown="secret", strip=False),
+    Variable("BASE_URL", "base_url", _base_url, "http://127.0.0.1:8000"),
+    Variable("MAIL_FROM", "mail_from", _mail_from, "Lettre Parentalités <lettre@parentalites.localhost>"),
+    Variable("LIST_ID", "list_id", _list_id, "Lettre Parentalités <lettre.parentalites.localhost>"),
+    Variable("MAILOUT_BATCH_SIZE", "mailout_batch_size", _integer(1), 200),
+    Variable("MAILOUT_PARALLELISM", "mailout_parallelism", _integer(1), 4),
+    Variable("MAILOUT_STALE_AFTER", "mailout_stale_after", _integer(1), 300),
+    # Parsed and checked by mailing (mailing.throttle.parse_relays, parse_domain_caps).
+    Variable("SMTP_RELAYS", "smtp_relays", _text, None, shown="url"),
+    Variable("DOMAIN_CAPS", "domain_caps", _text, None),
+    Variable("THROTTLE_MAX_PAUSE", "throttle_max_pause", _seconds, 0.25),
+    Variable("MAILOUT_MAX_CONSECUTIVE_FAILURES", "mailout_max_consecutive_failures", _integer(0), 20),
+    Variable("RATELIMIT_STORAGE_URI", "ratelimit_storage_uri", _ratelimit_uri, "memory://", shown="url"),
+    Variable("BOUNCE_DOMAIN", "bounce_domain", _domain, lambda v: _domain_of(v["mail_from"])),
+    Variable("BOUNCE_MAILDIR", "bounce_maildir", _path, None),
+    Variable("BOUNCE_IMAP_URL", "bounce_imap_url", _imap_url, None, shown="url"),
+    Variable("BOUNCE_WEBHOOK_TOKEN", "bounce_webhook_token", _text, None, shown="secret"),
+    Variable("NETWORK_NAME", "network_name", _text, "Réseau Parentalités"),
+    Variable("ISSUES_PER_YEAR", "issues_per_year", _integer(1, 12), 3),
+    Variable("CALL_FOR_CONTRIBUTIONS_DAYS", "call_for_contributions_days", _integer(1), 21),
+    Variable("FEED_POLL_MINUTES", "feed_poll_minutes", _integer(1), 60),
+    Variable("FEED_FAILURE_THRESHOLD", "feed_failure_threshold", _integer(1), 3),
+    # Checked together, and the key loaded, by mailing (mailing.dkim.signer_from_settings).
+    Variable("DKIM_DOMAIN", "dkim_domain", _text, None),
+    Variable("DKIM_SELECTOR", "dkim_selector", _text, None),
+    Variable("DKIM_PRIVATE_KEY", "dkim_private_key", _text, None, shown="secret"),
+    Variable("LOG_FORMAT", "log_format", _choice("text", "json"), "text"),
+    Variable("LOG_LEVEL", "log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"),
+)
 
 
 @dataclass(frozen=True)
@@ -66,27 +295,35 @@ class Settings:
     database_url: str
     celery_broker_url: str
     celery_queue: str
+    catcher_port: int
     smtp_url: str
     secret_key: str
     base_url: str
     mail_from: str
     list_id: str
-    catcher_port: int
-    mailout_batch_size: int = 200
-    mailout_parallelism: int = 4
-    mailout_stale_after: int = 300
-    mailout_max_consecutive_failures: int = 20
-    ratelimit_storage_uri: str = "memory://"
-    network_name: str = "Réseau Parentalités"  # events/messages.py: the structure of the network's own contributions
-    issues_per_year: int = 3                # editorial calendar: letters planned per year
-    call_for_contributions_days: int = 21   # appel à contributions this many days before a deadline
-    feed_poll_minutes: int = 60        # contributions/feeds.py: how often a feed is polled
-    feed_failure_threshold: int = 3    # failures in a row before the editors are told
-    smtp_relays: str | None = None     # mailing/throttle.py parse_relays: the relays, their caps and fallbacks
-    domain_caps: str | None = None     # mailing/throttle.py parse_domain_caps: per-provider caps
-    throttle_max_pause: float = 0.25   # seconds a batch may pause inline for a bucket
-    log_format: str = "text"           # "text" or "json" (one JSON object per line)
-    log_level: str = "INFO"
+    mailout_batch_size: int
+    mailout_parallelism: int
+    mailout_stale_after: int
+    smtp_relays: str | None          # mailing/throttle.py parse_relays: the relays, their caps and fallbacks
+    domain_caps: str | None          # mailing/throttle.py parse_domain_caps: per-provider caps
+    throttle_max_pause: float        # seconds a batch may pause inline for a bucket
+    mailout_max_consecutive_failures: int
+    ratelimit_storage_uri: str
+    bounce_domain: str               # domain of the VERP return paths (mailing/verp.py)
+    bounce_maildir: Path | None      # a Maildir of bounces polled by beat (tasks/bounces.py)
+    bounce_imap_url: str | None      # an IMAP folder of bounces polled by beat
+    bounce_webhook_token: str | None  # bearer token of POST /webhooks/bounces; None: no webhook
+    network_name: str                # events/messages.py: the structure of the network's own contributions
+    issues_per_year: int             # editorial calendar: letters planned per year
+    call_for_contributions_days: int  # appel à contributions this many days before a deadline
+    feed_poll_minutes: int           # contributions/feeds.py: how often a feed is polled
+    feed_failure_threshold: int      # failures in a row before the editors are told
+    dkim_domain: str | None
+    dkim_selector: str | None
+    dkim_private_key: str | None     # a PEM key, or the path of a PEM file
+    log_format: str                  # "text" or "json" (one JSON object per line)
+    log_level: str
+    from_environment: frozenset[str] = frozenset()  # the variables set in the environment
 
     @property
     def mail_from_address(self) -> str:
@@ -109,36 +346,115 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-def load_settings() -> Settings:
-    data_dir = Path(os.environ.get("PARENTALITES_DATA_DIR", "var")).resolve()
-    catcher_port = _env_int("CATCHER_PORT", 8025)
-    return Settings(
-        data_dir=data_dir,
-        database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'parentalites.sqlite'}",
-        celery_broker_url=os.environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{data_dir / 'broker.sqlite'}",
-        celery_queue=os.environ.get("CELERY_QUEUE") or "parentalites",
-        smtp_url=os.environ.get("SMTP_URL") or f"smtp://127.0.0.1:{catcher_port}",
-        secret_key=_secret_key(data_dir),
-        base_url=(os.environ.get("BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
-        mail_from=os.environ.get("MAIL_FROM") or "Lettre Parentalités <lettre@parentalites.localhost>",
-        list_id=os.environ.get("LIST_ID") or "Lettre Parentalités <lettre.parentalites.localhost>",
-        catcher_port=catcher_port,
-        mailout_batch_size=_env_int("MAILOUT_BATCH_SIZE", 200),
-        mailout_parallelism=_env_int("MAILOUT_PARALLELISM", 4),
-        mailout_stale_after=_env_int("MAILOUT_STALE_AFTER", 300),
-        mailout_max_consecutive_failures=_env_int("MAILOUT_MAX_CONSECUTIVE_FAILURES", 20),
-        ratelimit_storage_uri=os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
-        network_name=os.environ.get("NETWORK_NAME") or "Réseau Parentalités",
-        issues_per_year=_env_int("ISSUES_PER_YEAR", 3),
-        call_for_contributions_days=_env_int("CALL_FOR_CONTRIBUTIONS_DAYS", 21),
-        feed_poll_minutes=max(1, _env_int("FEED_POLL_MINUTES", 60)),
-        feed_failure_threshold=max(1, _env_int("FEED_FAILURE_THRESHOLD", 3)),
-        smtp_relays=os.environ.get("SMTP_RELAYS") or None,
-        domain_caps=os.environ.get("DOMAIN_CAPS") or None,
-        throttle_max_pause=_env_float("THROTTLE_MAX_PAUSE", 0.25),
-        log_format=_env_choice("LOG_FORMAT", ("text", "json"), "text"),
-        log_level=_env_choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True),
-    )
+def _secret_key_from_file(data_dir: Path, create: bool) -> str:
+    """The key kept in the data directory, written there the first time (unless `create` is
+    false: then "" when there is none yet)."""
+    path = data_dir / SECRET_KEY_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        if not create:
+            return ""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+def _raw(variable: Variable, environ: Mapping[str, str]) -> str | None:
+    raw = environ.get(variable.name)
+    if raw is not None and variable.strip:
+        raw = raw.strip()
+    return raw or None
+
+
+def read_settings(environ: Mapping[str, str] | None = None, *,
+                  create_files: bool = True) -> tuple[Settings, list[InvalidSetting]]:
+    """The settings from `environ` (default os.environ), and every bad value found: a bad value is
+    replaced by its default, so the other variables are still read and checked. `create_files`
+    false: no secret key file is written (secret_key is then "" when there is none yet)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    problems: list[InvalidSetting] = []
+    present = set()
+    for variable in VARIABLES:
+        raw = _raw(variable, environ)
+        if raw is not None:
+            present.add(variable.name)
+            try:
+                values[variable.field] = variable.parse(variable.name, raw)
+                continue
+            except InvalidSetting as problem:
+                problems.append(problem)
+        if variable.name == "SECRET_KEY":
+            try:
+                values["secret_key"] = _secret_key_from_file(values["data_dir"], create_files)
+            except OSError as exc:
+                problems.append(InvalidSetting(
+                    "PARENTALITES_DATA_DIR",
+                    f"PARENTALITES_DATA_DIR : la clé secrète n'a pas pu être lue ou créée dans {values['data_dir']} "
+                    f"({exc.strerror or exc}) ; donnez SECRET_KEY ou un dossier accessible en écriture.",
+                    f"PARENTALITES_DATA_DIR: the secret key could not be read or created in {values['data_dir']} "
+                    f"({exc.strerror or exc}); set SECRET_KEY or a writable directory."))
+                values["secret_key"] = ""
+            continue
+        default = variable.default
+        values[variable.field] = default(values) if callable(default) else default
+    return Settings(**values, from_environment=frozenset(present)), problems
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings; SettingsError naming every bad variable."""
+    settings, problems = read_settings(environ)
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One line of `parentalites check-config`."""
+    variable: str
+    value: str
+    source: str
+
+
+UNSET = "(non défini / unset)"
+
+
+def _show(variable: Variable, value: Any) -> str:
+    if value is None or value == "":
+        return UNSET
+    if variable.shown == "secret":
+        return MASK
+    if variable.shown == "url":
+        return mask_url(str(value))
+    return str(value)
+
+
+def describe_settings(settings: Settings, problems: Iterable[InvalidSetting] = (),
+                      environ: Mapping[str, str] | None = None) -> list[Shown]:
+    """Every variable with its effective value (secrets masked, passwords in URLs masked) and where
+    it came from; a variable with a problem shows the value given, masked the same way."""
+    environ = os.environ if environ is None else environ
+    invalid = {problem.variable for problem in problems}
+    lines = []
+    for variable in VARIABLES:
+        if variable.name in invalid and _raw(variable, environ) is not None:
+            lines.append(Shown(variable.name, _show(variable, _raw(variable, environ)),
+                               "environnement, INVALIDE / environment, INVALID"))
+            continue
+        value = getattr(settings, variable.field)
+        if variable.name in settings.from_environment:
+            source = "environnement / environment"
+        elif variable.name == "SECRET_KEY":
+            path = settings.data_dir / SECRET_KEY_FILE
+            source = f"fichier / file {path}" if value else f"créé au premier démarrage / created at first start: {path}"
+        else:
+            source = "défaut / default"
+        lines.append(Shown(variable.name, _show(variable, value), source))
+    return lines
 
 
 _settings: Settings | None = None

@@ -1,5 +1,5 @@
 """DKIM signing of outgoing mail. Optional and off by default: it is on only when `DKIM_DOMAIN`,
-`DKIM_SELECTOR` and `DKIM_PRIVATE_KEY` are all set (see `signer_from_env`).
+`DKIM_SELECTOR` and `DKIM_PRIVATE_KEY` are all set (see `signer_from_settings`).
 
 Two engines make the same `DKIM-Signature:` header:
 
@@ -36,6 +36,8 @@ from dkim.canonicalization import (
     strip_trailing_lines,
 )
 
+from core.settings import InvalidSetting, Settings, get_settings
+
 try:  # the fast engine; without it, dkimpy signs
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
@@ -62,8 +64,16 @@ _SPACES = re.compile(rb"  +")
 _ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
 
 
-def _error(fr: str, en: str) -> ValueError:
-    return ValueError(f"DKIM : {fr} / DKIM: {en}")
+class DKIMError(InvalidSetting):
+    """A DKIM setting or key that cannot be used. str() says it in French then English on one
+    line, "DKIM : … / DKIM: …"; `fr` and `en` are the two halves."""
+
+    def __str__(self) -> str:
+        return f"{self.fr} / {self.en}"
+
+
+def _error(fr: str, en: str, variable: str = "DKIM_PRIVATE_KEY") -> DKIMError:
+    return DKIMError(variable, f"DKIM : {fr}", f"DKIM: {en}")
 
 
 def canonicalize_body_relaxed(body: bytes) -> bytes:
@@ -157,12 +167,12 @@ def public_key_record(private_key_pem: bytes) -> str:
 
 # --- Signer -------------------------------------------------------------------------------------
 
-def _ascii(value: str | bytes, fr_name: str, en_name: str) -> bytes:
+def _ascii(value: str | bytes, fr_name: str, en_name: str, variable: str = "DKIM_DOMAIN") -> bytes:
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
     value = value.strip()
     if not value or not value.isascii() or any(c in value for c in " ;=:\t\r\n"):
-        raise _error(f"{fr_name} invalide : {value!r}.", f"invalid {en_name}: {value!r}.")
+        raise _error(f"{fr_name} invalide : {value!r}.", f"invalid {en_name}: {value!r}.", variable)
     return value.encode("ascii")
 
 
@@ -175,7 +185,7 @@ class DKIMSigner:
                  oversigned_headers: tuple[str, ...] = OVERSIGNED_HEADERS,
                  canonicalize: tuple[bytes, bytes] = (b"relaxed", b"relaxed")):
         self.domain = _ascii(domain, "domaine", "domain")
-        self.selector = _ascii(selector, "sélecteur", "selector")
+        self.selector = _ascii(selector, "sélecteur", "selector", "DKIM_SELECTOR")
         if isinstance(private_key_pem, str):
             private_key_pem = private_key_pem.encode("ascii", "replace")
         self.algorithm, self._key, self._dkimpy_key = _load_key(private_key_pem)
@@ -282,24 +292,35 @@ def _read_key_setting(raw: str) -> bytes:
                      f"DKIM_PRIVATE_KEY is neither a PEM key nor a readable file ({path}: {exc.strerror or exc}).") from exc
 
 
-def signer_from_env(environ: Mapping[str, str] | None = None) -> DKIMSigner | None:
+def signer_from_settings(settings: Settings) -> DKIMSigner | None:
     """The signer configured by `DKIM_DOMAIN`, `DKIM_SELECTOR` and `DKIM_PRIVATE_KEY` (a PEM key,
     or the path of a PEM file), or None when none of them is set: DKIM is off by default. Setting
-    only some of them, or a key that cannot be loaded, is a ValueError (in French and English)."""
-    env = os.environ if environ is None else environ
-    names = ("DKIM_DOMAIN", "DKIM_SELECTOR", "DKIM_PRIVATE_KEY")
-    values = {name: (env.get(name) or "").strip() for name in names}
+    only some of them, or a key that cannot be loaded, is a DKIMError (in French and English)."""
+    return _signer(settings.dkim_domain, settings.dkim_selector, settings.dkim_private_key)
+
+
+def signer_from_env(environ: Mapping[str, str] | None = None) -> DKIMSigner | None:
+    """`signer_from_settings` for a mapping of the three variables (default: the settings)."""
+    if environ is None:
+        return signer_from_settings(get_settings())
+    return _signer(environ.get("DKIM_DOMAIN"), environ.get("DKIM_SELECTOR"), environ.get("DKIM_PRIVATE_KEY"))
+
+
+def _signer(domain: str | None, selector: str | None, private_key: str | None) -> DKIMSigner | None:
+    values = {"DKIM_DOMAIN": (domain or "").strip(), "DKIM_SELECTOR": (selector or "").strip(),
+              "DKIM_PRIVATE_KEY": (private_key or "").strip()}
     if not any(values.values()):
         return None
-    missing = [name for name in names if not values[name]]
+    missing = [name for name, value in values.items() if not value]
     if missing:
         raise _error(f"{', '.join(missing)} manque(nt) : DKIM_DOMAIN, DKIM_SELECTOR et DKIM_PRIVATE_KEY vont ensemble.",
-                     f"{', '.join(missing)} missing: DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY go together.")
-    domain = _ascii(values["DKIM_DOMAIN"], "DKIM_DOMAIN", "DKIM_DOMAIN")
-    selector = _ascii(values["DKIM_SELECTOR"], "DKIM_SELECTOR", "DKIM_SELECTOR")
+                     f"{', '.join(missing)} missing: DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY go together.",
+                     missing[0])
+    domain_name = _ascii(values["DKIM_DOMAIN"], "DKIM_DOMAIN", "DKIM_DOMAIN", "DKIM_DOMAIN")
+    selector_name = _ascii(values["DKIM_SELECTOR"], "DKIM_SELECTOR", "DKIM_SELECTOR", "DKIM_SELECTOR")
     key = _read_key_setting(values["DKIM_PRIVATE_KEY"])
     try:
-        return DKIMSigner(domain, selector, key)
-    except ValueError as exc:  # the key: name the setting in both languages
-        message = str(exc).replace("DKIM : ", "DKIM : DKIM_PRIVATE_KEY — ", 1)
-        raise ValueError(message.replace(" / DKIM: ", " / DKIM: DKIM_PRIVATE_KEY — ", 1)) from exc
+        return DKIMSigner(domain_name, selector_name, key)
+    except DKIMError as exc:  # the key: name the setting in both languages
+        raise _error(exc.fr.replace("DKIM : ", "DKIM_PRIVATE_KEY — ", 1),
+                     exc.en.replace("DKIM: ", "DKIM_PRIVATE_KEY — ", 1)) from exc

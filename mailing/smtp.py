@@ -3,29 +3,58 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from core.settings import get_settings
-from mailing.dkim import signer_from_env
+from core.settings import InvalidSetting, get_settings, mask_url
+from mailing.dkim import signer_from_settings
+
+SMTP_DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+
+
+class SMTPAddress(NamedTuple):
+    scheme: str
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+
+def parse_smtp_url(url: str, variable: str = "SMTP_URL") -> SMTPAddress:
+    """smtp://host:port (plain), smtp+starttls://user:pass@host:587, smtps://user:pass@host:465;
+    the host defaults to 127.0.0.1. Raises InvalidSetting naming `variable`."""
+    expected_fr = "smtp://hôte:port, smtp+starttls://utilisateur:motdepasse@hôte:587 ou smtps://utilisateur:motdepasse@hôte:465"
+    expected_en = "smtp://host:port, smtp+starttls://user:password@host:587 or smtps://user:password@host:465"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise InvalidSetting(variable, f"{variable} : adresse illisible « {mask_url(url)} » (port invalide ?).",
+                             f"{variable}: unreadable URL '{mask_url(url)}' (bad port?).") from None
+    if parts.scheme not in SMTP_DEFAULT_PORTS:
+        raise InvalidSetting(
+            variable, f"{variable} : schéma inconnu {parts.scheme!r} dans « {mask_url(url)} » (attendu {expected_fr}).",
+            f"{variable}: unknown scheme {parts.scheme!r} in '{mask_url(url)}' (expected {expected_en}).")
+    return SMTPAddress(parts.scheme, parts.hostname or "127.0.0.1", port or SMTP_DEFAULT_PORTS[parts.scheme],
+                       unquote(parts.username) if parts.username else None,
+                       unquote(parts.password) if parts.password else None)
 
 
 class SMTPConnection:
-    """One SMTP session, reused for many messages. `SMTP_URL` forms:
-    smtp://host:port (plain), smtp+starttls://user:pass@host:587, smtps://user:pass@host:465."""
+    """One SMTP session, reused for many messages. `SMTP_URL` forms: see `parse_smtp_url`."""
 
     def __init__(self, url: str | None = None, timeout: float = 30.0):
-        parts = urlsplit(url or get_settings().smtp_url)
-        if parts.scheme not in ("smtp", "smtp+starttls", "smtps"):
-            raise ValueError(f"SMTP_URL: schéma inconnu {parts.scheme!r}")
-        self.scheme = parts.scheme
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or {"smtp": 25, "smtp+starttls": 587, "smtps": 465}[parts.scheme]
-        self.username = unquote(parts.username) if parts.username else None
-        self.password = unquote(parts.password) if parts.password else None
+        settings = get_settings()
+        address = parse_smtp_url(url or settings.smtp_url)
+        self.scheme = address.scheme
+        self.host = address.host
+        self.port = address.port
+        self.username = address.username
+        self.password = address.password
         self.timeout = timeout
         self.client: smtplib.SMTP | None = None
-        # Optional DKIM (DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY); a bad key fails here, early.
-        self.signer = signer_from_env()
+        # Optional DKIM (DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY), checked at start.
+        self.signer = signer_from_settings(settings)
 
     def open(self) -> None:
         if self.scheme == "smtps":

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from core.settings import InvalidSetting, get_settings
+
 log = logging.getLogger(__name__)
 
 RELAYS_ENV = "SMTP_RELAYS"
@@ -48,6 +50,19 @@ _EPSILON = 1e-9               # float noise: 0.9999999999 tokens is one token
 
 class ThrottleUnavailable(RuntimeError):
     """The shared bucket store (Redis, the lock file) could not be reached: send nothing now."""
+
+
+class RelayError(ValueError):
+    """A relay's URL or option is wrong; `fr` (also str()) and `en` say why."""
+
+    def __init__(self, fr: str, en: str):
+        super().__init__(fr)
+        self.fr = fr
+        self.en = en
+
+
+def _invalid(variable: str, fr: str, en: str) -> InvalidSetting:
+    return InvalidSetting(variable, f"{variable} : {fr}", f"{variable}: {en}")
 
 
 # --- Relays -------------------------------------------------------------------------------------
@@ -88,22 +103,28 @@ class Relay:
             parts = urlsplit(self.url)
             parts.port  # noqa: B018  raises ValueError on a bad port
         except ValueError:
-            raise ValueError(f"relais {label} : adresse illisible (port invalide ?)") from None
+            raise RelayError(f"relais {label} : adresse illisible (port invalide ?)",
+                             f"relay {label}: unreadable URL (bad port?)") from None
         if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
-            raise ValueError(
+            raise RelayError(
                 f"« {label} » n'est pas une adresse de relais SMTP (smtp://hôte:port, "
-                "smtp+starttls://utilisateur:motdepasse@hôte:587 ou smtps://utilisateur:motdepasse@hôte:465)")
+                "smtp+starttls://utilisateur:motdepasse@hôte:587 ou smtps://utilisateur:motdepasse@hôte:465)",
+                f"'{label}' is not an SMTP relay URL (smtp://host:port, "
+                "smtp+starttls://user:password@host:587 or smtps://user:password@host:465)")
         if isinstance(self.weight, bool) or not isinstance(self.weight, int) or self.weight < 1:
-            raise ValueError(f"relais {label} : weight doit être un entier supérieur ou égal à 1 "
-                             f"(reçu {self.weight!r})")
+            raise RelayError(f"relais {label} : weight doit être un entier supérieur ou égal à 1 "
+                             f"(reçu {self.weight!r})",
+                             f"relay {label}: weight must be a whole number, at least 1 (got {self.weight!r})")
         if self.per_second is not None and not (
                 isinstance(self.per_second, (int, float)) and math.isfinite(self.per_second) and self.per_second > 0):
-            raise ValueError(f"relais {label} : per_second doit être un nombre strictement positif "
-                             f"(reçu {self.per_second!r})")
+            raise RelayError(f"relais {label} : per_second doit être un nombre strictement positif "
+                             f"(reçu {self.per_second!r})",
+                             f"relay {label}: per_second must be a number above 0 (got {self.per_second!r})")
         if self.per_hour is not None and (
                 isinstance(self.per_hour, bool) or not isinstance(self.per_hour, int) or self.per_hour < 1):
-            raise ValueError(f"relais {label} : per_hour doit être un entier supérieur ou égal à 1 "
-                             f"(reçu {self.per_hour!r})")
+            raise RelayError(f"relais {label} : per_hour doit être un entier supérieur ou égal à 1 "
+                             f"(reçu {self.per_hour!r})",
+                             f"relay {label}: per_hour must be a whole number, at least 1 (got {self.per_hour!r})")
 
     def __repr__(self) -> str:  # never print a password
         return (f"Relay({self.label!r}, weight={self.weight}, fallback={self.fallback}, "
@@ -145,7 +166,7 @@ def _positive_float(raw: str) -> float | None:
 def parse_relays(spec: str | None, default_url: str) -> list[Relay]:
     """`SMTP_RELAYS`: relays separated by `;` (or new lines), each a URL followed by options
     separated by spaces: `weight=N`, `per_second=X`, `per_hour=N`, `fallback`. Unset or blank:
-    one relay, `default_url`, unlimited. Raises ValueError with a French message."""
+    one relay, `default_url`, unlimited. Raises InvalidSetting (a ValueError; str() in French)."""
     if spec is None or not spec.strip():
         return [Relay(default_url)]
     relays: list[Relay] = []
@@ -162,32 +183,39 @@ def parse_relays(spec: str | None, default_url: str) -> list[Relay]:
             elif name == "weight" and equals:
                 fields["weight"] = _positive_int(raw)
                 if fields["weight"] is None:
-                    raise ValueError(f"SMTP_RELAYS : pour le relais {label}, weight doit être un entier "
-                                     f"supérieur ou égal à 1 (reçu « {raw} »).")
+                    raise _invalid(RELAYS_ENV, f"pour le relais {label}, weight doit être un entier "
+                                               f"supérieur ou égal à 1 (reçu « {raw} »).",
+                                   f"for relay {label}, weight must be a whole number, at least 1 (got '{raw}').")
             elif name == "per_second" and equals:
                 fields["per_second"] = _positive_float(raw)
                 if fields["per_second"] is None:
-                    raise ValueError(f"SMTP_RELAYS : pour le relais {label}, per_second doit être un "
-                                     f"nombre strictement positif (reçu « {raw} »).")
+                    raise _invalid(RELAYS_ENV, f"pour le relais {label}, per_second doit être un "
+                                               f"nombre strictement positif (reçu « {raw} »).",
+                                   f"for relay {label}, per_second must be a number above 0 (got '{raw}').")
             elif name == "per_hour" and equals:
                 fields["per_hour"] = _positive_int(raw)
                 if fields["per_hour"] is None:
-                    raise ValueError(f"SMTP_RELAYS : pour le relais {label}, per_hour doit être un entier "
-                                     f"supérieur ou égal à 1 (reçu « {raw} »).")
+                    raise _invalid(RELAYS_ENV, f"pour le relais {label}, per_hour doit être un entier "
+                                               f"supérieur ou égal à 1 (reçu « {raw} »).",
+                                   f"for relay {label}, per_hour must be a whole number, at least 1 (got '{raw}').")
             else:
-                raise ValueError(f"SMTP_RELAYS : option inconnue « {option} » pour le relais {label} "
-                                 "(options possibles : weight=N, per_second=X, per_hour=N, fallback).")
+                raise _invalid(RELAYS_ENV, f"option inconnue « {option} » pour le relais {label} "
+                                           "(options possibles : weight=N, per_second=X, per_hour=N, fallback).",
+                               f"unknown option '{option}' for relay {label} "
+                               "(possible options: weight=N, per_second=X, per_hour=N, fallback).")
         try:
             relay = Relay(url, **fields)
-        except ValueError as exc:
-            raise ValueError(f"SMTP_RELAYS : {exc}.") from None
+        except RelayError as exc:
+            raise _invalid(RELAYS_ENV, f"{exc.fr}.", f"{exc.en}.") from None
         if any(other.url == relay.url for other in relays):
-            raise ValueError(f"SMTP_RELAYS : le relais {label} est listé deux fois.")
+            raise _invalid(RELAYS_ENV, f"le relais {label} est listé deux fois.", f"relay {label} is listed twice.")
         relays.append(relay)
     if not relays:
-        raise ValueError("SMTP_RELAYS : aucun relais (séparez les relais par « ; »).")
+        raise _invalid(RELAYS_ENV, "aucun relais (séparez les relais par « ; »).",
+                       "no relay (separate relays with ';').")
     if all(relay.fallback for relay in relays):
-        raise ValueError("SMTP_RELAYS : il faut au moins un relais principal (sans « fallback »).")
+        raise _invalid(RELAYS_ENV, "il faut au moins un relais principal (sans « fallback »).",
+                       "at least one primary relay (without 'fallback') is needed.")
     return relays
 
 
@@ -218,7 +246,8 @@ def recipient_domain(recipient: str) -> str:
 def parse_domain_caps(spec: str | None) -> dict[str, tuple[int, float]]:
     """`DOMAIN_CAPS`: `domaine=N/S` entries separated by `,` or `;` (or new lines): at most N
     messages per S seconds to this domain and its subdomains, all relays together. S may carry a
-    unit: `600/60`, `600/60s`, `600/min`, `20000/h`, `20000/1h`. Returns {domain: (N, S)}."""
+    unit: `600/60`, `600/60s`, `600/min`, `20000/h`, `20000/1h`. Returns {domain: (N, S)}. Raises
+    InvalidSetting (a ValueError; str() in French)."""
     caps: dict[str, tuple[int, float]] = {}
     if spec is None:
         return caps
@@ -227,20 +256,26 @@ def parse_domain_caps(spec: str | None) -> dict[str, tuple[int, float]]:
             continue
         match = _CAP_RE.fullmatch(entry)
         if not match or (match.group(3) is None and match.group(4) is None):
-            raise ValueError(
-                f"DOMAIN_CAPS : « {entry.strip()} » n'est pas de la forme domaine=N/S (au plus N messages "
-                "par S secondes), par exemple « gmail.com=600/60 » ou « orange.fr=200/min ».")
+            raise _invalid(
+                DOMAIN_CAPS_ENV,
+                f"« {entry.strip()} » n'est pas de la forme domaine=N/S (au plus N messages "
+                "par S secondes), par exemple « gmail.com=600/60 » ou « orange.fr=200/min ».",
+                f"'{entry.strip()}' is not of the form domain=N/S (at most N messages "
+                "per S seconds), e.g. 'gmail.com=600/60' or 'orange.fr=200/min'.")
         raw_domain, raw_count, raw_seconds, unit = match.groups()
         domain = normalise_domain(raw_domain)
         if not _DOMAIN_RE.fullmatch(domain):
-            raise ValueError(f"DOMAIN_CAPS : « {raw_domain} » n'est pas un nom de domaine.")
+            raise _invalid(DOMAIN_CAPS_ENV, f"« {raw_domain} » n'est pas un nom de domaine.",
+                           f"'{raw_domain}' is not a domain name.")
         count = int(raw_count)
         seconds = float(raw_seconds if raw_seconds is not None else 1) * _UNITS[unit]
         if count < 1 or seconds <= 0:
-            raise ValueError(f"DOMAIN_CAPS : pour {domain}, N et S doivent être strictement positifs "
-                             f"(reçu « {entry.strip()} »).")
+            raise _invalid(DOMAIN_CAPS_ENV, f"pour {domain}, N et S doivent être strictement positifs "
+                                            f"(reçu « {entry.strip()} »).",
+                           f"for {domain}, N and S must be above 0 (got '{entry.strip()}').")
         if domain in caps:
-            raise ValueError(f"DOMAIN_CAPS : le domaine {domain} est listé deux fois.")
+            raise _invalid(DOMAIN_CAPS_ENV, f"le domaine {domain} est listé deux fois.",
+                           f"domain {domain} is listed twice.")
         caps[domain] = (count, seconds)
     return caps
 
@@ -440,7 +475,9 @@ def parse_max_pause(raw: str | None) -> float:
     except ValueError:
         value = -1.0
     if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{MAX_PAUSE_ENV} doit être un nombre de secondes positif ou nul (reçu « {raw} »).")
+        raise InvalidSetting(MAX_PAUSE_ENV,
+                             f"{MAX_PAUSE_ENV} doit être un nombre de secondes positif ou nul (reçu « {raw} »).",
+                             f"{MAX_PAUSE_ENV} must be a number of seconds, zero or more (got '{raw}').")
     return value
 
 
@@ -459,17 +496,20 @@ class Throttle:
     @classmethod
     def from_env(cls, redis_url: str | None, data_dir: Path | str, *,
                  environ: Mapping[str, str] | None = None, prefix: str = REDIS_PREFIX) -> Throttle:
-        """`from_settings` with `DOMAIN_CAPS` and `THROTTLE_MAX_PAUSE` read from `environ` (default
-        os.environ). Raises ValueError (French)."""
-        env = os.environ if environ is None else environ
-        return cls.from_settings(redis_url, data_dir, env.get(DOMAIN_CAPS_ENV),
-                                 parse_max_pause(env.get(MAX_PAUSE_ENV)), prefix=prefix)
+        """`from_settings` with `DOMAIN_CAPS` and `THROTTLE_MAX_PAUSE` taken from `environ`, a
+        mapping of variables, or else from the settings. Raises InvalidSetting (a ValueError)."""
+        if environ is None:
+            settings = get_settings()
+            return cls.from_settings(redis_url, data_dir, settings.domain_caps, settings.throttle_max_pause,
+                                     prefix=prefix)
+        return cls.from_settings(redis_url, data_dir, environ.get(DOMAIN_CAPS_ENV),
+                                 parse_max_pause(environ.get(MAX_PAUSE_ENV)), prefix=prefix)
 
     @classmethod
     def from_settings(cls, redis_url: str | None, data_dir: Path | str, domain_caps: str | None,
                       max_pause: float = DEFAULT_MAX_PAUSE, *, prefix: str = REDIS_PREFIX) -> Throttle:
         """Redis when `redis_url` is a redis:// (rediss://, unix://) URL — the broker URL may be
-        passed as it is —, else the file `<data_dir>/throttle.json`. Raises ValueError (French)."""
+        passed as it is —, else the file `<data_dir>/throttle.json`. Raises InvalidSetting (a ValueError)."""
         caps = parse_domain_caps(domain_caps)
         if redis_url and redis_url.startswith(("redis://", "rediss://", "unix://")):
             store: BucketStore = RedisBucketStore(redis_url, prefix)

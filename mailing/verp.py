@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
 
 from core.settings import get_settings
@@ -24,7 +23,8 @@ def _verp_mac(delivery_id: int) -> str:
 
 
 def bounce_domain() -> str:
-    return os.environ.get("BOUNCE_DOMAIN") or get_settings().mail_domain
+    """BOUNCE_DOMAIN; by default the domain of MAIL_FROM."""
+    return get_settings().bounce_domain
 
 
 def verp_address(delivery_id: int) -> str:

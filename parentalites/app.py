@@ -17,12 +17,13 @@ from contributions.views import files_bp, moderation_bp, partner_bp
 from core import db as database
 from core.extensions import csrf, limiter
 from core.formatting import install_filters
+from core.settings import SettingsError
 from core.text import render_markdown, safe_url
 from events.invitations_views import invitations_bp
 from events.views import events_bp
 from newsletter.calendar_views import calendar_bp
 from newsletter.views import public_bp, redaction_bp
-from parentalites.bootstrap import bootstrap
+from parentalites.bootstrap import bootstrap, exit_on_bad_settings
 from subscribers.bounce_views import bounces_bp
 from subscribers.views import subscribers_bp
 
@@ -44,7 +45,11 @@ def csrf_field(form) -> str:
 
 
 def create_app(config: dict | None = None) -> Flask:
-    settings = bootstrap()
+    """The web application. A bad setting stops the process (gunicorn too) with its message."""
+    try:
+        settings = bootstrap()
+    except SettingsError as error:
+        exit_on_bad_settings(error)
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(
         SECRET_KEY=settings.secret_key,

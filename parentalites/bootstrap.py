@@ -1,32 +1,65 @@
 """One bootstrap, called explicitly by the app factory, the Celery worker, the CLI and the tests.
 
-It wires what no import may do by side effect: every model mapped, the settings checked, logging
-configured, the job sender (Celery) installed on the project's own sessionmaker, the SQLite search
+It wires what no import may do by side effect: every model mapped, the settings checked (core's
+own checks and mailing's, every bad variable at once), logging configured, the job sender (Celery) installed on the project's own sessionmaker, the SQLite search
 index kept in sync, and the kinds of issue owned by other packages registered with the mail-out.
 Calling it twice does nothing more.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from contributions import directory
 from core import db as database
 from core import jobs
 from core.logging import configure_logging
-from core.settings import Settings, get_settings
+from core.settings import (
+    InvalidSetting,
+    Settings,
+    SettingsError,
+    get_settings,
+    read_settings,
+)
 from events import invitations
+from mailing import config as mailing_config
 from newsletter import mailout
 from newsletter.models import IssueKind
 from parentalites import models
 
 _done = False
 
+# gunicorn stops when a worker exits with its APP_LOAD_ERROR (4), where any other status would have
+# it start the worker again and again; the worker and the CLI use the same status.
+BAD_SETTINGS_EXIT_STATUS = 4
+
+
+def read_all_settings(*, create_files: bool = True) -> tuple[Settings, list[InvalidSetting]]:
+    """The settings from the environment, and every bad value: core's checks, then mailing's."""
+    settings, problems = read_settings(create_files=create_files)
+    return settings, problems + mailing_config.settings_problems(settings)
+
+
+def check_settings() -> Settings:
+    """The settings, every variable checked; SettingsError naming each bad one."""
+    _, problems = read_all_settings()
+    if problems:
+        raise SettingsError(problems)
+    return get_settings()
+
+
+def exit_on_bad_settings(error: SettingsError) -> NoReturn:
+    """Stop the process: each bad variable in two lines (French, then English), no traceback."""
+    print(error, file=sys.stderr, flush=True)
+    sys.exit(BAD_SETTINGS_EXIT_STATUS)
+
 
 def bootstrap(sender: Callable[[str, tuple, dict], Any] | None = None) -> Settings:
-    """Wire the application once. `sender` hands a job to the broker; by default Celery's."""
+    """Wire the application once. `sender` hands a job to the broker; by default Celery's.
+    Raises SettingsError when a variable has a bad value."""
     global _done
-    settings = get_settings()
+    settings = get_settings() if _done else check_settings()
     if sender is not None:
         jobs.set_sender(sender)
     if _done:

@@ -7,7 +7,7 @@ from celery.signals import task_postrun, task_prerun, worker_init, worker_proces
 
 from core import db as database
 from core.logging import bind_context, reset_context
-from core.settings import get_settings
+from core.settings import SettingsError, get_settings
 
 # Beat's periodic work: everything here can be re-derived from the database, so a lost message
 # only delays, never loses.
@@ -52,9 +52,13 @@ celery_app = make_celery()
 
 @worker_init.connect
 def _bootstrap_worker(**_):
-    # The worker's one bootstrap (the forked pool inherits it), however it was started.
-    from parentalites.bootstrap import bootstrap
-    bootstrap()
+    # The worker's one bootstrap (the forked pool inherits it), however it was started. Celery
+    # logs and ignores a signal handler's exception: a bad setting must stop the worker itself.
+    from parentalites.bootstrap import bootstrap, exit_on_bad_settings
+    try:
+        bootstrap()
+    except SettingsError as error:
+        exit_on_bad_settings(error)
 
 
 @worker_process_init.connect

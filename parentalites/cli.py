@@ -14,17 +14,39 @@ from contributions.importer import ImportFileError, import_actions
 from contributions.models import Structure, StructureKind
 from core.db import get_engine, session
 from core.formatting import format_duration
-from core.settings import get_settings
+from core.settings import SettingsError, describe_settings, get_settings
 from newsletter import archive as archive_service
 from newsletter import calendar
 from newsletter import mailout
 from newsletter.models import Issue, IssueStatus
-from parentalites.bootstrap import bootstrap
+from parentalites.bootstrap import bootstrap, check_settings, exit_on_bad_settings, read_all_settings
 
 
 @click.group(help="Parentalités : la lettre du Réaap et du réseau CLAS.")
-def main() -> None:
-    pass
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    # Every command starts with the settings checked: a bad variable stops it with its message.
+    if ctx.invoked_subcommand != "check-config":  # which reports them itself
+        try:
+            check_settings()
+        except SettingsError as error:
+            exit_on_bad_settings(error)
+
+
+@main.command("check-config", help="Afficher la configuration effective (secrets masqués) et sa provenance ; "
+                                   "code de sortie 1 si une variable est invalide.")
+def check_config() -> None:
+    settings, problems = read_all_settings(create_files=False)
+    shown = describe_settings(settings, problems)
+    width = max(len(line.variable) for line in shown)
+    for line in shown:
+        click.echo(f"{line.variable:<{width}}  {line.value}  [{line.source}]")
+    if problems:
+        click.echo("", err=True)
+        for problem in problems:
+            click.echo(problem.message, err=True)
+        sys.exit(1)
+    click.echo("\nConfiguration valide. / The configuration is valid.")
 
 
 @main.command(help="Démo complète sur SQLite : contribution → modération → numéro n°1 envoyé et archivé, puis le site.")

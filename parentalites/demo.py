@@ -64,16 +64,17 @@ def run(serve: bool = True, port: int = 8000) -> int:
     prepare_data_dir(data_dir)
     # The catcher: unless SMTP_URL points elsewhere, the worker sends to our local one.
     catcher = None
-    if not os.environ.get("SMTP_URL"):
+    if "SMTP_URL" not in get_settings().from_environment:
         catcher_port = get_settings().catcher_port
         if not port_is_free("127.0.0.1", catcher_port):
             catcher_port = free_port()
         os.environ["SMTP_URL"] = f"smtp://127.0.0.1:{catcher_port}"
         os.environ["CATCHER_PORT"] = str(catcher_port)
-    os.environ.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
-    reset_settings()
+    if "BASE_URL" not in get_settings().from_environment:
+        os.environ["BASE_URL"] = f"http://127.0.0.1:{port}"
+    reset_settings()  # the worker and beat started below read the same environment
     settings = get_settings()
-    if os.environ.get("CATCHER_PORT"):
+    if "CATCHER_PORT" in settings.from_environment:
         catcher = start_catcher(settings.maildir, settings.catcher_port)
 
     from parentalites import migrate

@@ -3,13 +3,13 @@ list of suppressed addresses with the reason."""
 from __future__ import annotations
 
 import hmac
-import os
 
 from flask import Blueprint, abort, jsonify, render_template, request
 
 from accounts.auth import editor_required
 from core.db import session
 from core.extensions import csrf
+from core.settings import get_settings
 from subscribers import bounces
 
 bounces_bp = Blueprint("bounces", __name__)
@@ -29,7 +29,7 @@ def _error(status: int, message: str):
 @csrf.exempt  # a machine posts here, with a bearer token instead of a session and a CSRF token
 def webhook():
     """Generic JSON webhook: one event or a list of events, see bounces.ingest_json."""
-    expected = os.environ.get("BOUNCE_WEBHOOK_TOKEN", "")
+    expected = get_settings().bounce_webhook_token
     if not expected:
         abort(404)  # not configured: the endpoint does not exist
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")

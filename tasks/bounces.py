@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import imaplib
 import logging
-import os
-from pathlib import Path
 
 from core.db import get_engine, session
+from core.settings import get_settings
 from parentalites.celery_app import celery_app
 from subscribers import bounces
 
@@ -20,13 +19,14 @@ def poll() -> dict[str, int]:
     get_engine()
     db = session()
     done: dict[str, int] = {}
-    maildir = os.environ.get("BOUNCE_MAILDIR")
+    settings = get_settings()
+    maildir = settings.bounce_maildir
     if maildir:
         try:
-            done["maildir"] = bounces.ingest_maildir(db, Path(maildir))
+            done["maildir"] = bounces.ingest_maildir(db, maildir)
         except OSError:
             log.exception("bounce Maildir %s could not be read", maildir)
-    imap_url = os.environ.get("BOUNCE_IMAP_URL")
+    imap_url = settings.bounce_imap_url
     if imap_url:
         try:
             done["imap"] = bounces.ingest_imap_url(db, imap_url)

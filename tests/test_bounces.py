@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from contributions import services as contributions
 from contributions.models import ContributionKind, ContributionStatus
 from core.db import utcnow
+from core.settings import reset_settings
 from mailing.dsn import BounceReport, classify
 from mailing.models import Delivery
 from mailing.verp import parse_verp, verp_address
@@ -99,9 +100,18 @@ def vacation(to: str) -> bytes:
     return message.as_bytes()
 
 
+@pytest.fixture
+def reread_settings(monkeypatch):
+    """Call it after monkeypatch.setenv: the settings are read again. Once the test is over the
+    environment is restored and the settings are forgotten, so no other test sees the change."""
+    yield reset_settings
+    monkeypatch.undo()
+    reset_settings()
+
+
 # --- VERP ---------------------------------------------------------------------------------------
 
-def test_verp_round_trip_and_forgeries(monkeypatch):
+def test_verp_round_trip_and_forgeries(monkeypatch, reread_settings):
     address = verp_address(4217)
     local, _, domain = address.partition("@")
     assert local.startswith("bounces+d4217-") and 10 <= len(local.rpartition("-")[2]) <= 12
@@ -117,6 +127,7 @@ def test_verp_round_trip_and_forgeries(monkeypatch):
     assert parse_verp("bounces@parentalites.test") is None
     assert parse_verp("") is None
     monkeypatch.setenv("BOUNCE_DOMAIN", "retours.parentalites.test")
+    reread_settings()
     assert verp_address(7).endswith("@retours.parentalites.test") and parse_verp(verp_address(7)) == 7
 
 
@@ -311,7 +322,7 @@ def _maildir(tmp_path: Path, messages: list[bytes]) -> Path:
     return tmp_path / "retours"
 
 
-def test_maildir_is_ingested_once(db, world, captured_jobs, tmp_path, monkeypatch):
+def test_maildir_is_ingested_once(db, world, captured_jobs, tmp_path, monkeypatch, reread_settings):
     person = _subscriber(db, "parti@exemple.test")
     issue = _issue(db, world, 1)
     mailout.plan(db, issue)
@@ -334,6 +345,7 @@ def test_maildir_is_ingested_once(db, world, captured_jobs, tmp_path, monkeypatc
     mailbox.Maildir(path).add(mailbox.MaildirMessage(hard))
     monkeypatch.setenv("BOUNCE_MAILDIR", str(path))
     monkeypatch.delenv("BOUNCE_IMAP_URL", raising=False)
+    reread_settings()
     from tasks.bounces import poll
     assert poll() == {"maildir": 1}
     assert db.scalar(select(func.count(Bounce.id))) == 3
@@ -398,14 +410,16 @@ def test_imap_marks_processed_messages_seen(db, monkeypatch):
 
 # --- Webhook and the editors' page --------------------------------------------------------------
 
-def test_webhook_is_absent_without_a_token(client, monkeypatch):
+def test_webhook_is_absent_without_a_token(client, monkeypatch, reread_settings):
     monkeypatch.delenv("BOUNCE_WEBHOOK_TOKEN", raising=False)
+    reread_settings()
     assert client.post("/webhooks/bounces", json={"email": "a@exemple.test", "type": "hard"}).status_code == 404
 
 
-def test_webhook_authenticates_validates_and_records(app, client, db, monkeypatch):
+def test_webhook_authenticates_validates_and_records(app, client, db, monkeypatch, reread_settings):
     app.config["WTF_CSRF_ENABLED"] = True  # the real setting: the webhook is exempt
     monkeypatch.setenv("BOUNCE_WEBHOOK_TOKEN", "jeton-de-test")
+    reread_settings()
     person = _subscriber(db, "parti@exemple.test")
     event = {"email": "Parti@exemple.test", "type": "hard", "status": "5.1.1",
              "diagnostic": "550 5.1.1 User unknown", "delivery": ""}

@@ -114,6 +114,16 @@ def replace_header(message: bytes, name: bytes, value: bytes) -> bytes:
 
 
 @pytest.fixture
+def reread_settings(monkeypatch):
+    """Call it after monkeypatch.setenv: the settings are read again. Once the test is over the
+    environment is restored and the settings are forgotten, so no other test sees the change."""
+    from core.settings import reset_settings
+    yield reset_settings
+    monkeypatch.undo()
+    reset_settings()
+
+
+@pytest.fixture
 def dkimpy_clock(monkeypatch):
     """Pins the clock dkimpy reads for t=, so that both engines can sign at the same second."""
     def pin(timestamp: int):
@@ -290,14 +300,16 @@ def test_signer_from_env(rsa_key, tmp_path):
         assert dkim.verify(signer.sign(letter_message(5)), dnsfunc=our_dns(rsa_key))
 
 
-def test_signer_from_env_reads_os_environ(rsa_key, monkeypatch):
+def test_signer_from_env_reads_os_environ(rsa_key, monkeypatch, reread_settings):
     from mailing.dkim import signer_from_env
     for name in ("DKIM_DOMAIN", "DKIM_SELECTOR", "DKIM_PRIVATE_KEY"):
         monkeypatch.delenv(name, raising=False)
+    reread_settings()
     assert signer_from_env() is None  # off by default
     monkeypatch.setenv("DKIM_DOMAIN", DOMAIN)
     monkeypatch.setenv("DKIM_SELECTOR", SELECTOR)
     monkeypatch.setenv("DKIM_PRIVATE_KEY", pem(rsa_key).decode())
+    reread_settings()
     assert signer_from_env().domain == DOMAIN.encode()
 
 
@@ -468,7 +480,8 @@ def test_message_without_from_is_refused(corpus):
             DKIMSigner("football.example.com", "test", key, engine=engine).sign(message)
 
 
-def test_every_letter_of_a_mailout_leaves_signed(db, world, smtp, captured_jobs, monkeypatch, tmp_path):
+def test_every_letter_of_a_mailout_leaves_signed(db, world, smtp, captured_jobs, monkeypatch, tmp_path,
+                                                 reread_settings):
     """DKIM on: the mail-out signs each personal copy; each signature verifies with dkimpy."""
     import dkim
     from cryptography.hazmat.primitives import serialization
@@ -483,6 +496,7 @@ def test_every_letter_of_a_mailout_leaves_signed(db, world, smtp, captured_jobs,
     monkeypatch.setenv("DKIM_DOMAIN", "parentalites.test")
     monkeypatch.setenv("DKIM_SELECTOR", "lettre")
     monkeypatch.setenv("DKIM_PRIVATE_KEY", str(tmp_path / "dkim.pem"))
+    reread_settings()
     record = public_key_record(pem)
     record = record.encode() if isinstance(record, str) else record
     people(db, 3)
