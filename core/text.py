@@ -18,9 +18,12 @@ ALLOWED_TAGS = {
     "code", "pre", "hr", "table", "thead", "tbody", "tr", "th", "td",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
-URL_SCHEMES = {"http", "https", "mailto"}
-# Control and invisible characters, which browsers drop inside a URL ("java\tscript:").
-_URL_NOISE = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028\u2029\ufeff]")
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+WEB_SCHEMES = frozenset({"http", "https"})
+# Never in a URL as written: control and invisible characters, which browsers drop ("java\tscript:"),
+# and whitespace, quotes and angle brackets (RFC 3986 wants them percent-encoded), which would end
+# an attribute, a Markdown link or the « (…) » of a text part.
+_URL_FORBIDDEN = re.compile(r"[\s<>\"`\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028\u2029\ufeff]")
 
 
 def sanitize_html(html: str) -> str:
@@ -35,20 +38,24 @@ def render_markdown(source: str | None) -> Markup:
     return Markup(sanitize_html(_markdown.render(source)))
 
 
-def safe_url(url: str | None) -> str:
-    """The URL when it is an absolute http(s) or mailto link, else "" (javascript:, data:,
-    vbscript:, relative or malformed URLs are never put in an href)."""
+def safe_url(url: str | None, schemes: frozenset[str] = URL_SCHEMES) -> str:
+    """The URL when it is an absolute link fit for an href, with one of `schemes` (http, https or
+    mailto unless told), else "": javascript:, data:, vbscript:, relative or malformed URLs never
+    are. The one check for every URL that comes from outside (partners, feeds, structures)."""
     if not url:
         return ""
     candidate = url.strip()
-    if _URL_NOISE.search(candidate.replace(" ", "")):
-        return ""  # control or invisible characters: browsers drop them, e.g. "java\tscript:"
+    if _URL_FORBIDDEN.search(candidate):
+        return ""
     try:
         parts = urlsplit(candidate)
+        host = parts.hostname
     except ValueError:
         return ""
     scheme = parts.scheme.lower()
-    if scheme not in URL_SCHEMES or (scheme != "mailto" and not parts.netloc):
+    if scheme not in schemes:
+        return ""
+    if not (parts.path if scheme == "mailto" else host):
         return ""
     return candidate
 
