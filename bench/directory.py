@@ -391,13 +391,15 @@ def directory_search(db, q: str):
 
 def _like_where(db, q: str) -> tuple[str, dict]:
     """Every word as ILIKE (PostgreSQL) / LIKE (SQLite) '%word%' over title, summary and description."""
+    from contributions.models import visible_statuses_sql
+
     like = "ILIKE" if db.get_bind().dialect.name == "postgresql" else "LIKE"
     params, where = {}, []
     for n, word in enumerate(q.split()):
         params[f"w{n}"] = f"%{word}%"
         where.append(f"(c.title {like} :w{n} OR f.summary {like} :w{n} OR f.description {like} :w{n})")
     return ("FROM contributions c JOIN fiches_action f ON f.contribution_id = c.id "
-            "WHERE c.kind = 'fiche_action' AND c.status IN ('accepted', 'published') AND " + " AND ".join(where)), params
+            f"WHERE c.kind = 'fiche_action' AND c.status IN ({visible_statuses_sql()}) AND " + " AND ".join(where)), params
 
 
 def naive_search(db, q: str, per_page: int = 20):

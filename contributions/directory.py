@@ -43,14 +43,14 @@ from contributions.fulltext import (
     JSON_COLUMNS as _PG_JSON_COLUMNS,
 )
 from contributions.models import (
+    VISIBLE_STATUSES,
     Contribution,
     ContributionKind,
-    ContributionStatus,
     FicheAction,
     Structure,
+    visible_statuses_sql,
 )
 
-VISIBLE = (ContributionStatus.accepted, ContributionStatus.published)
 PER_PAGE = 20
 FTS_TABLE = "fiche_search"
 
@@ -241,7 +241,7 @@ def _sync_after_flush(session: Session, _flush_context) -> None:
 
 def _visible_ids_sql() -> str:
     return ("SELECT c.id FROM contributions c JOIN fiches_action f ON f.contribution_id = c.id "
-            "WHERE c.kind = 'fiche_action' AND c.status IN ('accepted', 'published')")
+            f"WHERE c.kind = 'fiche_action' AND c.status IN ({visible_statuses_sql()})")
 
 
 def _pg_term_ids(param: str) -> str:
@@ -404,7 +404,7 @@ def search(db: Session, q: str | None = None, filters: dict[str, list[str]] | No
                          FicheAction.action_status, FicheAction.year)
                   .join(FicheAction, FicheAction.contribution_id == Contribution.id)
                   .join(Structure, Structure.id == Contribution.structure_id)
-                  .where(Contribution.kind == ContributionKind.fiche_action, Contribution.status.in_(VISIBLE)))
+                  .where(Contribution.kind == ContributionKind.fiche_action, Contribution.status.in_(VISIBLE_STATUSES)))
     rows = db.execute(rows_query).all()
     if ranks is not None:
         rows = [r for r in rows if r.id in ranks]
@@ -454,7 +454,7 @@ def get_fiche(db: Session, contribution_id: int) -> Contribution | None:
     """A fiche the public may see (accepted or published), with its structure and files."""
     return db.scalar(select(Contribution).where(
         Contribution.id == contribution_id, Contribution.kind == ContributionKind.fiche_action,
-        Contribution.status.in_(VISIBLE))
+        Contribution.status.in_(VISIBLE_STATUSES))
         .options(selectinload(Contribution.fiche), selectinload(Contribution.structure),
                  selectinload(Contribution.files)))
 
@@ -463,7 +463,7 @@ def newest(db: Session, limit: int = 30) -> list[Contribution]:
     """The newest visible fiches, for the Atom feed."""
     return list(db.scalars(
         select(Contribution).where(Contribution.kind == ContributionKind.fiche_action,
-                                   Contribution.status.in_(VISIBLE))
+                                   Contribution.status.in_(VISIBLE_STATUSES))
         .order_by(Contribution.created_at.desc(), Contribution.id.desc()).limit(limit)
         .options(selectinload(Contribution.fiche), selectinload(Contribution.structure))))
 

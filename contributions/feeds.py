@@ -26,7 +26,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
 
 import feedparser
 import nh3
@@ -46,6 +45,7 @@ from core import jobs, urls
 from core.db import utcnow
 from core.formatting import long_date
 from core.settings import get_settings
+from core.text import URL_SCHEMES, WEB_SCHEMES, safe_url
 from mailing.outbox import queue_email
 
 log = logging.getLogger(__name__)
@@ -150,22 +150,6 @@ def _escape_text(text: str) -> str:
     return _ENTITY.sub(r"\\&\1", _INLINE_SPECIALS.sub(r"\\\1", text))
 
 
-def safe_url(value: str | None, schemes: tuple[str, ...] = ("http", "https")) -> str | None:
-    """The URL if it is an absolute http(s) URL (or a listed scheme), else None."""
-    if not value:
-        return None
-    value = "".join(ch for ch in value.strip() if ch >= " " and ch != "\x7f")
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in schemes or (parts.scheme.lower() != "mailto" and not parts.netloc):
-        return None
-    if any(ch in value for ch in " <>\"'`"):
-        return None
-    return value
-
-
 class _MarkdownWriter(HTMLParser):
     """Already-cleaned HTML (the small tag set above) → CommonMark."""
 
@@ -233,7 +217,7 @@ class _MarkdownWriter(HTMLParser):
         elif tag == "code":
             self.line.append("`")
         elif tag == "a":
-            href = safe_url(dict(attrs).get("href"), ("http", "https", "mailto"))
+            href = safe_url(dict(attrs).get("href"))
             self.links.append(href)
             if href:
                 self.line.append("[")
@@ -303,7 +287,7 @@ def _escape_line_start(text: str) -> str:
 def html_to_markdown(fragment: str) -> str:
     """Entry HTML → Markdown that says the same in words, links and simple structure."""
     cleaned = nh3.clean(fragment, tags=_KEPT_TAGS, attributes={"a": {"href"}},
-                        url_schemes={"http", "https", "mailto"}, link_rel=None)
+                        url_schemes=URL_SCHEMES, link_rel=None)
     writer = _MarkdownWriter()
     writer.feed(cleaned)
     writer.close()
@@ -362,12 +346,12 @@ def _entry_html(entry) -> tuple[str, bool]:
 
 
 def _entry_link(entry) -> str | None:
-    link = safe_url(entry.get("link"))
+    link = safe_url(entry.get("link"), WEB_SCHEMES)
     if link:
         return link
     for candidate in entry.get("links") or []:
         if candidate.get("rel", "alternate") == "alternate":
-            link = safe_url(candidate.get("href"))
+            link = safe_url(candidate.get("href"), WEB_SCHEMES)
             if link:
                 return link
     return None
@@ -478,7 +462,7 @@ def poll_structure(db: Session, structure_id: int, fetch: Fetch | None = None) -
     etag, modified = structure.feed_etag, structure.feed_modified
     db.rollback()  # no transaction stays open while the network is slow
 
-    if not safe_url(url):
+    if not safe_url(url, WEB_SCHEMES):
         return _failed(db, structure_id, "L'adresse du flux doit commencer par http:// ou https://.")
     try:
         response = fetch(url, etag, modified)

@@ -13,6 +13,7 @@ from wtforms import (
     DateTimeLocalField,
     IntegerField,
     RadioField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -28,7 +29,6 @@ from wtforms.validators import (
 )
 
 from contributions.models import (
-    KIND_LABELS,
     RESOURCE_KIND_LABELS,
     ContributionKind,
     ContributionStatus,
@@ -134,7 +134,7 @@ class RessourceForm(BaseContributionForm):
         RequiredToSubmit(_l("Présentez la ressource en quelques lignes.")), Length(max=20000)],
         description=MARKDOWN_HELP)
     resource_kind = RadioField(_l("Type de ressource"), choices=[
-        (k.value, label) for k, label in RESOURCE_KIND_LABELS.items()], validators=[
+        SelectChoice(k.value, label) for k, label in RESOURCE_KIND_LABELS.items()], validators=[
         RequiredToSubmit(_l("Précisez le type de ressource."))])
     link = URLField(_l("Lien vers la ressource"), validators=[
         Optional(), URL(message=LINK_ERROR), Length(max=1000)],
@@ -171,7 +171,7 @@ class FicheActionForm(BaseContributionForm):
     year = IntegerField(_l("Année"), validators=[Optional(), NumberRange(min=1950, max=2100, message=_l(
         "Indiquez une année à quatre chiffres."))], description=_l("L'année de l'action, par exemple 2026."))
     action_status = RadioField(_l("Statut de l'action"), choices=[
-        ("en_cours", _l("En cours")), ("terminee", _l("Terminée"))], validators=[Optional()])
+        SelectChoice("en_cours", _l("En cours")), SelectChoice("terminee", _l("Terminée"))], validators=[Optional()])
     status_reason = _text(_l("Raisons pour lesquelles l'action est terminée"),
                           _l("Obligatoire si l'action est terminée."), max_length=5000)
     dimension = StringField(_l("Dimension"), validators=[Optional(), Length(max=120)],
@@ -182,8 +182,8 @@ class FicheActionForm(BaseContributionForm):
     initiative = _text(_l("Qui est à l'initiative de l'action ?"), _join(_l(
         "Par exemple : Le centre social, Un ou plusieurs partenaire(s), Un groupe d'habitants. "), LIST_HELP),
         max_length=2000)
-    territory = SelectField(_l("Territoire concerné"), choices=[("", _l("— non précisé —"))] + [
-        (t, t) for t in TERRITORIES], validators=[Optional()])
+    territory = SelectField(_l("Territoire concerné"), choices=[SelectChoice("", _l("— non précisé —"))] + [
+        SelectChoice(t, t) for t in TERRITORIES], validators=[Optional()])
     body_md = TextAreaField(_l("Description de l'expérience, ses objectifs, ses acteurs et ses différentes phases"),
                             validators=[Optional(), Length(max=20000)], description=MARKDOWN_HELP)
     public = _text(_l("Public"), _join(_l("Par exemple : Parents, Enfants, Adultes. "), LIST_HELP), max_length=2000)
@@ -254,12 +254,10 @@ def form_for(kind: ContributionKind, **kwargs) -> BaseContributionForm:
 
 class DecisionForm(FlaskForm):
     decision = RadioField(_l("Décision"), choices=[
-        (ContributionStatus.accepted.value, _l("Accepter")),
-        (ContributionStatus.changes_requested.value, _l("Demander des modifications")),
-        (ContributionStatus.rejected.value, _l("Refuser")),
+        SelectChoice(ContributionStatus.accepted.value, _l("Accepter")),
+        SelectChoice(ContributionStatus.changes_requested.value, _l("Demander des modifications")),
+        SelectChoice(ContributionStatus.rejected.value, _l("Refuser")),
     ], validators=[DataRequired(message=_l("Choisissez une décision."))])
     comment = TextAreaField(_l("Commentaire pour le partenaire"), validators=[Optional(), Length(max=5000)],
                             description=_l("Obligatoire pour une demande de modifications ou un refus."))
 
-
-KIND_CHOICES = [(k.value, label) for k, label in KIND_LABELS.items()]

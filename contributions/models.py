@@ -107,6 +107,16 @@ class ContributionStatus(str, enum.Enum):
     withdrawn = "withdrawn"
 
 
+# Seen by every visitor: public pages, the directory of actions, the agenda, letters and the files
+# they carry. "Accepted" is enough: "published" only says the contribution went out in a letter.
+VISIBLE_STATUSES = (ContributionStatus.accepted, ContributionStatus.published)
+
+
+def visible_statuses_sql() -> str:
+    """VISIBLE_STATUSES as an SQL list of literals, for raw SQL: `status IN (…)`."""
+    return ", ".join(f"'{status.value}'" for status in VISIBLE_STATUSES)
+
+
 STATUS_LABELS = {
     ContributionStatus.draft: "Brouillon",
     ContributionStatus.submitted: "En attente de relecture",

@@ -6,7 +6,7 @@ told of each decision by e-mail.
 
 "Accepted" (the editor's decision) stays apart from "published" (the contribution went out in a
 sent letter: `mark_published`, called by the mail-out). A fiche action is shown in the directory
-of actions as soon as it is accepted (`DIRECTORY_STATUSES`): the directory is the place where
+of actions as soon as it is accepted (`VISIBLE_STATUSES`): the directory is the place where
 accepted fiches live, and "published" keeps the one meaning "in a sent letter", so an accepted
 fiche can still be placed in a letter afterwards.
 """
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import User
 from contributions.models import (
+    VISIBLE_STATUSES,
     Contribution,
     ContributionFile,
     ContributionTransition,
@@ -53,10 +54,6 @@ EDITOR_MOVES = {
 SYSTEM_MOVES = {(S.accepted, S.published)}
 DECISIONS = {S.accepted, S.rejected, S.changes_requested}
 EDITABLE_BY_PARTNER = {S.draft, S.changes_requested}
-# Seen by every visitor (public pages, letters, the files they carry).
-PUBLIC_STATUSES = {S.accepted, S.published}
-# Fiches action shown in the directory of actions (/actions/).
-DIRECTORY_STATUSES = {S.accepted, S.published}
 
 ACTION_STATUS_LABELS = {"en_cours": "En cours", "terminee": "Terminée"}
 TERRITORIES = ["Un quartier", "Plusieurs quartiers", "Une commune", "Plusieurs communes",
@@ -147,7 +144,7 @@ def can_view(user: User, contribution: Contribution) -> bool:
 
 
 def is_public(contribution: Contribution) -> bool:
-    return contribution.status in PUBLIC_STATUSES
+    return contribution.status in VISIBLE_STATUSES
 
 
 def can_see_file(user, file: ContributionFile) -> bool:

@@ -3,7 +3,6 @@ invite a partner by e-mail, tell the editor how the structure's feed is doing.""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
@@ -20,6 +19,7 @@ from accounts.models import Role, User
 from contributions.models import Contribution, Structure, StructureKind
 from core.db import utcnow
 from core.settings import get_settings
+from core.text import WEB_SCHEMES, safe_url
 from mailing.outbox import queue_email
 
 
@@ -45,20 +45,15 @@ class StructureData:
     feed_url: str | None = None
 
 
-def is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in value
-
-
 def _clean(data: StructureData) -> StructureData:
     name = " ".join(data.name.split())
     if not name:
         raise StructureError("Le nom de la structure est obligatoire.", "name")
     website = (data.website or "").strip() or None
     feed_url = (data.feed_url or "").strip() or None
-    if website and not is_http_url(website):
+    if website and not safe_url(website, WEB_SCHEMES):
         raise StructureError("Le site web doit être une adresse http:// ou https://.", "website")
-    if feed_url and not is_http_url(feed_url):
+    if feed_url and not safe_url(feed_url, WEB_SCHEMES):
         raise StructureError("Le flux doit être une adresse http:// ou https:// (RSS ou Atom).", "feed_url")
     return StructureData(name=name, kind=StructureKind(data.kind), commune=" ".join(data.commune.split()),
                          departement=" ".join(data.departement.split()), website=website, feed_url=feed_url)

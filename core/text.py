@@ -4,10 +4,16 @@ goes through nh3."""
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import nh3
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.html_engine import Inscriptis
+from inscriptis.html_properties import Display, WhiteSpace
+from inscriptis.model.config import ParserConfig
+from inscriptis.model.html_element import HtmlElement
+from inscriptis.model.tag import CustomHtmlTagHandlerMapping
+from lxml.html import document_fromstring
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
@@ -18,9 +24,12 @@ ALLOWED_TAGS = {
     "code", "pre", "hr", "table", "thead", "tbody", "tr", "th", "td",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
-URL_SCHEMES = {"http", "https", "mailto"}
-# Control and invisible characters, which browsers drop inside a URL ("java\tscript:").
-_URL_NOISE = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028\u2029\ufeff]")
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+WEB_SCHEMES = frozenset({"http", "https"})
+# Never in a URL as written: control and invisible characters, which browsers drop ("java\tscript:"),
+# and whitespace, quotes and angle brackets (RFC 3986 wants them percent-encoded), which would end
+# an attribute, a Markdown link or the « (…) » of a text part.
+_URL_FORBIDDEN = re.compile(r"[\s<>\"`\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028\u2029\ufeff]")
 
 
 def sanitize_html(html: str) -> str:
@@ -35,20 +44,24 @@ def render_markdown(source: str | None) -> Markup:
     return Markup(sanitize_html(_markdown.render(source)))
 
 
-def safe_url(url: str | None) -> str:
-    """The URL when it is an absolute http(s) or mailto link, else "" (javascript:, data:,
-    vbscript:, relative or malformed URLs are never put in an href)."""
+def safe_url(url: str | None, schemes: frozenset[str] = URL_SCHEMES) -> str:
+    """The URL when it is an absolute link fit for an href, with one of `schemes` (http, https or
+    mailto unless told), else "": javascript:, data:, vbscript:, relative or malformed URLs never
+    are. The one check for every URL that comes from outside (partners, feeds, structures)."""
     if not url:
         return ""
     candidate = url.strip()
-    if _URL_NOISE.search(candidate.replace(" ", "")):
-        return ""  # control or invisible characters: browsers drop them, e.g. "java\tscript:"
+    if _URL_FORBIDDEN.search(candidate):
+        return ""
     try:
         parts = urlsplit(candidate)
+        host = parts.hostname
     except ValueError:
         return ""
     scheme = parts.scheme.lower()
-    if scheme not in URL_SCHEMES or (scheme != "mailto" and not parts.netloc):
+    if scheme not in schemes:
+        return ""
+    if not (parts.path if scheme == "mailto" else host):
         return ""
     return candidate
 
@@ -65,92 +78,58 @@ def plain_text(value: str | None) -> str:
     return _TAG_START.sub("<\u200b", str(value))
 
 
-class _TextWriter(HTMLParser):
-    """Sanitized HTML (ALLOWED_TAGS only) back to readable text: paragraphs, lists, links as
-    « texte (https://…) »."""
+# The sanitized tags laid out as a text part reads: paragraphs apart, « - » and « 1. » lists indented
+# by level, « > » before a quote, code kept as written, table cells apart with « | ».
+_TEXT_CSS = {
+    **CSS_PROFILES["strict"],
+    "ul": HtmlElement(display=Display.block, padding_inline=2),
+    "ol": HtmlElement(display=Display.block, padding_inline=3),
+    "blockquote": HtmlElement(display=Display.block, margin_before=1, margin_after=1, padding_inline=2,
+                              list_bullet="> "),
+    "pre": HtmlElement(display=Display.block, margin_before=1, margin_after=1, whitespace=WhiteSpace.pre),
+    "code": HtmlElement(whitespace=None),  # inherits: verbatim inside <pre>, flowing elsewhere
+    "table": HtmlElement(display=Display.block, margin_before=1, margin_after=1),
+    "hr": HtmlElement(display=Display.block, margin_before=1, margin_after=1),
+}
 
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.lists: list[list] = []  # [kind, counter]
-        self.href: list[str | None] = []
-        self.link_text: list[str] = []
-        self.quote = 0
-        self.pre = False
 
-    def _newline(self, count: int = 1):
-        text = "".join(self.out).rstrip(" ")
-        existing = len(text) - len(text.rstrip("\n"))
-        if text and existing < count:
-            self.out.append("\n" * (count - existing))
+def _list_start(state, bullet) -> None:
+    if not state.li_counter:
+        state.tags[-1].margin_before = 1  # a list apart from what precedes it; a nested one is not
+    state.li_counter.append(bullet)
 
-    def handle_starttag(self, tag, attrs):
-        if tag in ("p", "h2", "h3", "h4", "pre", "table", "blockquote", "hr"):
-            self._newline(2)
-            self.pre = self.pre or tag == "pre"
-            if tag == "blockquote":
-                self.quote += 1
-            if tag == "hr":
-                self.out.append("----\n\n")
-        elif tag in ("ul", "ol"):
-            self._newline(1 if self.lists else 2)
-            self.lists.append([tag, 0])
-        elif tag == "li":
-            self._newline(1)
-            indent = "  " * (len(self.lists) - 1)
-            if self.lists and self.lists[-1][0] == "ol":
-                self.lists[-1][1] += 1
-                self.out.append(f"{indent}{self.lists[-1][1]}. ")
-            else:
-                self.out.append(f"{indent}- ")
-        elif tag == "br":
-            self.out.append("\n")
-        elif tag == "tr":
-            self._newline(1)
-        elif tag in ("td", "th"):
-            if not "".join(self.out[-1:]).endswith("\n"):
-                self.out.append(" | ")
-        elif tag == "a":
-            self.href.append(safe_url(dict(attrs).get("href")) or None)
-            self.link_text.append("")
 
-    def handle_endtag(self, tag):
-        if tag in ("p", "h2", "h3", "h4", "pre", "table"):
-            self._newline(2)
-            self.pre = self.pre and tag != "pre"
-        elif tag == "blockquote":
-            self.quote = max(0, self.quote - 1)
-            self._newline(2)
-        elif tag in ("ul", "ol"):
-            if self.lists:
-                self.lists.pop()
-            self._newline(2 if not self.lists else 1)
-        elif tag == "a" and self.href:
-            href, text = self.href.pop(), self.link_text.pop().strip()
-            if href and href != text and href.removeprefix("mailto:") != text:
-                self.out.append(f" ({href})")
+def _list_end(state) -> None:
+    state.li_counter.pop()
 
-    def handle_data(self, data):
-        if not self.pre and not data.strip() and "\n" in data:
-            return  # the newlines between block tags
-        if self.quote:
-            data = data.replace("\n", "\n> ")
-            if not self.out or self.out[-1].endswith("\n"):
-                data = "> " + data.lstrip()
-        if self.link_text:
-            self.link_text[-1] += data
-        self.out.append(data)
+
+_LIST_HANDLERS = CustomHtmlTagHandlerMapping(
+    # inscriptis varies the bullet by level (* + o): one « - » is enough
+    {"ul": lambda state, attrs: _list_start(state, "- "), "ol": lambda state, attrs: _list_start(state, 1)},
+    {"ul": _list_end, "ol": _list_end})
+_TEXT_CONFIG = ParserConfig(css=_TEXT_CSS, table_cell_separator=" | ",
+                            custom_html_tag_handler_mapping=_LIST_HANDLERS)
+# For the text part only: a line break the author typed stays one (the HTML joins the lines).
+_markdown_for_text = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False,
+                                               "breaks": True}).enable("table")
 
 
 def markdown_to_text(source: str | None) -> str:
-    """Markdown as plain text for e-mails: what the sanitized HTML says, links written out, no
-    HTML and no dangerous URL left."""
+    """Markdown as plain text for e-mails (inscriptis lays out the sanitized HTML): links written
+    out as « texte (https://…) », no HTML and no dangerous URL left."""
     if not source:
         return ""
-    writer = _TextWriter()
-    writer.feed(sanitize_html(_markdown.render(source)))
-    writer.close()
-    text = "".join(writer.out)
+    html = sanitize_html(_markdown_for_text.render(source))
+    if not html.strip():
+        return ""
+    tree = document_fromstring(html)
+    for rule in tree.iter("hr"):
+        rule.text = "----"
+    for link in tree.iter("a"):
+        href = safe_url(link.get("href"))
+        if href and href.removeprefix("mailto:") != link.text_content().strip():
+            link.tail = f" ({href}){link.tail or ''}"
+    text = Inscriptis(tree, _TEXT_CONFIG).get_text()
     text = re.sub(r"[ \t]+\n", "\n", text)
-    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    text = re.sub(r"\n{3,}", "\n\n", text).strip("\n")
     return plain_text(text)

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, StringField
+from wtforms import BooleanField, HiddenField, SelectChoice, StringField
 from wtforms.validators import Length, Optional
 
 from accounts.auth import editor_required
@@ -62,7 +62,7 @@ def invite(event_id: int):
     db = session()
     event = _event(event_id)
     form = InvitationForm()
-    form.communes.choices = [(c, c) for c in segments.known_communes(db)]
+    form.communes.choices = [SelectChoice(c, c) for c in segments.known_communes(db)]
     if request.method == "GET":  # start from the event's audience
         try:
             audience = segments.normalize(event.audience) or {}
@@ -70,7 +70,7 @@ def invite(event_id: int):
             audience = {}
         form.topics.data = audience.get("topics", [])
         form.roles.data = audience.get("roles", [])
-        known = {value for value, _label in form.communes.choices}
+        known = {choice.value for choice in form.communes.choices}
         form.communes.data = [c for c in audience.get("communes", []) if c in known]
         form.other_communes.data = ", ".join(c for c in audience.get("communes", []) if c not in known)
     segment = form.segment() if form.validate_on_submit() or request.method == "GET" else None

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from contributions.models import Contribution, ContributionKind, ContributionStatus
+from contributions.models import VISIBLE_STATUSES, Contribution, ContributionKind
 from core.db import utcnow
 from core.settings import get_settings
 from events import ics
@@ -258,7 +258,7 @@ def past(db: Session, now: datetime | None = None) -> list[Event]:
 def _partner_events_query():
     return select(Contribution).where(
         Contribution.kind == ContributionKind.evenement,
-        Contribution.status.in_([ContributionStatus.accepted, ContributionStatus.published]),
+        Contribution.status.in_(VISIBLE_STATUSES),
         Contribution.event_start.is_not(None))
 
 

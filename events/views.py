@@ -22,6 +22,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from wtforms import SelectChoice
 
 from accounts.auth import editor_required
 from core.db import session, utcnow
@@ -37,7 +38,7 @@ from events.models import (
     Registration,
     RegistrationStatus,
 )
-from subscribers.models import ROLES, TOPICS
+from subscribers.forms import role_choices, topic_choices
 
 events_bp = Blueprint("events", __name__)
 
@@ -177,10 +178,10 @@ def _event_form(event: Event | None = None) -> EventForm:
         data.update(type=event.type.value, status=event.status.value,
                     topics=(event.audience or {}).get("topics", []), roles=(event.audience or {}).get("roles", []))
     form = EventForm(data=data)
-    form.type.choices = [(t.value, str(label)) for t, label in TYPE_LABELS.items()]
-    form.status.choices = [(s.value, str(EDITOR_STATUS_LABELS[s])) for s in EDITABLE_STATUSES]
-    form.topics.choices = list(TOPICS.items())
-    form.roles.choices = list(ROLES.items())
+    form.type.choices = [SelectChoice(t.value, str(label)) for t, label in TYPE_LABELS.items()]
+    form.status.choices = [SelectChoice(s.value, str(EDITOR_STATUS_LABELS[s])) for s in EDITABLE_STATUSES]
+    form.topics.choices = topic_choices()
+    form.roles.choices = role_choices()
     return form
 
 

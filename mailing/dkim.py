@@ -29,6 +29,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+# dkimpy internals (not its public API): rfc822_parse, fold, select_headers, RE_BTAG and the
+# canonicalization helpers below. pyproject.toml pins dkimpy to the versions they were checked with;
+# tests/test_dkimpy_internals.py says which one moved.
 import dkim
 from dkim.canonicalization import (
     CanonicalizationPolicy,

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, TextAreaField
+from wtforms import DateField, IntegerField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import DataRequired, NumberRange, Optional
 
 from accounts.auth import editor_required
@@ -48,7 +48,7 @@ def index():
     db = session()
     generate_form = GenerateForm(prefix="gen")
     add_form = PlannedForm(prefix="add")
-    add_form.issue_id.choices = [("", "—")]
+    add_form.issue_id.choices = [SelectChoice("", "—")]
     today = calendar.paris_today()
     if request.method == "GET":
         generate_form.year.data = today.year if today.month < 10 else today.year + 1
@@ -88,7 +88,7 @@ def edit(planned_id: int):
     db = session()
     planned = _planned(planned_id)
     form = PlannedForm(obj=planned)
-    form.issue_id.choices = [("", "—")] + [(i.id, _("N°%(n)s : %(t)s", n=i.numero, t=i.title))
+    form.issue_id.choices = [SelectChoice("", "—")] + [SelectChoice(i.id, _("N°%(n)s : %(t)s", n=i.numero, t=i.title))
                                           for i in issue_service.list_issues(db)]
     if form.validate_on_submit():
         try:

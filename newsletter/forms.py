@@ -9,6 +9,7 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     IntegerField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -17,6 +18,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from contributions.rubriques import RUBRIQUES
 from core.formatting import PARIS
+
+RUBRIQUE_CHOICES = [SelectChoice(slug, label) for slug, label in RUBRIQUES]
 
 
 class IssueForm(FlaskForm):
@@ -29,11 +32,11 @@ class IssueForm(FlaskForm):
 
 class AddItemForm(FlaskForm):
     contribution_id = IntegerField(validators=[DataRequired()])
-    rubrique = SelectField(_l("Rubrique"), choices=RUBRIQUES, validators=[DataRequired()])
+    rubrique = SelectField(_l("Rubrique"), choices=RUBRIQUE_CHOICES, validators=[DataRequired()])
 
 
 class RubriqueForm(FlaskForm):
-    rubrique = SelectField(_l("Rubrique"), choices=RUBRIQUES, validators=[DataRequired()])
+    rubrique = SelectField(_l("Rubrique"), choices=RUBRIQUE_CHOICES, validators=[DataRequired()])
 
 
 class ScheduleForm(FlaskForm):

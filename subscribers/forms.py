@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -23,12 +24,13 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def topic_choices() -> list[tuple[str, str]]:
-    return list(TOPICS.items())
+def topic_choices() -> list[SelectChoice]:
+    return [SelectChoice(key, label) for key, label in TOPICS.items()]
 
 
-def role_choices(empty: str | None = None) -> list[tuple[str, str]]:
-    return ([("", empty)] if empty is not None else []) + list(ROLES.items())
+def role_choices(empty: str | None = None) -> list[SelectChoice]:
+    return ([SelectChoice("", empty)] if empty is not None else []) + [
+        SelectChoice(key, label) for key, label in ROLES.items()]
 
 
 class PreferencesMixin:

@@ -26,7 +26,7 @@ from contributions.models import ContributionKind as K
 from contributions.models import ContributionStatus as S
 from core.db import utcnow
 from core.formatting import PARIS
-from core.text import markdown_to_text, render_markdown, safe_url
+from core.text import WEB_SCHEMES, markdown_to_text, render_markdown, safe_url
 from newsletter import issues, mailout
 from newsletter.models import IssueStatus
 from tests.conftest import login
@@ -350,3 +350,21 @@ def test_a_link_that_is_not_http_is_refused(world, db, link):
     with pytest.raises(services.ModerationError, match="https://"):
         services.create(db, world["partner"], services.ContributionData(kind=K.actualite, title="x", link=link))
     assert db.scalar(select(Contribution)) is None
+
+
+@pytest.mark.parametrize("url", [
+    "https://ok.example/a b", "https://ok.example/\u200bx", "https://ok.example/\x00", 'https://ok.example/"x',
+    "https://ok.example/<x>", "https://ok.example/`x`", "http://:80/", "https://[::1/", "mailto:",
+])
+def test_safe_url_refuses_what_would_break_an_href(url):
+    """The one URL check (core.text.safe_url) used by contributions, feeds and structures: an
+    address with whitespace, quotes, angle brackets or invisible characters, or with no host, is
+    not a link."""
+    assert safe_url(url) == ""
+
+
+def test_safe_url_keeps_a_good_address_and_narrows_to_given_schemes():
+    assert safe_url(" https://ok.example/l'atelier?q=1#f ") == "https://ok.example/l'atelier?q=1#f"
+    assert safe_url("mailto:contact@ok.example") == "mailto:contact@ok.example"
+    assert safe_url("mailto:contact@ok.example", WEB_SCHEMES) == ""
+    assert safe_url("HTTP://OK.EXAMPLE/", WEB_SCHEMES) == "HTTP://OK.EXAMPLE/"
