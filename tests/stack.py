@@ -1,8 +1,7 @@
-"""Test fixtures on the real stack: a PostgreSQL database made for this run, Redis as the broker,
-a real Celery worker process, and a real SMTP server (aiosmtpd) that records what it receives.
-
-The environment is set before any project module is imported: the settings and the Celery app
-read it once.
+"""The real stack, for the integration and browser tiers: the run's PostgreSQL database (Redis
+checked first), sessions on it, a real SMTP server (aiosmtpd) that records what it receives, real
+Celery worker processes, the Flask app. Registered by the root conftest (`pytest_plugins`); nothing
+here connects until a test asks for one of these fixtures, and the unit tier refuses them.
 """
 from __future__ import annotations
 
@@ -10,66 +9,38 @@ import asyncio
 import email
 import email.policy
 import os
-import secrets
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psycopg
 import pytest
 from sqlalchemy.exc import OperationalError
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
-RUN_ID = secrets.token_hex(4)
-TEST_DB = f"parentalites_test_{RUN_ID}"
-DATA_DIR = Path(os.environ.get("TEST_DATA_DIR", f"/tmp/parentalites-tests-{RUN_ID}"))
-
-
-def _pg_url(database: str) -> str:
-    return PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{database}"
-
-
-os.environ.update({
-    "PARENTALITES_DATA_DIR": str(DATA_DIR),
-    "DATABASE_URL": _pg_url(TEST_DB),
-    "CELERY_BROKER_URL": REDIS_URL,
-    "CELERY_QUEUE": f"parentalites-test-{RUN_ID}",  # several test runs may share one Redis
-    "SECRET_KEY": "test-secret-key-" + RUN_ID,
-    "BASE_URL": "https://parentalites.test",
-    "MAIL_FROM": "Lettre Parentalités <lettre@parentalites.test>",
-    "MAILOUT_BATCH_SIZE": "7",       # small batches, so that a test crosses several of them
-    "MAILOUT_STALE_AFTER": "20",
-    "SMTP_URL": "smtp://127.0.0.1:1",  # replaced by the smtp_server fixture's port
-})
-
+from tests.conftest import DATA_DIR, PG_ADMIN_URL, REDIS_URL, ROOT, TEST_DB
 
 # --- PostgreSQL and Redis: real servers, checked once ---------------------------------------------
 
-def pytest_sessionstart(session):
-    try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{TEST_DB}"')
-    except psycopg.OperationalError as exc:
-        pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}", returncode=3)
+@pytest.fixture(scope="session")
+def run_database():
+    """The run's database, migrated. A missing server ends the run at once, with what is missing."""
     import redis
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).ping()
     except redis.exceptions.ConnectionError as exc:
         pytest.exit(f"Redis is not reachable at {REDIS_URL}: {exc}", returncode=3)
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{TEST_DB}"')
+    except psycopg.OperationalError as exc:
+        pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}", returncode=3)
     from parentalites import migrate
     migrate.upgrade()
-
-
-def pytest_sessionfinish(session, exitstatus):
+    yield
     from core import db as database
     database.reset_engine()
     try:
-        import redis
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).delete(os.environ["CELERY_QUEUE"])
     except Exception:  # noqa: BLE001  best effort
         pass
@@ -81,7 +52,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 @pytest.fixture
-def db():
+def db(run_database):
     """A session on the test database; every table is emptied after the test."""
     from core import db as database
     from parentalites.bootstrap import bootstrap
@@ -104,18 +75,6 @@ def db():
             if attempt == 4:
                 raise
             time.sleep(1)
-
-
-@pytest.fixture
-def captured_jobs():
-    """Jobs enqueued by services, captured instead of sent to the broker (unit tests)."""
-    import parentalites.celery_app  # noqa: F401
-    from core import jobs
-    previous = jobs._sender
-    captured: list[tuple[str, tuple]] = []
-    jobs.set_sender(lambda name, args, options: captured.append((name, tuple(args))))
-    yield captured
-    jobs.set_sender(previous)
 
 
 # --- SMTP: a real server that records, and can refuse ---------------------------------------------
@@ -245,20 +204,10 @@ class WorkerProcess:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(smtp_server):
+def celery_worker(run_database, smtp_server):
     worker = WorkerProcess("worker").start()
     yield worker
     worker.stop()
-
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
 # --- Web ----------------------------------------------------------------------------------------
@@ -290,49 +239,3 @@ def world(db):
     other = create_user(db, "julien@asso.test", "Julien Morel", Role.partner, "mdp-autre", asso.id)
     db.commit()
     return {"editor": editor, "partner": partner, "other": other, "tilleuls": tilleuls, "asso": asso}
-
-
-def login(client, email: str, password: str):
-    response = client.post("/connexion", data={"email": email, "password": password})
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return response
-
-
-def shared_path(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent (../shared/ is not beside this checkout)")
-    return path
-
-
-def run_concurrently(work, count: int, *, before_barrier=None, timeout: float = 60.0) -> list:
-    """Run `work(session, index)` in `count` threads, each with its own database session, released
-    together by a barrier; returns the results in thread order and fails on any thread's exception.
-    `before_barrier(session, index)` runs first (e.g. to load a stale view before the race)."""
-    import threading
-
-    from core.db import SessionFactory
-    barrier = threading.Barrier(count, timeout=timeout)
-    results: list = [None] * count
-    errors: list = []
-
-    def run(index: int) -> None:
-        session = SessionFactory()
-        try:
-            if before_barrier:
-                before_barrier(session, index)
-            barrier.wait()
-            results[index] = work(session, index)
-        except Exception as exc:  # noqa: BLE001  (reported below, in the test's thread)
-            errors.append(exc)
-        finally:
-            session.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not errors, errors
-    assert not any(thread.is_alive() for thread in threads), "a thread is still running"
-    return results

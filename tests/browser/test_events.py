@@ -6,18 +6,14 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
 from core.db import utcnow
 from events import services
 from events.models import Registration, RegistrationStatus
-from tests.conftest import wait_for
-from tests.test_browser import BASE_URL, PHONE, artifacts, browser, live_server, local  # noqa: F401
-from tests.test_events import make_event
-
-pytestmark = pytest.mark.browser
+from tests.browser.helpers import BASE_URL, PHONE, local
+from tests.integration.helpers import make_event, wait_for
 
 FIRST = "ines.soiree@example.org"
 SECOND = "paul.soiree@example.org"
@@ -40,7 +36,7 @@ def register_in_browser(page, server: str, event_id: int, name: str, email: str,
 
 
 def test_last_seat_waitlist_cancel_from_the_email_and_promotion(
-        browser, live_server, db, smtp, celery_worker, artifacts):  # noqa: F811
+        browser, live_server, db, smtp, celery_worker, artifacts):
     from playwright.sync_api import expect
     start = (utcnow() + timedelta(days=12)).replace(microsecond=0)
     event = make_event(db, capacity=2, title="Soirée-rencontre du Réaap : les écrans en famille",
@@ -107,7 +103,7 @@ def test_last_seat_waitlist_cancel_from_the_email_and_promotion(
 
 
 def test_editor_marks_attendance_without_javascript_on_a_phone(
-        browser, live_server, db, world, artifacts, captured_jobs):  # noqa: F811
+        browser, live_server, db, world, artifacts, captured_jobs):
     from playwright.sync_api import expect
     event = make_event(db, capacity=3, title="Rencontre des référents CLAS")
     came = services.register(db, event, "Inès Martin", "ines@example.org", "CLAS Bondy", "Référente CLAS",

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from PIL import Image
 from sqlalchemy import select
 
 from contributions.models import Contribution
 from contributions.models import ContributionStatus as S
 from mailing.models import OutboundEmail
-from tests.test_browser import PHONE, artifacts, browser, live_server  # noqa: F401  fixtures
-
-pytestmark = pytest.mark.browser
+from tests.browser.helpers import PHONE
 
 
 def png_file(tmp_path):
@@ -39,7 +36,7 @@ def log_in(page, server, email, password):
 
 
 def test_partner_submits_a_fiche_action_editor_asks_changes_then_accepts(
-        browser, live_server, db, world, captured_jobs, artifacts, tmp_path):  # noqa: F811
+        browser, live_server, db, world, captured_jobs, artifacts, tmp_path):
     from playwright.sync_api import expect
     image_path = png_file(tmp_path)
     partner_ctx = browser.new_context(**PHONE, locale="fr-FR")

@@ -6,70 +6,13 @@ Subscribe → confirmation e-mail → confirm → letter received → one-click 
 from __future__ import annotations
 
 import re
-import threading
-from pathlib import Path
-
-import pytest
 
 from newsletter import mailout
 from subscribers.models import Subscriber, SubscriberStatus
-from tests.conftest import wait_for
-from tests.test_mailout_integration import compose, letters, people, wait_sent
+from tests.browser.helpers import BASE_URL, PHONE, local
+from tests.integration.helpers import compose, letters, people, wait_for, wait_sent
 
-pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-BASE_URL = "https://parentalites.test"  # BASE_URL in the tests' environment (conftest)
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
-         "has_touch": True}
 EMAIL = "camille.browser@example.org"
-
-
-# --- Fixtures -------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package to run the browser tests")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def live_server(db):
-    """The real app (CSRF on, as in production) served by werkzeug on a free local port."""
-    from werkzeug.serving import make_server
-
-    from parentalites.app import create_app
-    from parentalites.catcher import free_port
-    app = create_app({"RATELIMIT_ENABLED": False})
-    assert app.config.get("WTF_CSRF_ENABLED", True) is not False
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(10)
-
-
-@pytest.fixture
-def artifacts():
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
-
-
-def local(url: str, server: str) -> str:
-    """A link from an e-mail, pointed at the local server instead of BASE_URL."""
-    assert url.startswith(BASE_URL + "/"), url
-    return server + url.removeprefix(BASE_URL)
 
 
 def status_of(db, email: str) -> SubscriberStatus:

@@ -1,7 +1,7 @@
 """The interface in two languages: French (the source strings, the default) and English (catalogue).
 
 Self-contained on purpose: builds its own app on a SQLite file in tmp_path rather than relying on
-shared fixtures.
+shared fixtures. The catalogues themselves are checked in tests/unit/test_i18n.py.
 """
 from __future__ import annotations
 
@@ -9,15 +9,12 @@ import re
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
-from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 TRANSLATIONS = ROOT / "translations"
-EN_PO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"
-FR_PO = TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.po"
 
 
 def _read(po: Path):
@@ -113,26 +110,3 @@ def test_form_messages_in_english(client):
 
     response = client.get("/redaction/?lang=en", follow_redirects=True)
     assert "Please log in to access this page." in response.get_data(as_text=True)
-
-
-def test_english_catalogue_is_complete():
-    catalog = _read(EN_PO)
-    untranslated = [m.id for m in catalog if m.id and not m.string]
-    assert not untranslated, f"English translation missing for: {untranslated}"
-    fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
-    assert not fuzzy, f"Fuzzy English translations (gettext ignores them): {fuzzy}"
-    placeholder_errors = [(m.id, [str(e) for e in errors]) for m, errors in catalog.check()]
-    assert not placeholder_errors, placeholder_errors
-
-
-def test_catalogues_match_the_sources():
-    """A string wrapped in the code but missing from the catalogues would stay French in English."""
-    with (ROOT / "babel.cfg").open() as f:
-        method_map, options_map = parse_mapping_cfg(f)
-    keywords = dict(DEFAULT_KEYWORDS, _l=None)
-    in_sources = {message[2] if isinstance(message[2], str) else message[2][0]
-                  for message in extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords)}
-    for po in (EN_PO, FR_PO):
-        in_catalogue = {m.id if isinstance(m.id, str) else m.id[0] for m in _read(po) if m.id}
-        missing = in_sources - in_catalogue
-        assert not missing, f"Run pybabel extract/update: not in {po.relative_to(ROOT)}: {sorted(missing)}"

@@ -9,7 +9,6 @@ from pathlib import Path
 import feedparser
 import pytest
 from sqlalchemy import select, text
-from core.db import SessionFactory
 
 from contributions import directory
 from contributions.importer import import_actions
@@ -23,7 +22,9 @@ from contributions.models import (
 from contributions.models import (
     ContributionStatus as S,
 )
-from tests.conftest import login, shared_path
+from core.db import SessionFactory
+from tests.conftest import FIXTURES, shared_path
+from tests.integration.helpers import login
 
 
 class Tags(HTMLParser):
@@ -36,7 +37,6 @@ class Tags(HTMLParser):
     def handle_starttag(self, tag, attrs):
         self.found.append((tag, attrs))
 
-FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE = FIXTURES / "actions_sample.txt"
 QUERIES = ["parents", "parent", "crèche", "creche", "crèches", "jardins", "jardin", "santé", "sante",
            "familles", "Parentalité", "PARENTALITE", "lien social", '"lien social"', "enfants -jardin",

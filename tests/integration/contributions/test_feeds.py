@@ -22,9 +22,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from tests.conftest import SHARED, login, run_concurrently, shared_path, wait_for
+from tests.conftest import FIXTURES as TEST_FIXTURES
+from tests.conftest import SHARED, shared_path
+from tests.integration.helpers import login, run_concurrently, wait_for
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "feeds"
+FIXTURES = TEST_FIXTURES / "feeds"
 CORPUS = SHARED / "corpora" / "feeds"
 
 

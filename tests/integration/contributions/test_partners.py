@@ -21,7 +21,7 @@ from contributions.models import (
 )
 from mailing.models import OutboundEmail, OutboundStatus
 from mailing.outbox import send_outbound
-from tests.conftest import login, wait_for
+from tests.integration.helpers import login, wait_for
 
 
 def outbox(db, template: str | None = None) -> list[OutboundEmail]:

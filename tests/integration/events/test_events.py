@@ -17,36 +17,15 @@ from events.models import (
     Registration,
     RegistrationStatus,
 )
-from mailing.models import OutboundEmail
-from tests.conftest import run_concurrently
+from tests.integration.helpers import make_event, outbox, run_concurrently
 
 LONG_ACCENTED = ("Soirée-rencontre du Réaap : « Être parent d'adolescent·e·s aujourd'hui », échanges "
                  "entre parents, éducatrices et référent·e·s CLAS — goûter partagé, garde d'enfants "
                  "assurée, interprète en langue des signes française présente à l'accueil")
 
 
-def make_event(db, capacity=None, days=10, **extra) -> Event:
-    start = (utcnow() + timedelta(days=days)).replace(microsecond=0)
-    values = dict(type=EventType.soiree_reaap, title="Soirée-rencontre du Réaap", description_md="Échanges.",
-                  starts_at=start, ends_at=start + timedelta(hours=2), place="Centre social Les Tilleuls",
-                  address="12 rue des Lilas, 93000 Bobigny", capacity=capacity, organiser="Réaap 93",
-                  contact_email="reaap@exemple.org")
-    values.update(extra)
-    event = Event(**values)
-    db.add(event)
-    db.commit()
-    return event
-
-
 def reg(db, event, email, party_size=1, name="Parent"):
     return services.register(db, event, name, email, party_size=party_size, consent=True)
-
-
-def outbox(db, template=None) -> list[OutboundEmail]:
-    query = select(OutboundEmail).order_by(OutboundEmail.id)
-    if template:
-        query = query.where(OutboundEmail.template == template)
-    return list(db.scalars(query))
 
 
 # --- Registration ---------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ engine, never archived nor numbered; the editor's screens; and the real worker e
 from __future__ import annotations
 
 import re
-from mailing import engine
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 
@@ -16,11 +15,12 @@ from contributions.models import ContributionStatus as S
 from core.db import utcnow
 from events import invitations
 from events.models import Event, EventStatus, EventType
+from mailing import engine
 from mailing.models import Delivery, DeliveryStatus
 from newsletter import archive, issues, mailout
 from newsletter.models import Issue, IssueStatus
 from subscribers.models import Subscriber, SubscriberStatus
-from tests.conftest import login, wait_for
+from tests.integration.helpers import login, wait_for
 
 
 def make_event(db, **extra) -> Event:

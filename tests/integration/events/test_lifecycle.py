@@ -28,8 +28,7 @@ from events.models import (
 )
 from mailing.models import OutboundEmail
 from mailing.outbox import outbound_extras, send_outbound
-from tests.conftest import run_concurrently, wait_for
-from tests.test_events import make_event, outbox
+from tests.integration.helpers import make_event, outbox, run_concurrently, wait_for
 
 START = datetime(2031, 3, 14, 17, 30, tzinfo=timezone.utc)  # 18:30 in Paris
 

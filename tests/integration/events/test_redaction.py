@@ -20,8 +20,7 @@ from events.models import (
     Registration,
     RegistrationStatus,
 )
-from tests.conftest import login
-from tests.test_events import make_event, outbox
+from tests.integration.helpers import login, make_event, outbox
 
 FORM = {
     "type": "soiree_reaap", "title": "Soirée-rencontre : les écrans en famille",

@@ -14,10 +14,8 @@ from newsletter import mailout
 from parentalites.catcher import free_port
 from subscribers import services as subscribers
 from subscribers.models import Subscriber, SubscriberStatus
-from tests.conftest import RecordingHandler
-from tests.test_mailout_integration import compose, letters
-
-pytestmark = pytest.mark.integration
+from tests.integration.helpers import compose, letters
+from tests.stack import RecordingHandler
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from core import settings as settings_module
 from mailing.models import OutboundEmail
 from newsletter import calendar, issues
 from newsletter.models import PlannedIssue
-from tests.conftest import login, run_concurrently, wait_for
+from tests.integration.helpers import login, run_concurrently, wait_for
 
 # The letter of 15 June 2030: contributions until 18 May; the call goes out 21 days before,
 # on 27 April (Paris), which starts at 22:00 UTC on the 26th (summer time).

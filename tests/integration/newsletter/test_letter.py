@@ -1,7 +1,6 @@
 """Composing an issue, compiling it once, planning deliveries, and the public archive."""
 from __future__ import annotations
 
-from mailing import engine
 from datetime import date, timedelta
 
 import feedparser
@@ -13,11 +12,10 @@ from contributions.models import ContributionKind
 from contributions.models import ContributionStatus as S
 from core.db import utcnow
 from mailing.models import Delivery
-from mailing.templates import MJMLError, compile_mjml
 from newsletter import archive, issues, mailout
 from newsletter.models import Issue, IssueStatus
 from subscribers.models import Subscriber, SubscriberStatus
-from tests.conftest import login
+from tests.integration.helpers import login
 
 
 def accepted(db, world, title: str, kind=ContributionKind.actualite, **extra):
@@ -85,18 +83,6 @@ def test_compile_once_leaves_personal_slots_and_freezes_the_archive(db, issue):
     assert "%%unsubscribe_url%%" in issue.compiled_html and "%%greeting%%" in issue.compiled_text
     assert "%%" not in issue.archive_email_html and "%%" not in issue.archive_html
     assert "<h2 id=\"rubrique-actualites\">Actualités du réseau</h2>" in issue.archive_html
-
-
-def test_personalisation_escapes_names_in_html():
-    letter = engine.CompiledLetter("S", "<p>%%greeting%%</p><a href=\"%%unsubscribe_url%%\">x</a>", "%%greeting%%")
-    html, text = letter.render({"greeting": "Bonjour <b>Zoé & Léa</b>,", "unsubscribe_url": "https://x.test/d/a\"b"})
-    assert html == '<p>Bonjour &lt;b&gt;Zoé &amp; Léa&lt;/b&gt;,</p><a href="https://x.test/d/a&quot;b">x</a>'
-    assert text == "Bonjour <b>Zoé & Léa</b>,"
-
-
-def test_invalid_mjml_gives_a_clear_error():
-    with pytest.raises(MJMLError, match="MJML invalide dans essai.mjml"):
-        compile_mjml("<mjml><mj-body><mj-section>", "essai.mjml")
 
 
 def test_planning_twice_adds_nobody_twice_and_skips_who_is_not_confirmed(db, issue):

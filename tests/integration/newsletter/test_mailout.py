@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from mailing import sender
 from collections import Counter
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -15,30 +14,20 @@ from contributions import services as contributions
 from contributions.models import ContributionKind
 from contributions.models import ContributionStatus as S
 from core.db import utcnow
+from mailing import sender
 from mailing.models import Delivery, DeliveryStatus
-from newsletter import issues, mailout
+from newsletter import mailout
 from newsletter.models import Issue, IssueStatus
 from subscribers.models import Subscriber, SubscriberStatus
-from tests.conftest import WorkerProcess, login, wait_for
-
-pytestmark = pytest.mark.integration
-
-
-def compose(db, world, numero=1, articles=2) -> Issue:
-    issue = issues.create_issue(db, world["editor"], numero, f"Lettre de test {numero}", date(2026, 10, 1), "Édito **gras**.")
-    for n in range(articles):
-        c = contributions.create(db, world["partner"], contributions.ContributionData(
-            kind=ContributionKind.actualite, title=f"Article {numero}.{n} — « éàç »", body_md="Du *texte*."))
-        contributions.decide(db, world["editor"], c, S.accepted)
-        issues.add_item(db, issue, c)
-    return issue
-
-
-def people(db, count: int, status=SubscriberStatus.active, prefix="pro") -> list[Subscriber]:
-    subs = [Subscriber(email=f"{prefix}{i}@example.org", name=f"Zoé {prefix} {i}", status=status) for i in range(count)]
-    db.add_all(subs)
-    db.commit()
-    return subs
+from tests.integration.helpers import (
+    compose,
+    letters,
+    login,
+    people,
+    wait_for,
+    wait_sent,
+)
+from tests.stack import WorkerProcess
 
 
 def started(db, world) -> Issue:
@@ -48,18 +37,6 @@ def started(db, world) -> Issue:
     db.commit()
     mailout.start(db, issue.id)
     return issue
-
-
-def wait_sent(db, issue_id: int, timeout: float = 90) -> Issue:
-    def done():
-        db.expire_all()
-        issue = db.get(Issue, issue_id)
-        return issue if issue.status is IssueStatus.sent else None
-    return wait_for(done, timeout, message=f"issue {issue_id} to be sent")
-
-
-def letters(smtp) -> list:
-    return [m for m in smtp.messages if m.message["Subject"].startswith("Lettre Parentalités n°")]
 
 
 def test_editor_sends_the_letter_and_every_confirmed_subscriber_gets_it(client, db, world, smtp, celery_worker):

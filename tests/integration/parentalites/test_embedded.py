@@ -11,8 +11,7 @@ import feedparser
 import pytest
 
 from parentalites.catcher import free_port, read_maildir
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
 
 
 def run_cli(*args: str, data_dir: Path, timeout: float = 300, extra_env: dict | None = None) -> subprocess.CompletedProcess:

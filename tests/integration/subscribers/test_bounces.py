@@ -1,8 +1,8 @@
-"""Bounces: VERP return paths, classification (checked on public corpora), the suppression policy,
-Maildir / IMAP / webhook ingestion, and the editors' list of suppressed addresses."""
+"""Bounces on the real database: the suppression policy, Maildir / IMAP / webhook ingestion, and the
+editors' list of suppressed addresses. VERP and the classification (checked on public corpora) are
+in tests/unit/mailing/; the IMAP URL in tests/unit/subscribers/test_bounces.py."""
 from __future__ import annotations
 
-import csv
 import mailbox
 from datetime import date, timedelta
 from email.message import EmailMessage, Message
@@ -11,7 +11,6 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from contributions import services as contributions
@@ -19,7 +18,7 @@ from contributions.models import ContributionKind, ContributionStatus
 from core.db import utcnow
 from mailing.dsn import BounceReport, classify
 from mailing.models import Delivery
-from mailing.verp import parse_verp, verp_address
+from mailing.verp import verp_address
 from newsletter import issues, mailout
 from subscribers import bounces
 from subscribers.bounces import record_bounce
@@ -30,7 +29,7 @@ from subscribers.models import (
     Subscriber,
     SubscriberStatus,
 )
-from tests.conftest import login, shared_path
+from tests.integration.helpers import login
 
 # --- Messages composed here (no corpus text in the repository) ----------------------------------
 
@@ -97,110 +96,6 @@ def vacation(to: str) -> bytes:
     message["Auto-Submitted"] = "auto-replied"
     message.set_content("Je suis absente jusqu'au 3 janvier. Pour toute urgence, contactez l'accueil.\n")
     return message.as_bytes()
-
-
-# --- VERP ---------------------------------------------------------------------------------------
-
-def test_verp_round_trip_and_forgeries(monkeypatch):
-    address = verp_address(4217)
-    local, _, domain = address.partition("@")
-    assert local.startswith("bounces+d4217-") and 10 <= len(local.rpartition("-")[2]) <= 12
-    assert domain == "parentalites.test"  # MAIL_FROM's domain when BOUNCE_DOMAIN is unset
-    assert parse_verp(address) == 4217
-    assert parse_verp(f"<{address}>") == 4217
-    assert parse_verp(address.upper()) == 4217  # a server that upper-cases the local part
-    mac = local.rpartition("-")[2]
-    tampered = mac[:-1] + ("a" if mac[-1] != "a" else "b")
-    assert parse_verp(address.replace(mac, tampered)) is None             # modified HMAC
-    assert parse_verp(address.replace("d4217-", "d4218-")) is None         # another delivery, same HMAC
-    assert parse_verp(f"bounces+d4217-{'a' * len(mac)}@parentalites.test") is None
-    assert parse_verp("bounces@parentalites.test") is None
-    assert parse_verp("") is None
-    monkeypatch.setenv("BOUNCE_DOMAIN", "retours.parentalites.test")
-    assert verp_address(7).endswith("@retours.parentalites.test") and parse_verp(verp_address(7)) == 7
-
-
-# --- The corpora --------------------------------------------------------------------------------
-
-PERMANENT_REASONS = {"user_unknown", "domain_error", "user_disabled"}
-PASSING_REASONS = {"over_quota", "message_too_large", "spam"}
-
-
-def _expectations(root: Path) -> dict[str, dict]:
-    """One entry per listed message, merging manifest rows that name the same file."""
-    expected: dict[str, dict] = {}
-    for manifest in sorted(root.glob("*/MANIFEST.csv")):
-        with manifest.open(newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                entry = expected.setdefault(row["file"], {"recipients": set(), "failure": None,
-                                                          "is_bounce": None, "reason": None})
-                named = row.get("expected_recipients") or row.get("expected_addresses") or ""
-                entry["recipients"] |= {a.lower() for a in named.split()}
-                if row.get("failure_kind") in ("permanent", "temporary"):
-                    entry["failure"] = row["failure_kind"]
-                if row.get("is_bounce") in ("0", "1"):
-                    entry["is_bounce"] = row["is_bounce"] == "1"
-                reason = (row.get("std_reason") or "").split(" ")[0]
-                entry["reason"] = reason or None
-    return expected
-
-
-def test_corpus_classification_agrees_with_the_manifests():
-    root = shared_path("corpora", "bounces")
-    expected = _expectations(root)
-    messages = sorted(p for p in root.glob("*/*") if p.is_file() and p.name != "MANIFEST.csv")
-    assert messages and expected
-    unlisted = [str(p.relative_to(root)) for p in messages if str(p.relative_to(root)) not in expected]
-    checks = {"recipients": [0, 0], "permanent/temporary": [0, 0], "bounce / not a bounce": [0, 0]}
-    extra = {"reason (std_reason, informative)": [0, 0]}
-    disagreements: list[str] = []
-    notes: list[str] = []
-
-    def check(table, name, ok, where, detail):
-        table[name][1] += 1
-        if ok:
-            table[name][0] += 1
-        else:
-            (disagreements if table is checks else notes).append(f"{where}: {name}: {detail}")
-
-    kinds: dict[str, int] = {}
-    for path in messages:
-        rel = str(path.relative_to(root))
-        report = classify(path.read_bytes())
-        kinds[report.kind] = kinds.get(report.kind, 0) + 1
-        entry = expected.get(rel)
-        if entry is None:
-            continue
-        got = f"kind={report.kind} status={report.status} recipients={sorted(report.recipients)}"
-        if entry["recipients"]:
-            missing = entry["recipients"] - report.recipients
-            check(checks, "recipients", not missing, rel, f"missing {sorted(missing)}; {got}")
-        if entry["failure"] == "permanent":
-            check(checks, "permanent/temporary", report.kind in ("hard", "soft"), rel,
-                  f"expected a final failure; {got}")
-        elif entry["failure"] == "temporary":
-            check(checks, "permanent/temporary", report.kind == "delayed", rel, f"expected a delay warning; {got}")
-        if entry["is_bounce"] is not None:
-            check(checks, "bounce / not a bounce", report.is_failure == entry["is_bounce"], rel,
-                  f"expected {'a bounce' if entry['is_bounce'] else 'no bounce'}; {got}")
-        if entry["reason"] in PERMANENT_REASONS | PASSING_REASONS and entry["is_bounce"]:
-            want = "hard" if entry["reason"] in PERMANENT_REASONS else "soft"
-            check(extra, "reason (std_reason, informative)", report.kind == want, rel,
-                  f"{entry['reason']} → expected {want}; {got}")
-
-    agreed = sum(ok for ok, _ in checks.values())
-    total = sum(n for _, n in checks.values())
-    rate = agreed / total
-    lines = [f"bounce corpus: {len(messages)} messages ({len(unlisted)} not in a manifest), "
-             f"kinds {dict(sorted(kinds.items()))}"]
-    lines += [f"  {name}: {ok}/{n}" for name, (ok, n) in {**checks, **extra}.items()]
-    lines.append(f"AGREEMENT RATE: {agreed}/{total} = {rate:.1%}")
-    lines += [f"  DISAGREES {d}" for d in disagreements]
-    lines += [f"  note {d}" for d in notes]
-    summary = "\n".join(lines)
-    print("\n" + summary)
-    assert not unlisted, summary
-    assert rate >= 0.95, summary
 
 
 # --- Policy -------------------------------------------------------------------------------------
@@ -337,18 +232,6 @@ def test_maildir_is_ingested_once(db, world, captured_jobs, tmp_path, monkeypatc
     from tasks.bounces import poll
     assert poll() == {"maildir": 1}
     assert db.scalar(select(func.count(Bounce.id))) == 3
-
-
-def test_imap_url_is_parsed():
-    config = bounces.parse_imap_url(
-        "imaps://retours%40parentalites.test:mot%20de%3Apasse@imap.exemple.test:993/Retours")
-    assert (config.host, config.port, config.user, config.password, config.folder, config.ssl) == (
-        "imap.exemple.test", 993, "retours@parentalites.test", "mot de:passe", "Retours", True)
-    plain = bounces.parse_imap_url("imap://u:p@localhost")
-    assert (plain.port, plain.folder, plain.ssl) == (143, "INBOX", False)
-    with pytest.raises(ValueError) as error:
-        bounces.parse_imap_url("https://u:secret@example.test/")
-    assert "secret" not in str(error.value)
 
 
 class FakeIMAP:

@@ -79,21 +79,6 @@ def test_segment_selects_exactly_its_active_subscribers(population, segment, exp
     assert {s.name for s in everyone if segments.matches(s, segment)} == expected
 
 
-def test_unknown_topic_or_role_is_refused():
-    with pytest.raises(segments.SegmentError):
-        segments.normalize({"topics": ["astrologie"]})
-    with pytest.raises(segments.SegmentError):
-        segments.normalize({"roles": ["roi"]})
-
-
-def test_normalize_is_canonical():
-    assert segments.normalize({"topics": ["sante", "clas", "clas"], "communes": ["  Saint-Denis ", ""], "x": [1]}) == {
-        "topics": ["clas", "sante"], "communes": ["Saint-Denis"]}
-    assert segments.normalize({"roles": []}) is None
-    assert segments.describe(None) == "Tous les abonnés"
-    assert "Référent·e CLAS" in segments.describe({"roles": ["referent_clas"]})
-
-
 def test_commune_with_quote_and_accent_is_matched_exactly(any_db):
     add(any_db, "a", commune="L'Île-Saint-Denis")
     add(any_db, "b", commune="L'Ile-Saint-Denis")

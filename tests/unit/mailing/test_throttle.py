@@ -1,13 +1,11 @@
-"""Sending limits (newsletter/throttle.py): bucket arithmetic with injected time, all-or-none across
+"""Sending limits (mailing/throttle.py): bucket arithmetic with injected time, all-or-none across
 a relay's and a domain's buckets, configuration parsing, relay choice, and the cross-process
-guarantee of the Redis and file-lock stores (several processes never take more than the buckets
-hold). Behaviour only: time is injected, nothing sleeps to test a speed."""
+guarantee of the file-lock store (several processes never take more than the buckets hold; the
+Redis store's: tests/integration/mailing/test_throttle.py). Behaviour only: time is injected,
+nothing sleeps to test a speed."""
 from __future__ import annotations
 
-import multiprocessing
 import random
-import secrets
-import time
 from collections import Counter
 
 import pytest
@@ -19,17 +17,19 @@ from mailing.throttle import (
     RedisBucketStore,
     Relay,
     Throttle,
-    ThrottleUnavailable,
     choose_relay,
     match_domain,
     parse_domain_caps,
     parse_relays,
     recipient_domain,
 )
-from tests.conftest import REDIS_URL
+from tests.support.throttle import (
+    A,
+    B,
+    grants_at_most_the_rate_on_the_real_clock,
+    never_grants_more_than_the_buckets_hold,
+)
 
-A = "smtp://relay-a.test:25"
-B = "smtp://relay-b.test:25"
 F = "smtp://fallback.test:25"
 
 
@@ -324,116 +324,19 @@ def test_no_relay_is_an_error():
         choose_relay([], memory_throttle(), "a.fr")
 
 
-# --- Shared stores, several processes -----------------------------------------------------------
+# --- The file store, shared by several processes -----------------------------------------------
 
-@pytest.fixture
-def redis_prefix():
-    import redis
-    client = redis.Redis.from_url(REDIS_URL)
-    prefix = f"parentalites-test-throttle-{secrets.token_hex(6)}"
-    yield prefix
-    keys = list(client.scan_iter(match=f"{{{prefix}}}:*", count=1000))
-    if keys:
-        client.delete(*keys)
-    assert not list(client.scan_iter(match=f"{{{prefix}}}:*"))
-    client.close()
-
-
-@pytest.fixture(params=["redis", "file"])
+@pytest.fixture(params=["file"])
 def shared_store(request, tmp_path):
-    if request.param == "redis":
-        return RedisBucketStore(REDIS_URL, request.getfixturevalue("redis_prefix"))
     return FileBucketStore(tmp_path / "data" / "throttle.json")
 
 
-def _hammer(throttle, relay, recipients, attempts, now, until, start, results):
-    """A worker process: try to send as fast as it can, count what it was granted."""
-    start.wait(30)
-    granted: Counter = Counter()
-    i = 0
-    while (i < attempts) if until is None else (time.time() < until):
-        recipient = recipients[i % len(recipients)]
-        if throttle.try_acquire(relay, recipient, now=now) == 0.0:
-            granted[recipient_domain(recipient)] += 1
-        i += 1
-    results.put(dict(granted))
-
-
-def _run_two_processes(throttle, relay, recipient_lists, attempts=0, now=None, until=None):
-    context = multiprocessing.get_context("fork")   # as Celery's prefork pool does
-    start, results = context.Event(), context.Queue()
-    processes = [context.Process(target=_hammer, args=(throttle, relay, recipients, attempts, now, until,
-                                                       start, results))
-                 for recipients in recipient_lists]
-    for process in processes:
-        process.start()
-    start.set()
-    totals: Counter = Counter()
-    try:
-        for _ in processes:
-            totals.update(results.get(timeout=120))
-    finally:
-        for process in processes:
-            process.join(timeout=30)
-            if process.is_alive():
-                process.kill()
-    assert all(process.exitcode == 0 for process in processes)
-    return totals
-
-
 def test_store_shared_by_two_processes_never_grants_more_than_the_buckets_hold(shared_store):
-    """Time frozen: no refill, so the buckets hold exactly their capacity, and two processes
-    hammering them together must be granted exactly that much, not one more."""
-    # Hour-scale buckets: Redis expires a key in real time once its bucket would be full again,
-    # so with a frozen `now` a per-second bucket could expire (and refill) during a slow run.
-    throttle = Throttle(shared_store, parse_domain_caps("gmail.com=30/3600"))
-    relay = Relay(A, per_hour=50)
-    now = 1_000_000.0
-    # The parent uses the store before forking (its descriptor, its connections): the children
-    # must not share them.
-    assert throttle.try_acquire(Relay(B, per_second=1), "x@a.fr", now=now) == 0.0
-    totals = _run_two_processes(throttle, relay, [["a@gmail.com"], ["b@gmail.com", "c@orange.fr"]],
-                                attempts=400, now=now)
-    # The relay's 50 tokens all went (B's 200 orange attempts could not leave one), gmail's 30 at most.
-    assert totals["gmail.com"] + totals["orange.fr"] == 50
-    assert totals["gmail.com"] <= 30
-    # Nothing more for anyone at that instant, and nothing was lost: gmail still holds exactly
-    # what the processes did not take.
-    assert throttle.try_acquire(relay, "d@orange.fr", now=now) == pytest.approx(3600 / 50)
-    unlimited = Relay("smtp://unlimited.test:25")
-    left = sum(throttle.try_acquire(unlimited, "d@gmail.com", now=now) == 0.0 for _ in range(40))
-    assert left == 30 - totals["gmail.com"]
+    never_grants_more_than_the_buckets_hold(shared_store)
 
 
 def test_store_shared_by_two_processes_with_the_real_clock(shared_store):
-    """The real clock (Redis's own clock for Redis): whatever the speed, in the window
-    [start, end] the processes are granted at most capacity + rate × window."""
-    throttle = Throttle(shared_store)
-    relay = Relay(A, per_second=20)
-    start = time.time()
-    totals = _run_two_processes(throttle, relay, [["a@a.fr"], ["b@b.fr"]], until=start + 0.4)
-    window = time.time() - start
-    granted = sum(totals.values())
-    assert 0 < granted <= 20 + 20 * window
-
-
-def test_redis_store_expires_its_keys(redis_prefix):
-    import redis
-    client = redis.Redis.from_url(REDIS_URL)
-    store = RedisBucketStore(client, redis_prefix)
-    throttle = Throttle(store, parse_domain_caps("gmail.com=600/60"))
-    relay = Relay(A, per_second=10, per_hour=3600)
-    assert throttle.try_acquire(relay, "a@gmail.com") == 0.0
-    keys = sorted(k.decode() for k in client.scan_iter(match=f"{{{redis_prefix}}}:*"))
-    assert keys == sorted(store.redis_key(b.key) for b in relay.buckets() + [throttle.domain_bucket("gmail.com")])
-    for key in keys:
-        assert 0 < client.pttl(key) <= 3_601_000   # gone once the bucket would be full again
-
-
-def test_unreachable_redis_is_reported():
-    store = RedisBucketStore("redis://127.0.0.1:1/0", "x")
-    with pytest.raises(ThrottleUnavailable, match="Redis injoignable"):
-        Throttle(store).try_acquire(Relay(A, per_second=1), "a.fr")
+    grants_at_most_the_rate_on_the_real_clock(shared_store)
 
 
 def test_file_store_forgets_full_buckets_and_survives_a_torn_file(tmp_path):
