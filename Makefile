@@ -1,9 +1,9 @@
-# The two commands of the README: `make demo` and `make test`. Both install what they need first.
+# The commands of the README: `make demo`, `make test` and `make test-fast`. Each installs what it needs first.
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: install demo test chromium translations messages
+.PHONY: install demo test test-fast chromium translations messages
 
 $(BIN)/parentalites: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,15 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium missing: sudo apt-get install chromium" >&2; exit 1; fi; }
 
+# The three tiers in one run (one database, one SMTP server, one worker), the quickest first:
+# tests/unit (no server), tests/integration (PostgreSQL, Redis, Celery workers, aiosmtpd),
+# tests/browser (Chromium). This is what .ci/run calls.
 test: install chromium
-	$(BIN)/pytest
+	$(BIN)/pytest tests/unit tests/integration tests/browser
+
+# The unit tier alone: no PostgreSQL, Redis, worker, browser nor SMTP server needed.
+test-fast: install
+	$(BIN)/pytest tests/unit
 
 # After changing user-visible strings: refresh the catalogues, then translate the new English entries.
 messages: $(BIN)/parentalites

@@ -306,7 +306,7 @@ def generate_csv(path: Path, count: int, seed: int) -> int:
 # --- The backends --------------------------------------------------------------------------------------
 
 def use_database(url: str, data_dir: Path) -> None:
-    """Point the app at `url` and migrate it, as tests/test_i18n.py does."""
+    """Point the app at `url` and migrate it, as tests/integration/test_i18n.py does."""
     from core import db, settings
     os.environ.update({"DATABASE_URL": url, "PARENTALITES_DATA_DIR": str(data_dir), "CELERY_BROKER_URL": "memory://",
                        "SECRET_KEY": "bench", "BASE_URL": "https://parentalites.example.org"})

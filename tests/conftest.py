@@ -1,27 +1,30 @@
-"""Test fixtures on the real stack: a PostgreSQL database made for this run, Redis as the broker,
-a real Celery worker process, and a real SMTP server (aiosmtpd) that records what it receives.
+"""What every tier may use: the paths, `shared_path`, the run's environment, `captured_jobs`.
 
-The environment is set before any project module is imported: the settings and the Celery app
-read it once.
+Three tiers, one directory each (see README, "Tests"):
+  tests/unit/         no server at all (its conftest refuses connections to one)
+  tests/integration/  the real stack: PostgreSQL, Redis, Celery worker processes, aiosmtpd
+  tests/browser/      Playwright driving Debian's Chromium on the real stack
+
+The environment is set here, before any project module is imported, because the settings and the
+Celery app read it once. It is only strings: nothing here connects to anything. The real stack's
+fixtures are in tests/stack.py; only the integration and browser tiers use them.
 """
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 import os
 import secrets
-import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy.exc import OperationalError
+
+# The fixtures of the real stack, defined once for the two tiers that use them: a session-scoped
+# fixture defined in two conftests would run twice (two databases, two workers). pytest only
+# takes `pytest_plugins` from the root conftest. They connect when a test asks for them, never at
+# import or at session start.
+pytest_plugins = ["tests.stack"]
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = ROOT.parent / "shared"
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -30,13 +33,13 @@ TEST_DB = f"parentalites_test_{RUN_ID}"
 DATA_DIR = Path(os.environ.get("TEST_DATA_DIR", f"/tmp/parentalites-tests-{RUN_ID}"))
 
 
-def _pg_url(database: str) -> str:
+def pg_url(database: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{database}"
 
 
 os.environ.update({
     "PARENTALITES_DATA_DIR": str(DATA_DIR),
-    "DATABASE_URL": _pg_url(TEST_DB),
+    "DATABASE_URL": pg_url(TEST_DB),   # created by the integration tiers' `database` fixture
     "CELERY_BROKER_URL": REDIS_URL,
     "CELERY_QUEUE": f"parentalites-test-{RUN_ID}",  # several test runs may share one Redis
     "SECRET_KEY": "test-secret-key-" + RUN_ID,
@@ -48,256 +51,6 @@ os.environ.update({
 })
 
 
-# --- PostgreSQL and Redis: real servers, checked once ---------------------------------------------
-
-def pytest_sessionstart(session):
-    try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{TEST_DB}"')
-    except psycopg.OperationalError as exc:
-        pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}", returncode=3)
-    import redis
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).ping()
-    except redis.exceptions.ConnectionError as exc:
-        pytest.exit(f"Redis is not reachable at {REDIS_URL}: {exc}", returncode=3)
-    from parentalites import migrate
-    migrate.upgrade()
-
-
-def pytest_sessionfinish(session, exitstatus):
-    from core import db as database
-    database.reset_engine()
-    try:
-        import redis
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).delete(os.environ["CELERY_QUEUE"])
-    except Exception:  # noqa: BLE001  best effort
-        pass
-    try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
-    except psycopg.OperationalError:
-        pass
-
-
-@pytest.fixture
-def db():
-    """A session on the test database; every table is emptied after the test."""
-    from core import db as database
-    from parentalites.bootstrap import bootstrap
-    bootstrap()
-    database.get_engine()
-    # Not the scoped session: the test client's requests run in this thread and remove that one.
-    session = database.SessionFactory()
-    yield session
-    session.close()
-    database.session.remove()
-    tables = ", ".join(t.name for t in database.Base.metadata.sorted_tables)
-    for attempt in range(5):  # a worker may still be finishing a task of this test
-        try:
-            with database.get_engine().begin() as conn:
-                conn.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
-                # No RESTART IDENTITY: a late task of an earlier test must never find a new row under its id.
-                conn.exec_driver_sql(f"TRUNCATE {tables} CASCADE")
-            break
-        except OperationalError:
-            if attempt == 4:
-                raise
-            time.sleep(1)
-
-
-@pytest.fixture
-def captured_jobs():
-    """Jobs enqueued by services, captured instead of sent to the broker (unit tests)."""
-    import parentalites.celery_app  # noqa: F401
-    from core import jobs
-    previous = jobs._sender
-    captured: list[tuple[str, tuple]] = []
-    jobs.set_sender(lambda name, args, options: captured.append((name, tuple(args))))
-    yield captured
-    jobs.set_sender(previous)
-
-
-# --- SMTP: a real server that records, and can refuse ---------------------------------------------
-
-@dataclass
-class Received:
-    envelope_from: str
-    recipients: list[str]
-    data: bytes
-
-    @property
-    def message(self) -> email.message.EmailMessage:
-        return email.message_from_bytes(self.data, policy=email.policy.default)
-
-
-@dataclass
-class RecordingHandler:
-    messages: list[Received] = field(default_factory=list)
-    refuse: dict[str, str] = field(default_factory=dict)  # address → SMTP reply such as "550 5.1.1 …"
-    delay: float = 0.0  # seconds per message, to catch a mail-out in the middle
-    pipelining: bool = False  # advertise RFC 2920 PIPELINING (aiosmtpd reads commands in order anyway)
-    drop_once: set[str] = field(default_factory=set)  # hang up during DATA for these, once each
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        session.host_name = hostname
-        if self.pipelining:
-            responses.insert(1, "250-PIPELINING")
-        return responses
-
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.lower() in self.refuse:
-            return self.refuse[address.lower()]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        dropped = self.drop_once.intersection(r.lower() for r in envelope.rcpt_tos)
-        if dropped:
-            self.drop_once.difference_update(dropped)
-            server.transport.close()  # the connection dies mid-DATA: nothing was accepted
-            return "421 closing"
-        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
-        return "250 Message accepted"
-
-    def to(self, address: str) -> list[Received]:
-        return [m for m in self.messages if address.lower() in (r.lower() for r in m.recipients)]
-
-
-@pytest.fixture(scope="session")
-def smtp_server():
-    from aiosmtpd.controller import Controller
-
-    from core.settings import reset_settings
-    from parentalites.catcher import free_port
-    handler = RecordingHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    os.environ["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
-    reset_settings()
-    yield handler
-    controller.stop()
-
-
-@pytest.fixture
-def smtp(smtp_server):
-    """The session's SMTP server, emptied for this test."""
-    smtp_server.messages.clear()
-    smtp_server.refuse.clear()
-    smtp_server.delay = 0.0
-    smtp_server.pipelining = False
-    smtp_server.drop_once.clear()
-    yield smtp_server
-    smtp_server.refuse.clear()
-    smtp_server.delay = 0.0
-    smtp_server.pipelining = False
-
-
-# --- Celery: real worker processes over Redis -----------------------------------------------------
-
-class WorkerProcess:
-    """`parentalites worker` (or `beat`) as a real process, with its log in the data directory."""
-
-    def __init__(self, name: str, concurrency: int = 2, command: str = "worker", ready_marker: bytes = b"ready."):
-        self.name = name
-        self.command = command
-        self.ready_marker = ready_marker
-        self.log_path = DATA_DIR / "logs" / f"{name}.log"
-        self.concurrency = concurrency
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 60.0) -> WorkerProcess:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        args = ["--concurrency", str(self.concurrency)] if self.command == "worker" else []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "parentalites.cli", self.command, *args, "--loglevel", "INFO"],
-            env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=ROOT,
-            stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
-            if self.ready_marker in self.log_path.read_bytes()[offset:]:
-                return self
-            time.sleep(0.2)
-        raise RuntimeError(f"worker not ready after {timeout}s: {self.log_path.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: the main process and its pool, as a crash would."""
-        import signal
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        from parentalites.processes import stop_process
-        if self.process:
-            stop_process(self.process)
-
-    def pool_pids(self) -> list[int]:
-        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
-        return [int(pid) for pid in out.split()]
-
-
-@pytest.fixture(scope="session")
-def celery_worker(smtp_server):
-    worker = WorkerProcess("worker").start()
-    yield worker
-    worker.stop()
-
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-
-
-# --- Web ----------------------------------------------------------------------------------------
-
-@pytest.fixture
-def app(db):
-    from parentalites.app import create_app
-    application = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
-    yield application
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def world(db):
-    """Two structures, an editor, and a partner in each structure."""
-    from accounts.auth import create_user
-    from accounts.models import Role
-    from contributions.models import Structure, StructureKind
-    tilleuls = Structure(name="Centre social Les Tilleuls", kind=StructureKind.centre_social, commune="Bobigny")
-    asso = Structure(name="Association Parents Ensemble", kind=StructureKind.association, commune="Montreuil")
-    db.add_all([tilleuls, asso])
-    db.flush()
-    editor = create_user(db, "redaction@reaap.test", "Claire Martin", Role.editor, "mdp-redaction")
-    partner = create_user(db, "amina@tilleuls.test", "Amina Benali", Role.partner, "mdp-partenaire", tilleuls.id)
-    other = create_user(db, "julien@asso.test", "Julien Morel", Role.partner, "mdp-autre", asso.id)
-    db.commit()
-    return {"editor": editor, "partner": partner, "other": other, "tilleuls": tilleuls, "asso": asso}
-
-
-def login(client, email: str, password: str):
-    response = client.post("/connexion", data={"email": email, "password": password})
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return response
-
-
 def shared_path(*parts: str) -> Path:
     path = SHARED.joinpath(*parts)
     if not path.exists():
@@ -305,34 +58,23 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
-def run_concurrently(work, count: int, *, before_barrier=None, timeout: float = 60.0) -> list:
-    """Run `work(session, index)` in `count` threads, each with its own database session, released
-    together by a barrier; returns the results in thread order and fails on any thread's exception.
-    `before_barrier(session, index)` runs first (e.g. to load a stale view before the race)."""
-    import threading
+@pytest.fixture
+def captured_jobs():
+    """Jobs enqueued by services, captured instead of sent to the broker."""
+    import parentalites.celery_app  # noqa: F401  the tasks register their names on import
+    from core import jobs
+    previous = jobs._sender
+    captured: list[tuple[str, tuple]] = []
+    jobs.set_sender(lambda name, args, options: captured.append((name, tuple(args))))
+    yield captured
+    jobs.set_sender(previous)
+@pytest.fixture
+def reread_settings(monkeypatch):
+    """Call it after monkeypatch.setenv: the settings are read again. Once the test is over the
+    environment is restored and the settings are forgotten, so no other test sees the change."""
+    from core.settings import reset_settings
+    yield reset_settings
+    monkeypatch.undo()
+    reset_settings()
 
-    from core.db import SessionFactory
-    barrier = threading.Barrier(count, timeout=timeout)
-    results: list = [None] * count
-    errors: list = []
 
-    def run(index: int) -> None:
-        session = SessionFactory()
-        try:
-            if before_barrier:
-                before_barrier(session, index)
-            barrier.wait()
-            results[index] = work(session, index)
-        except Exception as exc:  # noqa: BLE001  (reported below, in the test's thread)
-            errors.append(exc)
-        finally:
-            session.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not errors, errors
-    assert not any(thread.is_alive() for thread in threads), "a thread is still running"
-    return results

@@ -1,0 +1,283 @@
+"""Events: registrations (capacity in people, waitlist, promotion, duplicates, the last seat under
+concurrency on PostgreSQL), the iCalendar feed, and the public agenda pages."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import func, select
+
+from core.db import utcnow
+from events import services
+from events.models import (
+    Event,
+    EventStatus,
+    EventType,
+    Registration,
+    RegistrationStatus,
+)
+from tests.integration.helpers import make_event, outbox, run_concurrently
+
+LONG_ACCENTED = ("Soirée-rencontre du Réaap : « Être parent d'adolescent·e·s aujourd'hui », échanges "
+                 "entre parents, éducatrices et référent·e·s CLAS — goûter partagé, garde d'enfants "
+                 "assurée, interprète en langue des signes française présente à l'accueil")
+
+
+def reg(db, event, email, party_size=1, name="Parent"):
+    return services.register(db, event, name, email, party_size=party_size, consent=True)
+
+
+# --- Registration ---------------------------------------------------------------------------------
+
+def test_capacity_counts_people_not_registrations(db, captured_jobs):
+    event = make_event(db, capacity=5)
+    a = reg(db, event, "a@exemple.org", party_size=3)
+    b = reg(db, event, "b@exemple.org", party_size=2)
+    c = reg(db, event, "c@exemple.org", party_size=1)
+    assert (a.status, b.status, c.status) == (RegistrationStatus.confirmed, RegistrationStatus.confirmed,
+                                              RegistrationStatus.waitlisted)
+    assert services.seats_taken(db, event) == 5 and services.seats_left(db, event) == 0
+    assert services.is_full(db, event)
+    [mail] = [m for m in outbox(db, "event_registration") if m.to_addr == "a@exemple.org"]
+    assert f"/agenda/inscription/{a.token}" in mail.text_body and "confirmée" in mail.subject
+
+
+def test_a_party_that_does_not_fit_waits_and_nobody_jumps_the_queue(db, captured_jobs):
+    event = make_event(db, capacity=4)
+    reg(db, event, "a@exemple.org", party_size=3)
+    big = reg(db, event, "b@exemple.org", party_size=2)   # 3 + 2 > 4
+    small = reg(db, event, "c@exemple.org", party_size=1)  # would fit, but someone is waiting
+    assert big.status is RegistrationStatus.waitlisted
+    assert small.status is RegistrationStatus.waitlisted
+    assert big.position < small.position
+
+
+def test_cancellation_promotes_the_first_waitlisted_in_order_and_tells_them(db, captured_jobs):
+    event = make_event(db, capacity=2)
+    first = reg(db, event, "premier@exemple.org")
+    reg(db, event, "deuxieme@exemple.org")
+    w1 = reg(db, event, "attente1@exemple.org", name="Inès")
+    w2 = reg(db, event, "attente2@exemple.org")
+    assert (w1.status, w2.status) == (RegistrationStatus.waitlisted, RegistrationStatus.waitlisted)
+
+    promoted = services.cancel(db, first)
+    assert [r.id for r in promoted] == [w1.id]
+    db.refresh(w1), db.refresh(w2), db.refresh(first)
+    assert first.status is RegistrationStatus.cancelled and first.cancelled_at is not None
+    assert w1.status is RegistrationStatus.confirmed and w1.promoted_at is not None
+    assert w2.status is RegistrationStatus.waitlisted
+    [mail] = outbox(db, "event_promoted")
+    assert mail.to_addr == "attente1@exemple.org"
+    assert "Inès" in mail.text_body and f"/agenda/inscription/{w1.token}" in mail.text_body
+    assert services.seats_taken(db, event) == 2
+
+    assert services.cancel(db, first) == []  # twice: nothing more
+    assert len(outbox(db, "event_promoted")) == 1
+
+
+def test_cancellation_of_a_large_party_promotes_several(db, captured_jobs):
+    event = make_event(db, capacity=3)
+    big = reg(db, event, "famille@exemple.org", party_size=3)
+    w = [reg(db, event, f"w{i}@exemple.org") for i in range(4)]
+    promoted = services.cancel(db, big)
+    assert [r.id for r in promoted] == [w[0].id, w[1].id, w[2].id]
+    assert w[3].status is RegistrationStatus.waitlisted
+    assert sorted(m.to_addr for m in outbox(db, "event_promoted")) == ["w0@exemple.org", "w1@exemple.org",
+                                                                       "w2@exemple.org"]
+
+
+def test_registering_twice_changes_nothing(db, captured_jobs):
+    event = make_event(db, capacity=10)
+    first = services.register(db, event, "Marie Dupont", "Marie.Dupont@Exemple.ORG", "CLAS Bondy",
+                              "Référente", "", 2, consent=True)
+    again = services.register(db, event, "Autre Nom", " marie.dupont@exemple.org ", "Autre", "Autre",
+                              "Fauteuil", 5, consent=True)
+    assert again.id == first.id and again.already_registered
+    db.expire_all()
+    [only] = db.scalars(select(Registration)).all()
+    assert (only.name, only.structure, only.party_size, only.accessibility_needs, only.status) == (
+        "Marie Dupont", "CLAS Bondy", 2, "", RegistrationStatus.confirmed)
+    assert services.seats_taken(db, event) == 2
+    # Kindly: the link goes again to the address (never to the page, which anyone can fill in).
+    mails = outbox(db, "event_registration")
+    assert len(mails) == 2 and all(m.to_addr == "marie.dupont@exemple.org" for m in mails)
+
+
+def test_a_cancelled_registration_does_not_block_a_new_one(db, captured_jobs):
+    event = make_event(db, capacity=10)
+    first = reg(db, event, "a@exemple.org")
+    services.cancel(db, first)
+    second = reg(db, event, "a@exemple.org")
+    assert second.id != first.id and second.status is RegistrationStatus.confirmed
+
+
+def test_registration_refused_when_closed_or_without_consent(db, captured_jobs):
+    cancelled = make_event(db, status=EventStatus.cancelled)
+    with pytest.raises(services.RegistrationClosed):
+        reg(db, cancelled, "a@exemple.org")
+    not_yet = make_event(db, registration_opens_at=utcnow() + timedelta(days=1))
+    with pytest.raises(services.RegistrationClosed):
+        reg(db, not_yet, "a@exemple.org")
+    open_event = make_event(db)
+    with pytest.raises(services.ConsentRequired):
+        services.register(db, open_event, "A", "a@exemple.org", consent=False)
+    with pytest.raises(services.InvalidEmail):
+        reg(db, open_event, "pas-une-adresse")
+    assert db.scalar(select(func.count(Registration.id))) == 0
+
+
+def _race_for_the_last_seat(db, emails):
+    event_id = db.scalar(select(Event.id))
+    stale: dict[int, Event] = {}
+
+    def load(session, index):  # loaded before the race: a stale view of the seats
+        stale[index] = session.get(Event, event_id)
+
+    statuses = run_concurrently(lambda session, index: reg(session, stale[index], emails[index]).status,
+                                len(emails), before_barrier=load, timeout=30)
+    return dict(zip(emails, statuses))
+
+
+def test_two_people_never_both_take_the_last_seat(db, captured_jobs):
+    """Against PostgreSQL, two sessions in two threads released together by a barrier."""
+    assert db.get_bind().dialect.name == "postgresql"
+    event = make_event(db, capacity=3)
+    reg(db, event, "deja@exemple.org", party_size=2)
+    for round_ in range(5):  # a few rounds: the race is real, not lucky
+        results = _race_for_the_last_seat(db, [f"x{round_}@exemple.org", f"y{round_}@exemple.org"])
+        assert sorted(s.value for s in results.values()) == ["confirmed", "waitlisted"], results
+        assert services.seats_taken(db, event) == 3
+        confirmed = db.scalar(select(Registration).where(
+            Registration.email.in_(list(results)), Registration.status == RegistrationStatus.confirmed))
+        services.cancel(db, confirmed)  # frees the seat and promotes the other one
+        db.expire_all()
+        assert services.seats_taken(db, event) == 3
+        # make the seat free again for the next round
+        promoted = db.scalar(select(Registration).where(
+            Registration.email.in_(list(results)), Registration.status == RegistrationStatus.confirmed))
+        services.cancel(db, promoted)
+        assert services.seats_taken(db, event) == 2
+
+
+# --- iCalendar ------------------------------------------------------------------------------------
+
+def test_agenda_ics_is_valid_rfc5545(client, db):
+    event = make_event(db, capacity=20, title=LONG_ACCENTED, description_md=LONG_ACCENTED * 2,
+                       starts_at=datetime(2030, 3, 14, 17, 30, tzinfo=timezone.utc),
+                       ends_at=datetime(2030, 3, 14, 20, 0, tzinfo=timezone.utc))
+    postponed = make_event(db, title="Journée des porteurs de projet", type=EventType.journee_porteurs,
+                           status=EventStatus.postponed, sequence=2)
+    cancelled = make_event(db, title="Rencontre des référents CLAS", status=EventStatus.cancelled, sequence=1)
+    response = client.get("/agenda.ics")
+    assert response.status_code == 200 and response.mimetype == "text/calendar"
+    raw = response.get_data()
+    lines = raw.split(b"\r\n")
+    assert raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b"")
+    assert all(len(line) <= 75 for line in lines), max(lines, key=len)
+    assert any(line.startswith(b" ") for line in lines)  # long lines were folded
+    raw.decode("utf-8")  # folding never cut a UTF-8 character in two
+
+    cal = Calendar.from_ical(raw)
+    assert cal["VERSION"] == "2.0" and "PRODID" in cal
+    [tz] = cal.walk("VTIMEZONE")
+    assert str(tz["TZID"]) == "Europe/Paris"
+    vevents = {str(v["UID"]): v for v in cal.walk("VEVENT")}
+    assert set(vevents) == {event.uid, postponed.uid, cancelled.uid}
+    v = vevents[event.uid]
+    assert str(v["SUMMARY"]) == LONG_ACCENTED  # round trip through folding
+    assert str(v["DESCRIPTION"]).startswith(LONG_ACCENTED * 2)
+    assert v["DTSTART"].dt == datetime(2030, 3, 14, 17, 30, tzinfo=timezone.utc)
+    assert str(v["DTSTART"].dt.tzinfo) == "Europe/Paris" and v["DTSTART"].params["TZID"] == "Europe/Paris"
+    assert v["DTSTART"].dt.hour == 18  # 17:30 UTC is 18:30 in Paris in March
+    assert v["DTEND"].dt == datetime(2030, 3, 14, 20, 0, tzinfo=timezone.utc)
+    assert v["DTSTAMP"].dt.tzinfo is not None and "SEQUENCE" in v and int(v["SEQUENCE"]) == 0
+    assert str(v["STATUS"]) == "CONFIRMED"
+    assert "Bobigny" in str(v["LOCATION"]) and str(v["URL"]).endswith(f"/agenda/{event.id}/")
+    assert str(v["ORGANIZER"]) == "mailto:reaap@exemple.org"
+    assert (str(vevents[postponed.uid]["STATUS"]), int(vevents[postponed.uid]["SEQUENCE"])) == ("TENTATIVE", 2)
+    assert (str(vevents[cancelled.uid]["STATUS"]), int(vevents[cancelled.uid]["SEQUENCE"])) == ("CANCELLED", 1)
+    # Stable: the same feed twice is the same bytes (UID and DTSTAMP do not move).
+    assert client.get("/agenda.ics").get_data() == raw
+
+
+# --- Pages ----------------------------------------------------------------------------------------
+
+def test_agenda_lists_upcoming_first_and_past_apart(client, db):
+    make_event(db, title="Rencontre dans un mois", days=30)
+    make_event(db, title="Soirée dans une semaine", days=7)
+    make_event(db, title="Journée de l'an dernier", days=-300)
+    page = client.get("/agenda/").get_data(as_text=True)
+    assert page.index("Soirée dans une semaine") < page.index("Rencontre dans un mois")
+    assert "Journée de l&#39;an dernier" not in page and "Journée de l'an dernier" not in page
+    assert 'aria-current="page">Agenda<' in page
+    past = client.get("/agenda/?passes=1").get_data(as_text=True)
+    assert "an dernier" in past and "dans une semaine" not in past
+
+
+def test_full_event_page_says_waitlist(client, db, captured_jobs):
+    event = make_event(db, capacity=1)
+    reg(db, event, "a@exemple.org")
+    page = client.get(f"/agenda/{event.id}/").get_data(as_text=True)
+    assert "Complet — inscription en liste d&#39;attente" in page or "Complet — inscription en liste d'attente" in page
+    assert client.get("/agenda/999999/").status_code == 404
+
+
+def test_event_form_errors_keep_the_input(client, db, captured_jobs):
+    event = make_event(db, capacity=10)
+    response = client.post(f"/agenda/{event.id}/", data={
+        "name": "Fatou Diallo", "email": "fatou@", "structure": "EVS du Pont", "party_size": "2",
+        "needs": "Accès en fauteuil"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="error-summary"' in page and 'aria-invalid="true"' in page
+    assert 'value="Fatou Diallo"' in page and 'value="EVS du Pont"' in page and "Accès en fauteuil" in page
+    assert 'value="2"' in page
+    assert db.scalar(select(func.count(Registration.id))) == 0
+    response = client.post(f"/agenda/{event.id}/", data={
+        "name": "Fatou Diallo", "email": "fatou@exemple.org", "party_size": "0", "consent": "y"})
+    assert response.status_code == 422 and db.scalar(select(func.count(Registration.id))) == 0
+
+
+def test_register_then_cancel_through_the_self_service_page(client, db, captured_jobs):
+    event = make_event(db, capacity=1)
+    response = client.post(f"/agenda/{event.id}/", data={
+        "name": "Fatou Diallo", "email": "Fatou@Exemple.org", "party_size": "1", "consent": "y"})
+    assert response.status_code == 302
+    registration = db.scalar(select(Registration))
+    assert response.headers["Location"].endswith(f"/agenda/inscription/{registration.token}")
+    waiting = reg(db, event, "suivant@exemple.org")
+    assert waiting.status is RegistrationStatus.waitlisted
+
+    page = client.get(f"/agenda/inscription/{registration.token}")
+    assert page.status_code == 200 and "Annuler mon inscription" in page.get_data(as_text=True)
+    db.refresh(registration)
+    assert registration.status is RegistrationStatus.confirmed  # GET never cancels
+
+    response = client.post(f"/agenda/inscription/{registration.token}")
+    assert response.status_code == 302
+    db.refresh(registration), db.refresh(waiting)
+    assert registration.status is RegistrationStatus.cancelled
+    assert waiting.status is RegistrationStatus.confirmed
+    assert [m.to_addr for m in outbox(db, "event_promoted")] == ["suivant@exemple.org"]
+    assert client.get("/agenda/inscription/pas-un-jeton").status_code == 404
+
+
+def test_second_registration_on_the_web_does_not_reveal_the_link(client, db, captured_jobs):
+    event = make_event(db, capacity=10)
+    first = reg(db, event, "marie@exemple.org")
+    response = client.post(f"/agenda/{event.id}/", data={
+        "name": "Quelqu'un", "email": "marie@exemple.org", "party_size": "3", "consent": "y"})
+    assert response.status_code == 302 and first.token not in response.headers["Location"]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert first.token not in page and "déjà inscrite" in page
+    assert db.scalar(select(func.count(Registration.id))) == 1
+
+
+def test_agenda_pages_in_english(client, db, captured_jobs):
+    event = make_event(db, capacity=1)
+    reg(db, event, "a@exemple.org")
+    assert "Network events" in client.get("/agenda/?lang=en").get_data(as_text=True)
+    page = client.get(f"/agenda/{event.id}/?lang=en").get_data(as_text=True)
+    assert "Full — registration on the waiting list" in page and "Join the waiting list" in page
+    assert "Number of people, including you" in page
