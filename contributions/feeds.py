@@ -654,3 +654,12 @@ def poll_all(db: Session, fetch: Fetch | None = None, *, only_due: bool = True) 
 def request_poll(db: Session, structure_id: int) -> None:
     """Ask a worker to poll this structure's feed now (after COMMIT)."""
     jobs.enqueue(db, "tasks.feeds.poll_structure", structure_id)
+
+
+def request_due_polls(db: Session) -> int:
+    """Ask a worker to poll each feed that is due, one job per structure (after COMMIT), so that
+    one slow feed never holds up the others. Returns how many."""
+    due = due_structure_ids(db)
+    for structure_id in due:
+        request_poll(db, structure_id)
+    return len(due)

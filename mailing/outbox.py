@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
+from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import jobs
@@ -19,6 +21,8 @@ from mailing.templates import RenderedEmail, render_email
 log = logging.getLogger(__name__)
 
 OUTBOX_MAX_ATTEMPTS = 5
+# An e-mail still queued this long after it was written has lost its message to the worker.
+STALE_AFTER = timedelta(minutes=10)
 
 
 def outbound_extras(outbound: OutboundEmail) -> tuple[dict[str, str], list[Attachment]]:
@@ -101,6 +105,16 @@ def _outbound_refused(db: Session, outbound: OutboundEmail, code: int, reply: by
     db.commit()
     log.warning("outbound %s to %s refused: %s %s", outbound.id, outbound.to_addr, code, reply_text)
     return outbound.status
+
+
+def wake_stale(db: Session) -> int:
+    """Ask a worker again for every e-mail whose trigger was lost (a flushed broker, a crash);
+    the jobs leave after COMMIT. Returns how many."""
+    stale = list(db.scalars(select(OutboundEmail.id).where(
+        OutboundEmail.status == OutboundStatus.queued, OutboundEmail.created_at < utcnow() - STALE_AFTER)))
+    for outbound_id in stale:
+        jobs.enqueue(db, "tasks.mail.send_outbound", outbound_id)
+    return len(stale)
 
 
 class TemporarySMTPError(Exception):

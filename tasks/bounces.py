@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-from core.db import get_engine, session
+from core.db import session
 from parentalites.celery_app import celery_app
 from subscribers import bounces
 
@@ -17,7 +17,6 @@ log = logging.getLogger(__name__)
 def poll() -> dict[str, int]:
     """Ingest BOUNCE_MAILDIR and BOUNCE_IMAP_URL when set; one failing source does not stop the
     other. Returns messages processed per source."""
-    get_engine()
     db = session()
     done: dict[str, int] = {}
     maildir = os.environ.get("BOUNCE_MAILDIR")
