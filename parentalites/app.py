@@ -94,7 +94,7 @@ def create_app(config: dict | None = None) -> Flask:
         # that nothing half-made is kept. A failing COMMIT raises here and becomes a 500.
         if database.session.registry.has():
             if response.status_code < 400:
-                database.session.commit()
+                database.session.commit()  # the request's one COMMIT: its jobs leave now
             else:
                 database.session.rollback()
         return response

@@ -30,7 +30,7 @@ class UnitOfWorkTask(Task):
             database.session.rollback()
             raise
         else:
-            database.session.commit()
+            database.session.commit()  # the task's one COMMIT: its jobs leave now
             return result
         finally:
             database.session.remove()

@@ -121,7 +121,7 @@ def _unit_of_work() -> Iterator[Session]:
     except BaseException:
         db.rollback()
         raise
-    db.commit()
+    db.commit()  # the command's one COMMIT
 
 
 @archive_group.command("export", help="Écrire l'archive en site statique dans DIR (index.html, un dossier par lettre, feed.atom).")
