@@ -73,7 +73,7 @@ def find_user(db: Session, email: str) -> User | None:
 def record_login(db: Session, user: User) -> None:
     """Every login goes through here: it moves `last_login_at`, which spends outstanding links."""
     user.last_login_at = utcnow()
-    db.commit()
+    db.flush()
 
 
 def authenticate(db: Session, email: str, password: str) -> User | None:
@@ -172,7 +172,7 @@ def check_link_token(db: Session, token: str, purpose: LinkPurpose) -> User:
 
 def send_login_link(db: Session, email: str) -> None:
     """E-mail a login link if the address is an active account; do as much work otherwise, and
-    answer nothing either way (no account enumeration). Commits."""
+    answer nothing either way (no account enumeration). The e-mail leaves after COMMIT."""
     user = find_user(db, email)
     if user is None or not user.active:
         # Same rendering cost as a real message, then dropped.
@@ -181,7 +181,6 @@ def send_login_link(db: Session, email: str) -> None:
         return
     queue_email(db, "login_link", user.email, {
         "user": user, "url": link_url(user, LinkPurpose.login), "minutes": LOGIN_LINK_MAX_AGE // 60})
-    db.commit()
 
 
 def login_link_rate_key() -> str:
@@ -329,7 +328,6 @@ def change_password():
     form = PasswordForm()
     if form.validate_on_submit():
         set_password(session(), current_user, form.password.data)
-        session().commit()
         flash(_("Mot de passe enregistré."), "success")
         return redirect(_home_for(current_user))
     return render_template("auth/password.html", form=form), 422 if form.errors else 200

@@ -28,7 +28,6 @@ def poll_now(structure_id: int):
         flash(_("Cette structure n'a pas d'adresse de flux RSS ou Atom."), "error")
         return redirect(_structure_page(structure_id))
     feeds.request_poll(db, structure_id)
-    db.commit()
     flash(_("Relevé du flux demandé : les nouveaux articles arriveront dans la file de modération "
             "dans quelques instants. Actualisez cette page pour voir le résultat."), "success")
     return redirect(_structure_page(structure_id))

@@ -453,7 +453,12 @@ def poll_structure(db: Session, structure_id: int, fetch: Fetch | None = None) -
     """Fetch and ingest one structure's feed. Ends the session's current transaction first (no
     transaction stays open during the download) and commits its own work. Never raises for a
     feed's fault: failures are recorded on the structure."""
-    fetch = fetch or http_fetch
+    result = _poll(db, structure_id, fetch or http_fetch)
+    db.commit()  # a poll owns its transactions (none open during the download): the next one rolls back
+    return result
+
+
+def _poll(db: Session, structure_id: int, fetch: Fetch) -> PollResult:
     structure = db.get(Structure, structure_id)
     if structure is None or not (structure.feed_url or "").strip():
         db.rollback()
@@ -557,7 +562,6 @@ def _ingest(db: Session, structure_id: int, url: str, feed_title: str, entries, 
         result.created += 1
         result.titles.append(data.title)
     _record_success(db, structure_id, response, warning, keep_warning=False)
-    db.commit()
     if result.created:
         log.info("feed of structure %s: %s new contribution(s)", structure_id, result.created)
     return result
@@ -587,7 +591,6 @@ def _succeeded(db: Session, structure_id: int, response: FetchResponse, warning:
         db.rollback()
         return PollResult(structure_id, "skipped")
     _record_success(db, structure_id, response, warning, keep_warning)
-    db.commit()
     return PollResult(structure_id, "not_modified" if response.status == 304 else "ok")
 
 
@@ -601,7 +604,6 @@ def _failed(db: Session, structure_id: int, error: str) -> PollResult:
     structure.feed_checked_at = utcnow()
     if structure.feed_failures == get_settings().feed_failure_threshold:
         _tell_editors(db, structure)
-    db.commit()
     log.warning("feed of structure %s failed (%s in a row): %s", structure_id, structure.feed_failures, error)
     return PollResult(structure_id, "failed", error=error)
 
@@ -632,9 +634,19 @@ def poll_all(db: Session, fetch: Fetch | None = None, *, only_due: bool = True) 
             db.rollback()
             log.exception("feed of structure %s: unexpected error", structure_id)
             results.append(_failed(db, structure_id, f"Erreur interne pendant la lecture du flux ({type(exc).__name__})."))
+            db.commit()  # recorded in its own transaction, as a poll's outcome is: the next poll rolls back
     return results
 
 
 def request_poll(db: Session, structure_id: int) -> None:
     """Ask a worker to poll this structure's feed now (after COMMIT)."""
     jobs.enqueue(db, "tasks.feeds.poll_structure", structure_id)
+
+
+def request_due_polls(db: Session) -> int:
+    """Ask a worker to poll each feed that is due, one job per structure (after COMMIT), so that
+    one slow feed never holds up the others. Returns how many."""
+    due = due_structure_ids(db)
+    for structure_id in due:
+        request_poll(db, structure_id)
+    return len(due)

@@ -612,8 +612,9 @@ def import_actions(db: Session, path: str | Path, actor: User | None = None, *,
                    on_line: Callable[[ReportLine], None] | None = None,
                    on_start: Callable[[int], None] | None = None) -> Report:
     """Import every action of the file. An import by an editor (or from the command line, with no
-    account) counts as accepted: the fiches are in the directory at once. Raises ImportFileError
-    when the file as a whole cannot be read."""
+    account) counts as accepted: the fiches are in the directory once the caller commits. Each
+    record is saved in a savepoint, so a refused one is skipped and the others stay. Raises
+    ImportFileError when the file as a whole cannot be read."""
     if actor is not None and not actor.is_editor:
         raise ImportFileError("Seul un compte de la rédaction peut importer des fiches action.")
     path = Path(path)
@@ -629,7 +630,7 @@ def import_actions(db: Session, path: str | Path, actor: User | None = None, *,
         if on_line:
             on_line(line)
 
-    for count, record in enumerate(records, start=1):
+    for record in records:
         if record.error:
             add(ReportLine("skipped", record.title, record.line, record.error))
             continue
@@ -642,7 +643,7 @@ def import_actions(db: Session, path: str | Path, actor: User | None = None, *,
         savepoint = db.begin_nested()
         try:
             outcome, contribution, changed, new_structure = _save(db, record, actor, structures, path.name)
-            savepoint.commit()
+            savepoint.commit()  # RELEASE SAVEPOINT only: the caller commits the whole import
         except Exception as exc:  # noqa: BLE001  the record is skipped, the others go on
             savepoint.rollback()
             add(ReportLine("skipped", record.title, record.line, f"enregistrement refusé : {exc.__class__.__name__}: "
@@ -652,7 +653,4 @@ def import_actions(db: Session, path: str | Path, actor: User | None = None, *,
             structures.keep(new_structure)
         add(ReportLine(outcome, record.title, record.line,
                        ("champs : " + ", ".join(changed)) if changed else "", contribution.id))
-        if count % 200 == 0:
-            db.commit()
-    db.commit()
     return report

@@ -267,9 +267,9 @@ def create(db: Session, author: User, data: ContributionData, *, submit: bool = 
                                       actor_id=author.id))
         if submit:
             _move(db, contribution, S.submitted, author, None)
-        db.commit()
+        db.flush()
     except Exception:
-        db.rollback()
+        db.rollback()  # nothing half-made stays in the session: the form is shown again
         raise
     return contribution
 
@@ -292,9 +292,9 @@ def update(db: Session, actor: User, contribution: Contribution, data: Contribut
         _attach(contribution, files, set(remove_file_ids))
         if sending:
             _move(db, contribution, S.submitted, actor, None)
-        db.commit()
+        db.flush()
     except Exception:
-        db.rollback()
+        db.rollback()  # nothing half-made stays in the session: the form is shown again
         raise
     return contribution
 
@@ -305,7 +305,7 @@ def withdraw(db: Session, partner: User, contribution: Contribution) -> None:
     if (contribution.status, S.withdrawn) not in PARTNER_MOVES:
         raise ModerationError("Cette contribution ne peut plus être retirée.")
     _move(db, contribution, S.withdrawn, partner, None)
-    db.commit()
+    db.flush()
 
 
 def decide(db: Session, editor: User, contribution: Contribution, decision: S, comment: str = "") -> None:
@@ -318,7 +318,7 @@ def decide(db: Session, editor: User, contribution: Contribution, decision: S, c
         raise ModerationError("Expliquez au partenaire ce qui doit changer (commentaire obligatoire).")
     _move(db, contribution, decision, editor, comment)
     notify_partner(db, contribution, comment)
-    db.commit()
+    db.flush()
 
 
 def notify_partner(db: Session, contribution: Contribution, comment: str) -> None:

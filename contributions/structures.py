@@ -60,16 +60,16 @@ def _clean(data: StructureData) -> StructureData:
 
 
 def create_structure(db: Session, data: StructureData) -> Structure:
-    """Create a structure; raises StructureError. Commits."""
+    """Create a structure; raises StructureError."""
     data = _clean(data)
     structure = Structure(**data.__dict__)
     db.add(structure)
-    db.commit()
+    db.flush()
     return structure
 
 
 def update_structure(db: Session, structure: Structure, data: StructureData) -> Structure:
-    """Change a structure; a new feed address starts its polling state afresh. Commits."""
+    """Change a structure; a new feed address starts its polling state afresh."""
     data = _clean(data)
     if data.feed_url != structure.feed_url:
         structure.feed_etag = structure.feed_modified = None
@@ -78,7 +78,7 @@ def update_structure(db: Session, structure: Structure, data: StructureData) -> 
         structure.feed_failures = 0
     for key, value in data.__dict__.items():
         setattr(structure, key, value)
-    db.commit()
+    db.flush()
     return structure
 
 
@@ -155,7 +155,7 @@ def invite_partner(db: Session, structure: Structure, email: str, name: str,
     """Attach a partner account to the structure (created without a password if the address has
     none) and e-mail it a 7-day invitation link. Inviting again sends a new link. An address that
     belongs to an editor or to another structure raises InvitationError and changes nothing.
-    Commits."""
+    The e-mail leaves after COMMIT."""
     address = normalize_invited_address(email)
     name = " ".join((name or "").split())
     user = db.scalar(select(User).where(User.email == address))
@@ -181,13 +181,12 @@ def invite_partner(db: Session, structure: Structure, email: str, name: str,
         "user": user, "structure": structure, "url": link_url(user, LinkPurpose.invitation),
         "days": INVITATION_MAX_AGE // 86400, "inviter_name": invited_by.name if invited_by else None,
     })
-    db.commit()
     return user
 
 
 def set_account_active(db: Session, structure: Structure, user: User, active: bool) -> None:
-    """Close or re-open a partner account of the structure. Commits."""
+    """Close or re-open a partner account of the structure."""
     if user.structure_id != structure.id or user.is_editor:
         raise InvitationError("Ce compte n'appartient pas à cette structure.")
     user.active = active
-    db.commit()
+    db.flush()

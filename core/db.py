@@ -1,7 +1,10 @@
 """Database engine, session and declarative base.
 
-One engine per process, built from the settings. The session is thread-scoped: Flask removes it at
-the end of each request, Celery at the end of each task.
+One engine per process, built from the settings. The session is thread-scoped, and each unit of
+work has one owner that commits it: a web request (parentalites/app.py: COMMIT when the answer is
+not an error), a Celery task (UnitOfWorkTask in parentalites/celery_app.py: COMMIT when it
+returns), a command (parentalites/cli.py). Services only flush; the few that must commit earlier
+(a claim other workers must see, an outcome kept before an external side effect) say why there.
 """
 from __future__ import annotations
 

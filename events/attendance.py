@@ -112,7 +112,7 @@ def distinct_values(db: Session, event: Event, column) -> list[str]:
 def mark_attendance(db: Session, event: Event, shown_ids: Iterable[int], present_ids: Iterable[int],
                     now: datetime | None = None) -> int:
     """Of the registrations shown on the editor's page, those ticked came and the others did not
-    (a form sends only ticked boxes; the page says which it showed). Returns how many changed; commits."""
+    (a form sends only ticked boxes; the page says which it showed). Returns how many changed."""
     now = now or utcnow()
     shown, present = set(shown_ids), set(present_ids)
     changed = 0
@@ -123,7 +123,6 @@ def mark_attendance(db: Session, event: Event, shown_ids: Iterable[int], present
                 .where(Registration.event_id == event.id, Registration.id.in_(ids),
                        Registration.attended.is_distinct_from(value))
                 .values(attended=value, attended_marked_at=now)).rowcount
-    db.commit()
     return changed
 
 

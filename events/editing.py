@@ -91,10 +91,10 @@ def _clean(data: EventData) -> EventData:
 
 
 def create_event(db: Session, data: EventData) -> Event:
-    """A new event from the editor's form; commits."""
+    """A new event from the editor's form."""
     event = Event(**_clean(data).__dict__)
     db.add(event)
-    db.commit()
+    db.flush()
     return event
 
 
@@ -105,8 +105,8 @@ def _calendar_view(event: Event) -> tuple:
 
 
 def update_event(db: Session, event: Event, data: EventData, now: datetime | None = None) -> bool:
-    """Save the editor's changes; commits. Returns True when the change matters to calendars:
-    the SEQUENCE went up and the update goes to everyone registered (after COMMIT)."""
+    """Save the editor's changes. Returns True when the change matters to calendars: the
+    SEQUENCE went up and the update goes to everyone registered (after COMMIT)."""
     now = now or utcnow()
     data = _clean(data)
     event = services.lock_event(db, event)
@@ -123,21 +123,19 @@ def update_event(db: Session, event: Event, data: EventData, now: datetime | Non
     db.flush()
     # More seats, or no longer closed by hand: the waitlist moves up, in order.
     services.promote(db, event, now)
-    db.commit()
     return changed
 
 
 def cancel_event(db: Session, event: Event) -> bool:
     """Cancel the event: STATUS:CANCELLED, SEQUENCE + 1, and the cancellation to everyone
-    registered (after COMMIT); commits. False if it was already cancelled."""
+    registered (after COMMIT). False if it was already cancelled."""
     event = services.lock_event(db, event)
     if event.is_cancelled:
-        db.commit()
         return False
     event.status = EventStatus.cancelled
     event.sequence += 1
     jobs.enqueue(db, "tasks.events.send_notices", event.id)
-    db.commit()
+    db.flush()
     return True
 
 

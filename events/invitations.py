@@ -142,9 +142,9 @@ def send(db: Session, editor: User, event: Event, segment: dict | None) -> Issue
         render_invitation(issue, event)  # a template error shows now, to the editor
         mailout.request_send(db, issue)
     except (mailout.MailoutError, ValueError) as exc:
-        db.rollback()
+        db.rollback()  # nothing half-made stays in the session: the editor's page is shown again
         raise InvitationError(str(exc)) from exc
-    db.commit()
+    db.flush()
     return issue
 
 

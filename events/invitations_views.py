@@ -103,7 +103,6 @@ def send_test(event_id: int):
     form = TestSendForm()
     if form.validate_on_submit():
         invitations.send_test(session(), event, form.address.data)
-        session().commit()
         flash(_("Envoi de test parti vers %(address)s.", address=form.address.data), "success")
     else:
         for error in form.address.errors:

@@ -85,18 +85,17 @@ def parse_reminder_days(raw: str | None) -> list[int]:
 
 def _send_once(db: Session, registration: Registration, kind: str, template: str, context: dict,
                attachments: list[Attachment] | None = None) -> bool:
-    """Queue the e-mail `template` to `registration` unless the message `kind` already went; commits."""
+    """Queue the e-mail `template` to `registration` unless the message `kind` already went, in a
+    short transaction of its own (committed)."""
     rendered = render_email(template, {**email_context(registration), **context})
-    db.commit()  # end the reads: the claim opens a short write transaction (SQLite: one writer)
+    db.commit()  # end the transaction so far: the claim opens a short write one (SQLite: one writer)
     message_id = claim_message(db, registration.id, kind)
-    if message_id is None:
-        db.commit()
-        return False
-    outbound = queue_rendered(db, template, registration.email, rendered, attachments=attachments)
-    db.execute(update(RegistrationMessage).where(RegistrationMessage.id == message_id)
-               .values(outbound_email_id=outbound.id))
-    db.commit()
-    return True
+    if message_id is not None:
+        outbound = queue_rendered(db, template, registration.email, rendered, attachments=attachments)
+        db.execute(update(RegistrationMessage).where(RegistrationMessage.id == message_id)
+                   .values(outbound_email_id=outbound.id))
+    db.commit()  # the claim and its e-mail together, at once: a concurrent run waits on the claim
+    return message_id is not None
 
 
 def _without_message(kind: str):
@@ -254,11 +253,11 @@ def retour_body(db: Session, event: Event) -> str:
 
 def create_retour(db: Session, event: Event, now: datetime | None = None) -> Contribution | None:
     """The draft « Retour sur la soirée… » of an event, once, submitted so that it waits in the
-    editor's moderation queue; commits. None if it exists already."""
+    editor's moderation queue. None if it exists already (the event's row is locked until the
+    caller's COMMIT, so a concurrent run finds it then)."""
     now = now or utcnow()
     event = lock_event(db, event)
     if event.retour_contribution_id is not None:
-        db.commit()
         return None
     contribution = Contribution(
         structure_id=network_structure(db).id, author_id=None, kind=ContributionKind.actualite,
@@ -274,15 +273,16 @@ def create_retour(db: Session, event: Event, now: datetime | None = None) -> Con
                                comment=f"Préparé automatiquement après l'événement n°{event.id}."),
     ])
     event.retour_contribution_id = contribution.id
-    db.commit()
+    db.flush()
     log.info("event %s: draft retour contribution %s", event.id, contribution.id)
     return contribution
 
 
 def after_event(db: Session, now: datetime | None = None) -> Report:
     """After each event that took place (not cancelled nor postponed): the thank-you, with the
-    survey link when there is one, to each registration marked present, once; and the draft
-    « Retour sur… » contribution, once."""
+    survey link when there is one, to each registration marked present, once (each message in its
+    own short transaction); and the draft « Retour sur… » contribution, once. The caller commits
+    what is left."""
     now = now or utcnow()
     report = Report()
     events = list(db.scalars(select(Event).where(
@@ -297,7 +297,6 @@ def after_event(db: Session, now: datetime | None = None) -> Report:
             report.sent["thanks"] = report.sent.get("thanks", 0) + thanked
             db.execute(update(Event).where(Event.id == event.id, Event.thanks_sent_at.is_(None))
                        .values(thanks_sent_at=now, updated_at=Event.updated_at))
-            db.commit()
         if event.retour_contribution_id is None:
             marked = db.scalar(select(func.count(Registration.id)).where(
                 Registration.event_id == event.id, Registration.attended.is_not(None)))

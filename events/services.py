@@ -156,7 +156,8 @@ def register(db: Session, event: Event, name: str, email: str, structure: str = 
     """Register someone (and those coming with them). Confirmed if the seats allow and nobody is
     waiting, waitlisted otherwise. Registering again with the same address changes nothing and
     returns the existing registration with `already_registered` set (the link is e-mailed again).
-    Raises InvalidEmail, ConsentRequired, RegistrationClosed, ValueError; commits."""
+    Raises InvalidEmail, ConsentRequired, RegistrationClosed, ValueError. The event's row stays
+    locked until the caller's COMMIT: a concurrent registration waits, then counts this one."""
     if not consent:
         raise ConsentRequired("consent required")
     address = normalize_email(email)
@@ -170,7 +171,6 @@ def register(db: Session, event: Event, name: str, email: str, structure: str = 
     if existing is not None:
         existing.already_registered = True
         _send_confirmation(db, existing, "event_registration", again=True)
-        db.commit()
         return existing
     if not registration_open(event, now):
         db.rollback()
@@ -190,7 +190,6 @@ def register(db: Session, event: Event, name: str, email: str, structure: str = 
     db.add(registration)
     db.flush()
     _send_confirmation(db, registration, "event_registration", again=False)
-    db.commit()
     log.info("registration %s to event %s: %s", registration.id, event.id, registration.status.value)
     return registration
 
@@ -221,20 +220,17 @@ def promote(db: Session, event: Event, now: datetime) -> list[Registration]:
 
 def cancel(db: Session, registration: Registration, now: datetime | None = None) -> list[Registration]:
     """Cancel a registration (by the attendee or the editor) and promote whoever now fits from the
-    waitlist, e-mailing them. Returns the promoted registrations; commits. Cancelling twice does
-    nothing the second time."""
+    waitlist, e-mailing them. Returns the promoted registrations (the caller commits, which
+    releases the event's lock). Cancelling twice does nothing the second time."""
     now = now or utcnow()
     event = lock_event(db, registration.event)
     db.refresh(registration)
     if registration.status is RegistrationStatus.cancelled:
-        db.commit()
         return []
     registration.status = RegistrationStatus.cancelled
     registration.cancelled_at = now
     db.flush()
-    promoted = promote(db, event, now)
-    db.commit()
-    return promoted
+    return promote(db, event, now)
 
 
 def by_token(db: Session, token: str) -> Registration | None:

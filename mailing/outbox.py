@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
+from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import jobs
@@ -19,6 +21,8 @@ from mailing.templates import RenderedEmail, render_email
 log = logging.getLogger(__name__)
 
 OUTBOX_MAX_ATTEMPTS = 5
+# An e-mail still queued this long after it was written has lost its message to the worker.
+STALE_AFTER = timedelta(minutes=10)
 
 
 def outbound_extras(outbound: OutboundEmail) -> tuple[dict[str, str], list[Attachment]]:
@@ -51,8 +55,9 @@ def queue_rendered(db: Session, name: str, to: str, rendered: RenderedEmail, *,
 
 
 def send_outbound(db: Session, outbound_id: int, pool: RelayPool | None = None) -> OutboundStatus:
-    """Send one outbox e-mail and record the outcome. Temporary failures raise, so that the task
-    retries; a permanent refusal is recorded as failed and not retried."""
+    """Send one outbox e-mail and record the outcome (the caller commits). Temporary failures are
+    committed, then raise, so that the task retries; a permanent refusal is recorded as failed
+    and not retried."""
     outbound = db.get(OutboundEmail, outbound_id, with_for_update=not get_settings().is_sqlite)
     if outbound is None or outbound.status is not OutboundStatus.queued:
         return outbound.status if outbound else OutboundStatus.failed
@@ -77,9 +82,8 @@ def send_outbound(db: Session, outbound_id: int, pool: RelayPool | None = None) 
         outbound.last_error = f"{type(exc).__name__}: {exc}"
         if outbound.attempts >= OUTBOX_MAX_ATTEMPTS:
             outbound.status = OutboundStatus.failed
-        db.commit()
-        if outbound.status is OutboundStatus.failed:
             return outbound.status
+        db.commit()  # the attempt is counted before raising: the task rolls back, then retries
         raise
     finally:
         if own_pool:
@@ -87,7 +91,6 @@ def send_outbound(db: Session, outbound_id: int, pool: RelayPool | None = None) 
     outbound.status = OutboundStatus.sent
     outbound.sent_at = utcnow()
     outbound.last_error = None
-    db.commit()
     return outbound.status
 
 
@@ -95,12 +98,21 @@ def _outbound_refused(db: Session, outbound: OutboundEmail, code: int, reply: by
     reply_text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     outbound.last_error = f"{code} {reply_text}"
     if 400 <= code < 500 and outbound.attempts < OUTBOX_MAX_ATTEMPTS:
-        db.commit()
+        db.commit()  # the attempt is counted before raising: the task rolls back, then retries
         raise TemporarySMTPError(code, reply_text)
     outbound.status = OutboundStatus.failed
-    db.commit()
     log.warning("outbound %s to %s refused: %s %s", outbound.id, outbound.to_addr, code, reply_text)
     return outbound.status
+
+
+def wake_stale(db: Session) -> int:
+    """Ask a worker again for every e-mail whose trigger was lost (a flushed broker, a crash);
+    the jobs leave after COMMIT. Returns how many."""
+    stale = list(db.scalars(select(OutboundEmail.id).where(
+        OutboundEmail.status == OutboundStatus.queued, OutboundEmail.created_at < utcnow() - STALE_AFTER)))
+    for outbound_id in stale:
+        jobs.enqueue(db, "tasks.mail.send_outbound", outbound_id)
+    return len(stale)
 
 
 class TemporarySMTPError(Exception):

@@ -76,7 +76,7 @@ def generate_year(db: Session, year: int, count: int | None = None) -> list[Plan
         planned = PlannedIssue(issue_date=day, deadline=day - DEADLINE_BEFORE_ISSUE, note="")
         db.add(planned)
         created.append(planned)
-    db.commit()
+    db.flush()
     return created
 
 
@@ -93,7 +93,7 @@ def add_planned(db: Session, issue_date: date, deadline: date | None = None, not
     _check(db, issue_date, deadline)
     planned = PlannedIssue(issue_date=issue_date, deadline=deadline, note=note.strip())
     db.add(planned)
-    db.commit()
+    db.flush()
     return planned
 
 
@@ -106,12 +106,12 @@ def update_planned(db: Session, planned: PlannedIssue, issue_date: date, deadlin
         raise CalendarError("Ce numéro n'existe pas.")
     planned.issue_date, planned.deadline, planned.note = issue_date, deadline, note.strip()
     planned.issue_id = issue_id
-    db.commit()
+    db.flush()
 
 
 def delete_planned(db: Session, planned: PlannedIssue) -> None:
     db.delete(planned)
-    db.commit()
+    db.flush()
 
 
 def next_deadline(db: Session, now: datetime | None = None) -> PlannedIssue | None:
@@ -195,7 +195,7 @@ def _send_call(db: Session, planned_id: int, now: datetime) -> int:
                 **_context(planned, now), "partner": partner,
                 "partner_url": urls.absolute("/partenaires/"),
                 "new_url": urls.absolute("/partenaires/nouvelle")})
-        db.commit()  # the claim and the outbox rows together, or neither
+        db.commit()  # the claim and its outbox rows together, at once: a concurrent run waits on this row
     except Exception:
         db.rollback()
         raise
@@ -216,7 +216,7 @@ def _remind_editors(db: Session, planned_id: int, now: datetime) -> int:
                 "moderation_url": urls.absolute("/redaction/moderation/"),
                 "issues_url": urls.absolute("/redaction/numeros/"),
                 "calendar_url": urls.absolute("/redaction/calendrier")})
-        db.commit()
+        db.commit()  # the claim and its outbox rows together, at once: a concurrent run waits on this row
     except Exception:
         db.rollback()
         raise

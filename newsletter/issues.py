@@ -28,14 +28,14 @@ def create_issue(db: Session, editor: User, numero: int, title: str, issue_date:
     issue = Issue(numero=numero, title=title.strip(), issue_date=issue_date, edito_md=edito_md,
                   created_by_id=editor.id, status=IssueStatus.draft)
     db.add(issue)
-    db.commit()
+    db.flush()
     return issue
 
 
 def update_issue(db: Session, issue: Issue, title: str, issue_date: date, edito_md: str) -> None:
     _check_editable(issue)
     issue.title, issue.issue_date, issue.edito_md = title.strip(), issue_date, edito_md
-    db.commit()
+    db.flush()
 
 
 def _check_editable(issue: Issue) -> None:
@@ -55,7 +55,7 @@ def add_item(db: Session, issue: Issue, contribution: Contribution, rubrique: st
     position = max((item.position for item in issue.items), default=0) + 1
     item = IssueItem(contribution=contribution, rubrique=rubrique, position=position)
     issue.items.append(item)
-    db.commit()
+    db.flush()
     return item
 
 
@@ -69,7 +69,7 @@ def _item(issue: Issue, item_id: int) -> IssueItem:
 def remove_item(db: Session, issue: Issue, item_id: int) -> None:
     _check_editable(issue)
     issue.items.remove(_item(issue, item_id))
-    db.commit()
+    db.flush()
 
 
 def set_rubrique(db: Session, issue: Issue, item_id: int, rubrique: str) -> None:
@@ -79,7 +79,7 @@ def set_rubrique(db: Session, issue: Issue, item_id: int, rubrique: str) -> None
     item = _item(issue, item_id)
     item.rubrique = rubrique
     item.position = max(i.position for i in issue.items) + 1  # goes to the end of its new rubrique
-    db.commit()
+    db.flush()
 
 
 def move_item(db: Session, issue: Issue, item_id: int, direction: int) -> bool:
@@ -93,7 +93,7 @@ def move_item(db: Session, issue: Issue, item_id: int, direction: int) -> bool:
         return False
     other = siblings[index]
     item.position, other.position = other.position, item.position
-    db.commit()
+    db.flush()
     issue.items.sort(key=lambda i: i.position)
     return True
 

@@ -160,8 +160,9 @@ def unschedule(db: Session, issue: Issue) -> None:
 
 
 def start(db: Session, issue_id: int) -> int:
-    """Move a due issue to sending: compile once, plan, wake the workers. Idempotent: a second
-    call (a retried task, beat catching up) plans nobody twice. Returns deliveries queued."""
+    """Move a due issue to sending: compile once, plan, wake the workers (after the caller's
+    COMMIT). Idempotent: a second call (a retried task, beat catching up) plans nobody twice, the
+    issue's row being locked until then. Returns deliveries queued."""
     bind_is_pg = db.get_bind().dialect.name == "postgresql"
     issue = db.get(Issue, issue_id, with_for_update=bind_is_pg)
     if issue is None:
@@ -180,7 +181,7 @@ def start(db: Session, issue_id: int) -> int:
             issue = db.get(Issue, issue_id)
             issue.status, issue.scheduled_at, issue.send_started_at = IssueStatus.draft, None, None
             issue.send_error = f"{type(exc).__name__} : {exc}"
-            db.commit()
+            db.flush()
             log.exception("issue %s could not be compiled", issue_id)
             return 0
     issue.send_error = None
@@ -189,7 +190,6 @@ def start(db: Session, issue_id: int) -> int:
     queued = count_claimable(db, issue.id)
     for _ in range(min(get_settings().mailout_parallelism, max(1, -(-queued // get_settings().mailout_batch_size)))):
         jobs.enqueue(db, SEND_BATCH_TASK, issue.id)
-    db.commit()
     if queued == 0:
         finish_if_done(db, issue.id)
     return queued
@@ -219,7 +219,9 @@ def letter_mime(issue: Issue):
 
 def run_batch(db: Session, issue_id: int) -> int:
     """Claim one batch, send it, record it, and wake the next batch (or finish the issue).
-    Returns the number of deliveries handled."""
+    The claim, the outcomes and the end of the issue are each committed at once (mailing.engine,
+    finish_if_done); the rest (a wake-up, a pause) with the caller's. Returns the number of
+    deliveries handled."""
     issue = db.get(Issue, issue_id)
     if issue is None or issue.status is not IssueStatus.sending:
         return 0
@@ -227,7 +229,6 @@ def run_batch(db: Session, issue_id: int) -> int:
     if not claimed:
         if not finish_if_done(db, issue_id):
             wake_next_batch(db, issue_id)  # some wait for their time (a retry, a rate limit)
-            db.commit()
         return 0
 
     def keepalive() -> None:
@@ -243,16 +244,14 @@ def run_batch(db: Session, issue_id: int) -> int:
     max_failures = get_settings().mailout_max_consecutive_failures
     streak = engine.failure_streak(outcomes)
     if max_failures and streak >= max_failures:
-        db.commit()
         refusals = [o for o in outcomes if o.code is not None]
         pause_after_failures(db, issue_id, refusals[-streak:])
         return len(claimed)
     if result.connection_lost:
-        db.commit()
+        db.commit()  # the heartbeat is kept before raising: the task rolls back, then retries
         raise RelayUnreachable(result.connection_lost)  # the task retries later, with backoff
     wake_next_batch(db, issue_id, result.wake_in)
-    db.commit()  # the wake-up leaves only after COMMIT (core.jobs)
-    finish_if_done(db, issue_id)
+    finish_if_done(db, issue_id)  # commits: the wake-up leaves then (core.jobs)
     return len(claimed)
 
 
@@ -284,7 +283,7 @@ def finish_if_done(db: Session, issue_id: int) -> bool:
             mark_published(db, [item.contribution for item in issue.items],
                            f"Publiée dans la lettre n°{issue.numero}")
         log.info("issue %s sent and published", issue_id)
-    db.commit()  # its own transaction: called by a batch after that batch's outcomes are recorded
+    db.commit()  # its own transaction: after a batch's outcomes, and per issue in the sweep
     return bool(result.rowcount)
 
 
@@ -308,7 +307,7 @@ def sweep(db: Session, now: datetime | None = None) -> dict[str, int]:
                 for _ in range(settings.mailout_parallelism):
                     jobs.enqueue(db, SEND_BATCH_TASK, issue.id)
                 woken += 1
-    db.commit()
+    db.commit()  # the wake-ups leave now, whatever finishing an issue does next
     for issue_id in db.scalars(select(Issue.id).where(Issue.status == IssueStatus.sending)).all():
         finish_if_done(db, issue_id)
     return {"released": released, "woken": woken}
@@ -322,7 +321,7 @@ def pause(db: Session, issue: Issue, reason: str | None = None) -> None:
         raise MailoutError("Seul un envoi en cours peut être mis en pause.")
     issue.status = IssueStatus.paused
     issue.send_error = reason
-    db.commit()
+    db.flush()
 
 
 def resume(db: Session, issue: Issue) -> None:
@@ -333,7 +332,7 @@ def resume(db: Session, issue: Issue) -> None:
     issue.mailout_heartbeat_at = utcnow()
     for _ in range(get_settings().mailout_parallelism):
         jobs.enqueue(db, SEND_BATCH_TASK, issue.id)
-    db.commit()
+    db.flush()
 
 
 def cancel(db: Session, issue: Issue) -> int:
@@ -342,9 +341,7 @@ def cancel(db: Session, issue: Issue) -> int:
     if issue.status not in (IssueStatus.scheduled, IssueStatus.sending, IssueStatus.paused):
         raise MailoutError("Cet envoi ne peut pas être annulé.")
     issue.status = IssueStatus.cancelled
-    cancelled = engine.cancel_queued(db, issue.id)
-    db.commit()
-    return cancelled
+    return engine.cancel_queued(db, issue.id)
 
 
 def pause_after_failures(db: Session, issue_id: int, failures: list[engine.Outcome]) -> None:
@@ -362,7 +359,7 @@ def pause_after_failures(db: Session, issue_id: int, failures: list[engine.Outco
         queue_email(db, "mailout_paused", editor.email, {
             "issue": issue, "reason": issue.send_error,
             "url": urls.absolute(f"/redaction/numeros/{issue.id}"), "progress": progress(db, issue_id)})
-    db.commit()
+    db.flush()
     log.warning("issue %s paused after %s consecutive failures", issue_id, len(failures))
 
 

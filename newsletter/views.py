@@ -225,7 +225,6 @@ def send_test(issue_id: int):
     form = TestSendForm()
     if form.validate_on_submit():
         mailout.send_test(session(), issue, form.address.data)
-        session().commit()
         flash(_("Envoi de test parti vers %(address)s.", address=form.address.data), "success")
     else:
         for error in form.address.errors:
@@ -240,7 +239,6 @@ def send_now(issue_id: int):
         if request.form.get("confirm") != "1":
             raise mailout.MailoutError(_("Cochez la case de confirmation avant d'envoyer à tous les abonnés."))
         mailout.request_send(session(), issue)
-        session().commit()
         return _("Envoi lancé.")
     return _compose(issue_id, action)
 
@@ -257,7 +255,6 @@ def schedule(issue_id: int):
     else:
         try:
             mailout.request_send(session(), issue, form.when_utc())
-            session().commit()
             flash(_("Envoi programmé."), "success")
         except mailout.MailoutError as exc:
             flash(str(exc), "error")
@@ -269,7 +266,6 @@ def schedule(issue_id: int):
 def unschedule(issue_id: int):
     def action(issue):
         mailout.unschedule(session(), issue)
-        session().commit()
         return _("Envoi déprogrammé : le numéro est de nouveau un brouillon.")
     return _compose(issue_id, action)
 

@@ -92,9 +92,21 @@ def create_app(config: dict | None = None) -> Flask:
             response.set_cookie("lang", request.args["lang"], max_age=365 * 24 * 3600, samesite="Lax")
         return response
 
+    @app.after_request
+    def end_unit_of_work(response):
+        # The request's one transaction. A success (status < 400: a page, a redirect, a 202)
+        # commits; an error page, or a form shown again with its errors (422), rolls back, so
+        # that nothing half-made is kept. A failing COMMIT raises here and becomes a 500.
+        if database.session.registry.has():
+            if response.status_code < 400:
+                database.session.commit()  # the request's one COMMIT: its jobs leave now
+            else:
+                database.session.rollback()
+        return response
+
     @app.teardown_appcontext
     def remove_session(_exc):
-        database.session.remove()
+        database.session.remove()  # an exception skipped the commit: this rolls back
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):

@@ -1,8 +1,10 @@
 """The Celery app. Redis in production; by default kombu's SQLAlchemy transport on a SQLite file
-in the data directory, so the demo runs a real worker with no server (never eager mode)."""
+in the data directory, so the demo runs a real worker with no server (never eager mode).
+
+Every task is a `UnitOfWorkTask`: one transaction per run, committed when the task returns."""
 from __future__ import annotations
 
-from celery import Celery
+from celery import Celery, Task
 from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init
 
 from core import db as database
@@ -14,9 +16,29 @@ from core.settings import SettingsError, get_settings
 SWEEP_EVERY_SECONDS = 15.0
 
 
+class UnitOfWorkTask(Task):
+    """A task's one transaction on the thread's session (`core.db.session`): committed when the
+    task returns (the jobs it enqueued leave then, core.jobs), rolled back when it raises (a retry
+    included), and the session removed either way. The wrappers in tasks/ only call a service."""
+
+    def __call__(self, *args, **kwargs):
+        # Not Task.__call__: the worker has pushed this run's request (retries, id) already.
+        database.get_engine()
+        try:
+            result = self.run(*args, **kwargs)
+        except BaseException:
+            database.session.rollback()
+            raise
+        else:
+            database.session.commit()  # the task's one COMMIT: its jobs leave now
+            return result
+        finally:
+            database.session.remove()
+
+
 def make_celery() -> Celery:
     settings = get_settings()
-    app = Celery("parentalites", broker=settings.celery_broker_url,
+    app = Celery("parentalites", broker=settings.celery_broker_url, task_cls=UnitOfWorkTask,
                  include=["tasks.mailout", "tasks.mail", "tasks.bounces", "tasks.events", "tasks.feeds", "tasks.calendar"])
     app.conf.update(
         task_default_queue=settings.celery_queue,
@@ -68,8 +90,7 @@ def _fresh_engine_after_fork(**_):
 
 
 @task_postrun.connect
-def _close_session(task_id=None, **_):
-    database.session.remove()
+def _unbind_log_context(task_id=None, **_):
     token = _log_tokens.pop(task_id, None)
     if token is not None:
         reset_context(token)

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from sqlalchemy.orm import Session
 
 from accounts.auth import create_user, find_user
 from accounts.models import Role, User
@@ -129,6 +132,20 @@ def _open_database() -> None:
     get_engine()
 
 
+@contextmanager
+def _unit_of_work() -> Iterator[Session]:
+    """A command that writes does it in this block: one COMMIT at its end (the jobs its services
+    enqueued leave then), a rollback if it raises (a ClickException included)."""
+    _open_database()
+    db = session()
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()  # the command's one COMMIT
+
+
 @archive_group.command("export", help="Écrire l'archive en site statique dans DIR (index.html, un dossier par lettre, feed.atom).")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def archive_export(directory: Path) -> None:
@@ -195,11 +212,12 @@ def mailout_status(numero: int, follow: bool) -> None:
 
 
 def _control(numero: int, action: str) -> None:
-    db, issue = _issue_by_numero(numero)
-    try:
-        getattr(mailout, action)(db, issue)
-    except mailout.MailoutError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _unit_of_work():
+        db, issue = _issue_by_numero(numero)
+        try:
+            getattr(mailout, action)(db, issue)
+        except mailout.MailoutError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 @mailout_group.command("pause", help="Mettre en pause l'envoi du numéro N.")
@@ -220,11 +238,12 @@ def mailout_resume(numero: int) -> None:
 @click.argument("numero", type=int)
 @click.confirmation_option(prompt="Annuler l'envoi ? Les destinataires restants ne recevront pas ce numéro.")
 def mailout_cancel(numero: int) -> None:
-    db, issue = _issue_by_numero(numero)
-    try:
-        count = mailout.cancel(db, issue)
-    except mailout.MailoutError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _unit_of_work():
+        db, issue = _issue_by_numero(numero)
+        try:
+            count = mailout.cancel(db, issue)
+        except mailout.MailoutError as exc:
+            raise click.ClickException(str(exc)) from exc
     click.echo(f"Envoi du n°{numero} annulé : {count} destinataire(s) ne le recevront pas.")
 
 
@@ -242,9 +261,8 @@ def user_group() -> None:
 def user_create(email: str, name: str, role: str, structure_id: int | None, password: str) -> None:
     if role == "partner" and structure_id is None:
         raise click.ClickException("Un compte partenaire doit être rattaché à une structure (--structure-id).")
-    _open_database()
-    create_user(session(), email, name, Role(role), password, structure_id)
-    session().commit()
+    with _unit_of_work() as db:
+        create_user(db, email, name, Role(role), password, structure_id)
     click.echo(f"Compte {email} créé.")
 
 
@@ -264,11 +282,11 @@ def structure_group() -> None:
 @click.option("--feed-url", default=None, help="Flux RSS ou Atom relevé automatiquement.")
 def structure_create(name: str, kind: str, commune: str, departement: str, website: str | None,
                      feed_url: str | None) -> None:
-    _open_database()
     try:
-        created = structures.create_structure(session(), structures.StructureData(
-            name=name, kind=StructureKind(kind), commune=commune, departement=departement,
-            website=website, feed_url=feed_url))
+        with _unit_of_work() as db:
+            created = structures.create_structure(db, structures.StructureData(
+                name=name, kind=StructureKind(kind), commune=commune, departement=departement,
+                website=website, feed_url=feed_url))
     except structures.StructureError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Structure {created.id} créée : {created.name}")
@@ -284,16 +302,16 @@ def partner_group() -> None:
 @click.option("--structure", "structure_id", type=int, required=True, help="Identifiant de la structure.")
 @click.option("--name", default="", help="Nom de la personne (par défaut : le début de l'adresse).")
 def partner_invite(email: str, structure_id: int, name: str) -> None:
-    _open_database()
-    target = session().get(Structure, structure_id)
-    if target is None:
-        raise click.ClickException(f"Aucune structure {structure_id}.")
-    try:
-        if not name and find_user(session(), email) is None:
-            name = email.strip().split("@")[0]
-        invited = structures.invite_partner(session(), target, email, name)
-    except structures.InvitationError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _unit_of_work() as db:
+        target = db.get(Structure, structure_id)
+        if target is None:
+            raise click.ClickException(f"Aucune structure {structure_id}.")
+        try:
+            if not name and find_user(db, email) is None:
+                name = email.strip().split("@")[0]
+            invited = structures.invite_partner(db, target, email, name)
+        except structures.InvitationError as exc:
+            raise click.ClickException(str(exc)) from exc
     click.echo(f"Invitation envoyée à {invited.email} pour {target.name}.")
 
 
@@ -306,10 +324,9 @@ def feeds_group() -> None:
 @click.option("--structure", "structure_id", type=int, default=None, help="Identifiant de la structure.")
 @click.option("--due", is_flag=True, help="Seulement les flux non relevés depuis FEED_POLL_MINUTES.")
 def feeds_poll(structure_id: int | None, due: bool) -> None:
-    _open_database()
-    db = session()
-    results = ([feed_polling.poll_structure(db, structure_id)] if structure_id is not None
-               else feed_polling.poll_all(db, only_due=due))
+    with _unit_of_work() as db:
+        results = ([feed_polling.poll_structure(db, structure_id)] if structure_id is not None
+                   else feed_polling.poll_all(db, only_due=due))
     failed = 0
     for result in results:
         if result.status == "skipped":
@@ -342,13 +359,6 @@ def import_actions_command(file: Path, as_email: str | None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from sqlalchemy import func, select
 
-    _open_database()
-    db = session()
-    actor = None
-    if as_email:
-        actor = db.scalar(select(User).where(func.lower(User.email) == as_email.strip().lower()))
-        if actor is None or not actor.active or not actor.is_editor:
-            raise click.ClickException(f"{as_email} n'est pas un compte actif de la rédaction.")
     console = Console()
     progress = Progress(TextColumn("Import"), BarColumn(), MofNCompleteColumn(), console=console, transient=True,
                         disable=not console.is_terminal)
@@ -362,11 +372,17 @@ def import_actions_command(file: Path, as_email: str | None) -> None:
         progress.console.print(str(report_line), markup=False, highlight=False, soft_wrap=True)
         progress.advance(task)
 
-    try:
-        with progress:
-            report = import_actions(db, file, actor, on_line=line, on_start=start)
-    except ImportFileError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _unit_of_work() as db:
+        actor = None
+        if as_email:
+            actor = db.scalar(select(User).where(func.lower(User.email) == as_email.strip().lower()))
+            if actor is None or not actor.active or not actor.is_editor:
+                raise click.ClickException(f"{as_email} n'est pas un compte actif de la rédaction.")
+        try:
+            with progress:
+                report = import_actions(db, file, actor, on_line=line, on_start=start)
+        except ImportFileError as exc:
+            raise click.ClickException(str(exc)) from exc
     for note in report.notes:
         console.print(f"note: {note}", markup=False, highlight=False)
     console.print(report.summary, markup=False, highlight=False)
@@ -382,9 +398,9 @@ def calendar_group() -> None:
 @click.argument("year", type=int)
 @click.option("--count", type=int, default=None, help="Nombre de lettres dans l'année.")
 def calendar_generate(year: int, count: int | None) -> None:
-    _open_database()
     try:
-        created = calendar.generate_year(session(), year, count)
+        with _unit_of_work() as db:
+            created = calendar.generate_year(db, year, count)
     except calendar.CalendarError as exc:
         raise click.ClickException(str(exc)) from exc
     for planned in created:
@@ -394,8 +410,8 @@ def calendar_generate(year: int, count: int | None) -> None:
 
 @calendar_group.command("send-due", help="Envoyer les appels à contributions et rappels dus (ce que fait beat).")
 def calendar_send_due() -> None:
-    _open_database()
-    sent = calendar.send_due(session())
+    with _unit_of_work() as db:
+        sent = calendar.send_due(db)
     click.echo(f"{sent['calls']} appel(s) à contributions, {sent['reminders']} rappel(s) à la rédaction.")
 
 

@@ -87,6 +87,7 @@ def run(serve: bool = True, port: int = 8000) -> int:
     bootstrap()  # after the settings are final: the demo enqueues jobs like the web app does
     get_engine()
     logins = seed(session())
+    session().commit()  # the demo's own boundary: the worker and beat starting next must see the data
     console.print(f"[bold]Données de démonstration chargées[/] dans {settings.data_dir}")
 
     logs = settings.data_dir / "logs"
@@ -149,11 +150,10 @@ def cycle(db) -> dict:
     say(f"{editor.name} compose le n°{issue.numero} : {len(issue.items)} articles en rubriques")
 
     mailout.send_test(db, issue, editor.email)
-    db.commit()
     say(f"Envoi de test à {editor.email}")
 
     mailout.request_send(db, issue)
-    db.commit()
+    db.commit()  # the demo's own boundary: the test send and the start leave for the worker now
     say("Envoi lancé : le worker compile le MJML une fois, planifie une livraison par abonné confirmé, envoie par lots")
 
     wait_for_mailout(db, issue.id)
@@ -173,6 +173,7 @@ def cycle(db) -> dict:
 
     soiree = db.scalar(select(Event).where(Event.type == EventType.soiree_reaap).order_by(Event.starts_at))
     invitation = invitations.send(db, editor, soiree, {"roles": ["referent_clas"]})
+    db.commit()  # the demo's own boundary: the fiches are kept and the invitation leaves for the worker
     wait_for_mailout(db, invitation.id)
     invited = mailout.progress(db, invitation.id)
     say(f"Invitation à « {soiree.title} » envoyée aux référents CLAS : {invited.sent} abonné·e·s")

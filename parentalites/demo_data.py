@@ -50,7 +50,7 @@ def _slug(name: str) -> str:
 
 
 def seed(db: Session) -> dict[str, tuple[str, str]]:
-    """Load the demo data; returns the demo logins (role → (email, password))."""
+    """Load the demo data (the caller commits); returns the demo logins (role → (email, password))."""
     tilleuls = Structure(name="Centre social Les Tilleuls", kind=StructureKind.centre_social,
                          commune="Bobigny", departement="Seine-Saint-Denis")
     parents = Structure(name="École des parents de l'Est", kind=StructureKind.association,
@@ -115,7 +115,6 @@ def seed(db: Session) -> dict[str, tuple[str, str]]:
                  "Nous cherchons des bénévoles pour l'accompagnement à la scolarité, deux soirs par semaine.")
     _seed_events(db, evening)
     _seed_fiches(db, editor, tilleuls, parents, ville)
-    db.commit()
     for year in (now.year, now.year + 1):
         calendar.generate_year(db, year)
     return {"rédaction": (EDITOR[0], EDITOR[2]), "partenaire (centre social)": (PARTNER_CS[0], PARTNER_CS[2]),

@@ -96,8 +96,8 @@ def _apply_policy(db: Session, subscriber: Subscriber, bounce: Bounce, report: B
 
 def record_bounce(db: Session, report: BounceReport, raw: bytes | None, source: str,
                   received_at: datetime | None = None) -> Bounce | None:
-    """Store the report and apply the policy to the subscriber it names; commits. Returns the
-    (first) Bounce row, or None when this raw message was already recorded."""
+    """Store the report and apply the policy to the subscriber it names. Returns the (first)
+    Bounce row, or None when this raw message was already recorded."""
     digest = hashlib.sha256(raw).hexdigest() if raw is not None else None
     if digest and db.scalar(select(Bounce.id).where(Bounce.message_hash == digest).limit(1)):
         return None
@@ -118,7 +118,7 @@ def record_bounce(db: Session, report: BounceReport, raw: bytes | None, source: 
         rows.append(bounce)
         if subscriber is not None:
             _apply_policy(db, subscriber, bounce, report)
-    db.commit()
+    db.flush()
     for bounce in rows:
         log.info("bounce %s (%s) recorded for subscriber %s", bounce.id, kind, bounce.subscriber_id)
     return rows[0]
@@ -127,7 +127,10 @@ def record_bounce(db: Session, report: BounceReport, raw: bytes | None, source: 
 # --- Ingestion ----------------------------------------------------------------------------------
 
 def ingest_message(db: Session, raw: bytes, source: str) -> Bounce | None:
-    return record_bounce(db, classify(raw), raw, source)
+    """Record one message of a bounce mailbox, committed: the mailbox marks it seen next."""
+    bounce = record_bounce(db, classify(raw), raw, source)
+    db.commit()  # durable before the mailbox forgets the message (seen, moved or deleted)
+    return bounce
 
 
 def ingest_maildir(db: Session, path: Path, delete: bool = False) -> int:

@@ -86,8 +86,9 @@ def _send_confirmation(db: Session, subscriber: Subscriber, consent: ConsentReco
 def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
               request: Request | None = None, preferences: dict | None = None) -> None:
     """Start a subscription (double opt-in). Raises InvalidEmail; otherwise always succeeds in the
-    same way, and commits. `preferences` (topics, role, commune) apply to a new, pending or
-    returning subscriber only: an active one changes them through the link in their letters."""
+    same way (the e-mail leaves after COMMIT). `preferences` (topics, role, commune) apply to a
+    new, pending or returning subscriber only: an active one changes them through the link in
+    their letters."""
     address = normalize_email(email)
     name, structure_name = one_line(name), one_line(structure_name)
     subscriber = db.scalar(select(Subscriber).where(Subscriber.email == address))
@@ -106,11 +107,10 @@ def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
         if structure_name.strip():
             subscriber.structure_name = structure_name.strip()
         if preferences is not None:
-            set_preferences(db, subscriber, commit=False, **preferences)
+            set_preferences(db, subscriber, **preferences)
         subscriber.status = SubscriberStatus.pending
         consent = _record(db, subscriber, "subscribe", request, CONSENT_WORDING)
         _send_confirmation(db, subscriber, consent)
-    db.commit()
 
 
 class ConfirmResult(enum.Enum):
@@ -142,7 +142,6 @@ def confirm(db: Session, token: str, request: Request | None = None) -> ConfirmR
     subscriber.status = SubscriberStatus.active
     subscriber.confirmed_at = utcnow()
     _record(db, subscriber, "confirm", request)
-    db.commit()
     return ConfirmResult.confirmed
 
 
@@ -160,19 +159,17 @@ def unsubscribe(db: Session, subscriber: Subscriber, request: Request | None = N
     subscriber.status = SubscriberStatus.unsubscribed
     subscriber.unsubscribed_at = utcnow()
     _record(db, subscriber, f"unsubscribe:{via}", request)
-    db.commit()
     return True
 
 
 def set_preferences(db: Session, subscriber: Subscriber, topics: list[str] | None = None,
-                    role: str | None = None, commune: str | None = None, commit: bool = True) -> None:
+                    role: str | None = None, commune: str | None = None) -> None:
     """Topics (keys of TOPICS; none = every topic), role (key of ROLES) and commune, all optional.
     Unknown keys are dropped."""
     subscriber.topics = sorted({t for t in (topics or []) if t in TOPICS})
     subscriber.role = role if role in ROLES else None
     subscriber.commune = clean_commune(one_line(commune))[:120] or None
-    if commit:
-        db.commit()
+    db.flush()
 
 
 def active_subscriber_count(db: Session) -> int:

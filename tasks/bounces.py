@@ -4,7 +4,7 @@ from __future__ import annotations
 import imaplib
 import logging
 
-from core.db import get_engine, session
+from core.db import session
 from core.settings import get_settings
 from parentalites.celery_app import celery_app
 from subscribers import bounces
@@ -16,7 +16,6 @@ log = logging.getLogger(__name__)
 def poll() -> dict[str, int]:
     """Ingest BOUNCE_MAILDIR and BOUNCE_IMAP_URL when set; one failing source does not stop the
     other. Returns messages processed per source."""
-    get_engine()
     db = session()
     done: dict[str, int] = {}
     settings = get_settings()

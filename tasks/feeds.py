@@ -3,23 +3,16 @@ structure whose feed is due, so one slow or failing feed never holds up the othe
 from __future__ import annotations
 
 from contributions import feeds
-from core.db import get_engine, session
+from core.db import session
 from parentalites.celery_app import celery_app
 
 
 @celery_app.task(name="tasks.feeds.poll_feeds")
 def poll_feeds() -> int:
-    get_engine()
-    db = session()
-    due = feeds.due_structure_ids(db)
-    db.rollback()
-    for structure_id in due:
-        poll_structure.delay(structure_id)
-    return len(due)
+    return feeds.request_due_polls(session())
 
 
 @celery_app.task(name="tasks.feeds.poll_structure")
 def poll_structure(structure_id: int) -> dict:
-    get_engine()
     result = feeds.poll_structure(session(), structure_id)
     return {"status": result.status, "created": result.created}

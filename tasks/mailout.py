@@ -3,20 +3,18 @@ from __future__ import annotations
 
 import smtplib
 
-from core.db import get_engine, session
+from core.db import session
 from newsletter import mailout
 from parentalites.celery_app import celery_app
 
 
 @celery_app.task(name="tasks.mailout.start_mailout")
 def start_mailout(issue_id: int) -> int:
-    get_engine()
     return mailout.start(session(), issue_id)
 
 
 @celery_app.task(name="tasks.mailout.send_batch", bind=True, max_retries=5)
 def send_batch(self, issue_id: int) -> int:
-    get_engine()
     try:
         return mailout.run_batch(session(), issue_id)
     except (smtplib.SMTPException, OSError) as exc:
@@ -26,5 +24,4 @@ def send_batch(self, issue_id: int) -> int:
 
 @celery_app.task(name="tasks.mailout.sweep")
 def sweep() -> dict:
-    get_engine()
     return mailout.sweep(session())

@@ -29,7 +29,7 @@ def _run(connection) -> None:
     sqlite = connection.dialect.name == "sqlite"
     if sqlite:
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        connection.commit()
+        connection.commit()  # the pragma applies outside a transaction only
     try:
         context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
                           compare_type=True)
@@ -38,7 +38,7 @@ def _run(connection) -> None:
     finally:
         if sqlite:
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-            connection.commit()
+            connection.commit()  # the pragma applies outside a transaction only
 
 
 if context.is_offline_mode():

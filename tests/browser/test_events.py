@@ -42,6 +42,7 @@ def test_last_seat_waitlist_cancel_from_the_email_and_promotion(
     event = make_event(db, capacity=2, title="Soirée-rencontre du Réaap : les écrans en famille",
                        starts_at=start, ends_at=start + timedelta(hours=2))
     services.register(db, event, "Déjà inscrite", "deja.soiree@example.org", consent=True)  # one seat left
+    db.commit()
 
     context = browser.new_context(**PHONE, locale="fr-FR")
     page = context.new_page()
@@ -110,6 +111,7 @@ def test_editor_marks_attendance_without_javascript_on_a_phone(
                              "", 1, consent=True)
     absent = services.register(db, event, "Paul Durand", "paul@example.org", "EVS du Pont", "Parent",
                                "", 2, consent=True)
+    db.commit()
     context = browser.new_context(**PHONE, locale="fr-FR", java_script_enabled=False)
     page = context.new_page()
     page.set_default_timeout(15_000)

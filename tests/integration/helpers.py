@@ -77,6 +77,7 @@ def compose(db, world, numero=1, articles=2) -> Issue:
             kind=ContributionKind.actualite, title=f"Article {numero}.{n} — « éàç »", body_md="Du *texte*."))
         contributions.decide(db, world["editor"], c, S.accepted)
         issues.add_item(db, issue, c)
+    db.commit()  # the editor's requests' boundary
     return issue
 
 

@@ -56,6 +56,7 @@ def test_event_end_before_start_is_refused(world, db):
 
 def test_partner_cannot_read_or_change_another_structures_submission(client, world, db):
     theirs = services.create(db, world["other"], news(title="Chez les voisins"))
+    db.commit()
     login(client, "amina@tilleuls.test", "mdp-partenaire")
     assert client.get(f"/partenaires/contributions/{theirs.id}").status_code == 403
     assert client.get(f"/partenaires/contributions/{theirs.id}/modifier").status_code == 403
@@ -125,6 +126,7 @@ def test_impossible_moves_are_refused(world, db):
 
 def test_editor_decides_through_the_queue_and_the_partner_is_told(client, world, db, captured_jobs):
     contribution = services.create(db, world["partner"], news())
+    db.commit()
     login(client, "redaction@reaap.test", "mdp-redaction")
     queue = client.get("/redaction/moderation/").get_data(as_text=True)
     assert "Café des parents" in queue and "Centre social Les Tilleuls" in queue
@@ -291,6 +293,7 @@ def test_queue_filters_by_kind_status_structure_and_rubrique_longest_waiting_fir
     _submitted_at(db, theirs, now - timedelta(days=1))
     decided = services.create(db, world["partner"], news(title="Déjà acceptée"))
     services.decide(db, world["editor"], decided, S.accepted)
+    db.commit()
 
     login(client, "redaction@reaap.test", "mdp-redaction")
     page = client.get("/redaction/moderation/").get_data(as_text=True)
@@ -327,6 +330,7 @@ def test_review_page_shows_every_field_files_and_the_full_history(client, world,
         kind=ContributionKind.evenement, title="Forum des familles", body_md="Un **forum** avec programme.",
         event_start=datetime(2026, 12, 10, 18, tzinfo=PARIS), place="Gymnase Jean Jaurès",
         audience="Parents et ados", contact="forum@tilleuls.example.org"), submit=True)
+    db.commit()
     login(client, "redaction@reaap.test", "mdp-redaction")
     page = client.get(f"/redaction/moderation/{contribution.id}").get_data(as_text=True)
     for text in ("Forum des familles", "Un <strong>forum</strong> avec programme.", "Gymnase Jean Jaurès",

@@ -233,6 +233,7 @@ def test_the_directory_page_searches_filters_and_paginates_without_javascript(cl
 
 def test_a_fiche_page_shows_every_filled_field_and_nothing_empty(client, db, world):
     report = import_actions(db, SAMPLE, world["editor"])
+    db.commit()
     creche = db.scalar(select(Contribution).where(Contribution.title == "Une crèche parentale au pied des tours"))
     page = client.get(f"/actions/{creche.id}/").get_data(as_text=True)
     for expected in ("Centre social des Quatre-Chemins", "Seine-Saint-Denis", "2024", "En cours", "Services",
@@ -313,6 +314,7 @@ def test_an_accepted_fiche_can_be_placed_in_a_letter_and_links_to_its_page(clien
     import_actions(db, SAMPLE, world["editor"])
     creche = db.scalar(select(Contribution).where(Contribution.title == "Une crèche parentale au pied des tours"))
     issue = issues.create_issue(db, world["editor"], 7, "Numéro de test", date(2026, 12, 1))
+    db.commit()
     login(client, "redaction@reaap.test", "mdp-redaction")
     composer = client.get(f"/redaction/numeros/{issue.id}").get_data(as_text=True)
     assert "Une crèche parentale au pied des tours" in composer

@@ -113,12 +113,14 @@ def test_payloads_in_every_field_of_every_kind_never_reach_any_output(group, app
             data = hostile_data(kind, payload)
             c = services.create(db, world["partner"], data, submit=False,
                                 files=[image] if kind is K.actualite else None)
+            db.commit()
             # The edit form shows the raw text back in its fields: escaped, it must stay text.
             form = partner.get(f"/partenaires/contributions/{c.id}/modifier")
             assert form.status_code == 200
             page = assert_clean(form.get_data(as_text=True), f"payload {index}, edit form ({kind.value})")
             assert "textarea" in page.tags
             services.update(db, world["partner"], c, data, submit=True)
+            db.commit()
             made.append((index, c))
 
         # The preview of a new fiche action, every Markdown field filled.

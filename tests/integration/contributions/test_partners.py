@@ -194,6 +194,7 @@ def test_invitation_end_to_end_through_the_outbox_a_worker_and_smtp(client, app,
 
 def test_invited_partner_may_continue_without_password_then_log_in_by_link(client, world, db, captured_jobs):
     user = structures.invite_partner(db, world["tilleuls"], "lea@tilleuls.test", "Léa Roux", world["editor"])
+    db.commit()
     [mail] = outbox(db, "partner_invitation")
     assert mail.to_addr == "lea@tilleuls.test" and captured_jobs == [("tasks.mail.send_outbound", (mail.id,))]
     response = client.post(link_in(mail.text_body, "invitation"), data={"action": "continue"})
@@ -451,6 +452,7 @@ def test_two_accounts_of_a_structure_share_its_submissions_and_others_get_403(cl
     db.commit()
     draft = contributions.create(db, world["partner"], news("Brouillon d'Amina"), submit=False)
     sent = contributions.create(db, colleague, news("Envoi de Sami"))
+    db.commit()
     login(client, "sami@tilleuls.test", "mdp-collegue")
     home = client.get("/partenaires/").get_data(as_text=True)
     assert "Brouillon d&#39;Amina" in home or "Brouillon d'Amina" in home

@@ -76,6 +76,7 @@ def test_partner_attaches_an_image_and_a_pdf_and_they_are_served_safely(client, 
     assert f'src="/fichiers/{image.id}"' in review and "Le programme" in review
     assert client.get(f"/fichiers/{image.id}").status_code == 200
     services.decide(db, world["editor"], contribution, S.accepted)
+    db.commit()
     client.post("/deconnexion")
     public = client.get(f"/fichiers/{image.id}")
     assert public.status_code == 200 and "public" in public.headers["Cache-Control"]
@@ -135,6 +136,7 @@ def test_removing_a_file_while_editing(client, world, db):
     image = uploads.process_image(image_bytes("PNG", size=(40, 40), exif=False), "a.png", "Un carré")
     contribution = services.create(db, world["partner"], services.ContributionData(
         kind=ContributionKind.actualite, title="Titre", body_md="Texte"), files=[image], submit=False)
+    db.commit()
     file_id = contribution.files[0].id
     login(client, "amina@tilleuls.test", "mdp-partenaire")
     form = client.get(f"/partenaires/contributions/{contribution.id}/modifier").get_data(as_text=True)

@@ -25,7 +25,9 @@ LONG_ACCENTED = ("Soirée-rencontre du Réaap : « Être parent d'adolescent·e�
 
 
 def reg(db, event, email, party_size=1, name="Parent"):
-    return services.register(db, event, name, email, party_size=party_size, consent=True)
+    registration = services.register(db, event, name, email, party_size=party_size, consent=True)
+    db.commit()  # the request's boundary: the event's lock is released
+    return registration
 
 
 # --- Registration ---------------------------------------------------------------------------------
@@ -151,12 +153,14 @@ def test_two_people_never_both_take_the_last_seat(db, captured_jobs):
         confirmed = db.scalar(select(Registration).where(
             Registration.email.in_(list(results)), Registration.status == RegistrationStatus.confirmed))
         services.cancel(db, confirmed)  # frees the seat and promotes the other one
+        db.commit()
         db.expire_all()
         assert services.seats_taken(db, event) == 3
         # make the seat free again for the next round
         promoted = db.scalar(select(Registration).where(
             Registration.email.in_(list(results)), Registration.status == RegistrationStatus.confirmed))
         services.cancel(db, promoted)
+        db.commit()
         assert services.seats_taken(db, event) == 2
 
 

@@ -93,6 +93,7 @@ def test_plan_queues_only_the_active_subscribers_of_the_segment(db, world, captu
     subs = people(db)
     event = make_event(db)
     issue = invitations.send(db, world["editor"], event, {"roles": ["referent_clas"]})
+    db.commit()
     assert (issue.kind, issue.numero, issue.status) == ("invitation", None, IssueStatus.scheduled)
     assert ("tasks.mailout.start_mailout", (issue.id,)) in captured_jobs
     mailout.start(db, issue.id)
@@ -199,6 +200,7 @@ def test_editor_chooses_a_segment_sees_the_count_confirms_and_sends(client, db, 
     # The letters' progress page and its controls work for it.
     assert client.get(f"/redaction/numeros/{issue.id}").location == f"/redaction/invitations/{issue.id}"
     mailout.start(db, issue.id)
+    db.commit()  # the task's boundary
     page = client.get(f"/redaction/invitations/{issue.id}").get_data(as_text=True)
     assert 'id="mailout-progress"' in page and f"/redaction/numeros/{issue.id}/pause" in page
     assert client.post(f"/redaction/numeros/{issue.id}/pause").status_code == 302
@@ -222,6 +224,7 @@ def test_only_the_segment_receives_the_invitation(db, world, smtp, celery_worker
     subs = people(db)
     event = make_event(db)
     issue = invitations.send(db, world["editor"], event, {"topics": ["clas"], "communes": ["Bobigny", "Montreuil"]})
+    db.commit()
 
     def done():
         db.expire_all()

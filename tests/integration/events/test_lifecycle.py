@@ -40,8 +40,10 @@ def at_start(db, **extra) -> Event:
 
 
 def reg(db, event, email, now, party_size=1, name="Parent", structure=""):
-    return services.register(db, event, name, email, structure=structure, party_size=party_size,
-                             consent=True, now=now)
+    registration = services.register(db, event, name, email, structure=structure, party_size=party_size,
+                                     consent=True, now=now)
+    db.commit()  # the request's boundary: the event's lock is released
+    return registration
 
 
 def invitation_of(mail: OutboundEmail) -> Calendar | None:
@@ -124,6 +126,7 @@ def test_a_change_of_time_sends_an_update_with_the_next_sequence_once(db, captur
     w = services.register(db, event, "W", "w@example.org", consent=True)
     gone = services.register(db, event, "Parti", "parti@example.org", consent=True)
     services.cancel(db, gone)
+    db.commit()  # the registrations' requests: their confirmations leave
     captured_jobs.clear()
 
     # A description change is not an update for calendars.
@@ -133,6 +136,7 @@ def test_a_change_of_time_sends_an_update_with_the_next_sequence_once(db, captur
     new_start = event.starts_at + timedelta(days=1, hours=1)
     assert editing.update_event(db, event, data_of(event, starts_at=new_start,
                                                    ends_at=new_start + timedelta(hours=2))) is True
+    db.commit()
     db.refresh(event)
     assert event.sequence == 1 and captured_jobs == [("tasks.events.send_notices", (event.id,))]
 
@@ -183,9 +187,11 @@ def test_cancelling_the_event_sends_method_cancel_once(db, captured_jobs, client
     event = make_event(db, capacity=1)
     a = services.register(db, event, "A", "a@example.org", consent=True)
     services.register(db, event, "W", "w@example.org", consent=True)
+    db.commit()  # the registrations' requests: their confirmations leave
     captured_jobs.clear()
     assert editing.cancel_event(db, event) is True
     assert editing.cancel_event(db, event) is False  # twice: nothing more
+    db.commit()
     db.refresh(event)
     assert event.status is EventStatus.cancelled and event.sequence == 1
     assert captured_jobs == [("tasks.events.send_notices", (event.id,))]
@@ -299,6 +305,7 @@ def test_the_beat_task_sends_the_reminder_through_the_real_worker_once(db, smtp,
     event = make_event(db, starts_at=start, ends_at=start + timedelta(hours=2), reminder_days="7,1")
     services.register(db, event, "Inès", "ines.rappel@example.org", consent=True,
                       now=utcnow() - timedelta(days=3))
+    db.commit()
     wait_for(lambda: smtp.to("ines.rappel@example.org"), 60, message="the confirmation")
     celery_app.send_task("tasks.events.reminders")
     celery_app.send_task("tasks.events.reminders")  # twice, as a restarted beat would

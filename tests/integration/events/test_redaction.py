@@ -39,8 +39,11 @@ def editor(client):
 
 def people(db, event, rows):
     """rows: (email, structure, role, party_size)"""
-    return [services.register(db, event, email.split("@")[0].title(), email, structure, role, "", size, consent=True)
-            for email, structure, role, size in rows]
+    registrations = [services.register(db, event, email.split("@")[0].title(), email, structure, role, "", size,
+                                       consent=True)
+                     for email, structure, role, size in rows]
+    db.commit()  # the requests' boundary: the web sees them
+    return registrations
 
 
 def test_only_editors_reach_the_back_office(client, world, db):
@@ -110,6 +113,7 @@ def test_editing_time_raises_the_sequence_and_queues_the_update(client, world, d
 def test_cancel_the_event_needs_a_confirmation(client, world, db, captured_jobs):
     event = make_event(db)
     services.register(db, event, "A", "a@exemple.org", consent=True)
+    db.commit()
     editor(client)
     page = client.get(f"/redaction/evenements/{event.id}/annuler").get_data(as_text=True)
     assert "1 inscription(s) confirmée(s)" in page and "Je confirme l'annulation" in page.replace("&#39;", "'")
@@ -202,6 +206,7 @@ def test_csv_export_is_utf8_with_bom_and_semicolons(client, world, db, captured_
     services.register(db, event, "Hélène Ñúñez", "helene@exemple.org", "Centre social « Les Tilleuls »",
                       "Référente; CLAS", "=HYPERLINK(\"http://x\")", 2, consent=True)
     services.register(db, event, "Zoé", "zoe@exemple.org", consent=True)
+    db.commit()
     editor(client)
     response = client.get(f"/redaction/evenements/{event.id}/inscriptions.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"

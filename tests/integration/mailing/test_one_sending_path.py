@@ -41,6 +41,7 @@ def relay(monkeypatch, tmp_path, smtp):
 
 def send_outbox(db, captured_jobs) -> list[OutboundStatus]:
     """Run the outbox jobs the services asked for, as the worker's task does."""
+    db.commit()  # the boundary of the requests that asked: their jobs leave now
     ids = [args[0] for name, args in captured_jobs if name == "tasks.mail.send_outbound"]
     captured_jobs.clear()
     return [outbox.send_outbound(db, outbound_id) for outbound_id in ids]

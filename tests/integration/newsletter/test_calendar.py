@@ -36,8 +36,9 @@ def planned(db, world, captured_jobs):
     gone = create_user(db, "ancien@tilleuls.test", "Ancien", Role.partner, "x", world["tilleuls"].id)
     gone.active = False
     create_user(db, "admin@reaap.test", "Admin", Role.admin, "mdp-admin")
+    planned = calendar.add_planned(db, ISSUE_DATE, DEADLINE, "Numéro spécial CLAS.")
     db.commit()
-    return calendar.add_planned(db, ISSUE_DATE, DEADLINE, "Numéro spécial CLAS.")
+    return planned
 
 
 def test_default_plan_is_three_letters_on_weekdays_and_generating_twice_adds_nothing(db):
@@ -153,6 +154,7 @@ def test_editor_plans_edits_and_removes_letters_on_the_calendar_page(client, db,
     bad = client.post(url, data={"issue_date": "2031-03-17", "deadline": "2031-03-20", "note": ""})
     assert bad.status_code == 422 and "doit précéder" in bad.get_data(as_text=True)
     letter = issues.create_issue(db, world["editor"], 7, "Printemps", date(2031, 3, 17))
+    db.commit()
     ok = client.post(url, data={"issue_date": "2031-03-18", "deadline": "2031-02-25", "note": "Dossier écrans",
                                 "issue_id": str(letter.id)})
     assert ok.status_code == 302
@@ -184,6 +186,7 @@ def test_the_beat_task_sends_the_call_once_through_the_worker(db, world, smtp, c
     from parentalites.celery_app import celery_app
     today = calendar.paris_today()
     planned = calendar.add_planned(db, date.fromordinal(today.toordinal() + 40), date.fromordinal(today.toordinal() + 10))
+    db.commit()
     celery_app.send_task("tasks.calendar.send_due_calls")
     celery_app.send_task("tasks.calendar.send_due_calls")
 

@@ -30,6 +30,7 @@ def issue(db, world, captured_jobs):
     issue = issues.create_issue(db, world["editor"], 1, "Rentrée", date(2026, 9, 15), "Bonne *rentrée*.")
     for title in ("Premier", "Deuxième", "Troisième"):
         issues.add_item(db, issue, accepted(db, world, title), "actualites")
+    db.commit()
     return issue
 
 
@@ -174,6 +175,7 @@ def test_a_letter_that_does_not_compile_goes_back_to_draft_with_the_reason(db, i
     mailout.request_send(db, issue)
     db.commit()
     assert mailout.start(db, issue.id) == 0
+    db.commit()  # the task's boundary
     db.expire_all()
     failed = db.get(Issue, issue.id)
     assert failed.status is IssueStatus.draft and "MJML invalide" in failed.send_error
@@ -185,6 +187,7 @@ def test_editor_pauses_resumes_and_cancels_from_the_issue_page(client, db, issue
     mailout.request_send(db, issue)
     db.commit()
     mailout.start(db, issue.id)
+    db.commit()  # the task's boundary
     login(client, "redaction@reaap.test", "mdp-redaction")
     page = client.get(f"/redaction/numeros/{issue.id}").get_data(as_text=True)
     assert "Mettre en pause" in page and "messages par seconde" in page and "En cours d&#39;envoi" in page

@@ -106,6 +106,7 @@ def test_the_partner_is_told_of_the_decision_by_the_worker(db, world, smtp, cele
     c = contributions.create(db, world["partner"], contributions.ContributionData(
         kind=ContributionKind.actualite, title="Atelier cuisine"))
     contributions.decide(db, world["editor"], c, S.changes_requested, "Ajoutez la date, s'il vous plaît.")
+    db.commit()
     [mail] = wait_for(lambda: smtp.to("amina@tilleuls.test"), 30, message="the moderation e-mail")
     assert "Ajoutez la date" in mail.message.get_body(("plain",)).get_content()
     assert "Atelier cuisine" in mail.message["Subject"]
@@ -245,6 +246,7 @@ def test_pause_resume_and_cancel(db, world, smtp, captured_jobs):
     assert len(letters(smtp)) == 7
     captured_jobs.clear()
     mailout.resume(db, issue)
+    db.commit()
     assert captured_jobs and all(name == mailout.SEND_BATCH_TASK for name, _ in captured_jobs)
     assert mailout.run_batch(db, issue.id) == 7
     assert mailout.cancel(db, issue) == 6

@@ -27,6 +27,7 @@ def outbox(db, template: str | None = None) -> list[OutboundEmail]:
 def test_subscribe_records_consent_and_queues_the_confirmation(db, captured_jobs):
     services.subscribe(db, "  Marie.Dupont@Example.ORG ", "Marie Dupont", "CLAS Bondy",
                        request=services.Request(ip="198.51.100.4", user_agent="Firefox"))
+    db.commit()
     subscriber = db.scalar(select(Subscriber))
     assert subscriber.email == "marie.dupont@example.org"
     assert subscriber.status is SubscriberStatus.pending
@@ -68,6 +69,7 @@ def test_double_subscription_creates_no_duplicate_and_answers_the_same(client, d
     first = client.post("/abonnement", data=form)
     sub = db.scalar(select(Subscriber))
     services.confirm(db, confirm_link(outbox(db, "subscription_confirm")[0]).rsplit("/", 1)[1])
+    db.commit()
     second = client.post("/abonnement", data={**form, "email": "MARIE@example.org"})
     # Same answer whether the address was unknown or already subscribed: nothing leaks.
     assert (first.status_code, first.location) == (second.status_code, second.location) == (302, "/abonnement/verifiez-vos-e-mails")
@@ -80,6 +82,7 @@ def test_double_subscription_creates_no_duplicate_and_answers_the_same(client, d
 
 def test_confirmation_link_activates_once_and_a_reused_link_changes_nothing(client, db, captured_jobs):
     services.subscribe(db, "marie@example.org", "Marie")
+    db.commit()
     link = confirm_link(outbox(db)[0])
     response = client.get(link)
     assert response.status_code == 200 and "Abonnement confirmé" in response.get_data(as_text=True)
