@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: install demo test chromium translations messages
+.PHONY: install demo test lint chromium translations messages
 
 $(BIN)/parentalites: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ chromium:
 
 test: install chromium
 	$(BIN)/pytest
+
+# The layers (.importlinter), ruff and mypy (pyproject.toml): each must report nothing.
+lint: $(BIN)/parentalites
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # After changing user-visible strings: refresh the catalogues, then translate the new English entries.
 messages: $(BIN)/parentalites
