@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from datetime import timezone
+from datetime import UTC
 from functools import wraps
 
 from argon2 import PasswordHasher
@@ -134,7 +134,7 @@ class LinkError(Exception):
 
 def login_fingerprint(user: User) -> str:
     """Changes whenever the account logs in: a link that carries it works once."""
-    stamp = user.last_login_at.astimezone(timezone.utc).isoformat() if user.last_login_at else "-"
+    stamp = user.last_login_at.astimezone(UTC).isoformat() if user.last_login_at else "-"
     return hashlib.sha256(f"{user.id}|{user.email}|{stamp}".encode()).hexdigest()[:24]
 
 

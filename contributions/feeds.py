@@ -24,7 +24,7 @@ import xml.sax
 from calendar import timegm
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import feedparser
@@ -362,7 +362,7 @@ def _entry_date(entry) -> datetime | None:
         value = entry.get(name)
         if value:
             try:
-                return datetime.fromtimestamp(timegm(value), tz=timezone.utc)
+                return datetime.fromtimestamp(timegm(value), tz=UTC)
             except (OverflowError, ValueError, TypeError, OSError):
                 continue
     return None
@@ -631,7 +631,8 @@ def poll_all(db: Session, fetch: Fetch | None = None, *, only_due: bool = True) 
         except Exception as exc:  # noqa: BLE001  one broken feed never blocks the others
             db.rollback()
             log.exception("feed of structure %s: unexpected error", structure_id)
-            results.append(_failed(db, structure_id, f"Erreur interne pendant la lecture du flux ({type(exc).__name__})."))
+            results.append(_failed(db, structure_id,
+                                   f"Erreur interne pendant la lecture du flux ({type(exc).__name__})."))
     return results
 
 

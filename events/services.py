@@ -102,9 +102,7 @@ def registration_open(event: Event, now: datetime | None = None) -> bool:
         return False
     if event.registration_opens_at and now < event.registration_opens_at:
         return False
-    if event.registration_closes_at and now >= event.registration_closes_at:
-        return False
-    return True
+    return not (event.registration_closes_at and now >= event.registration_closes_at)
 
 
 def _live_registration(db: Session, event: Event, email: str) -> Registration | None:

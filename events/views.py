@@ -8,7 +8,7 @@ counts, attendance, cancelling a registration, the printable attendance sheet, t
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import (
     Blueprint,
@@ -160,7 +160,7 @@ EDITOR_STATUS_LABELS = {
 
 def _to_utc(value: datetime | None) -> datetime | None:
     """A time typed in the form is Paris time."""
-    return value.replace(tzinfo=PARIS).astimezone(timezone.utc) if value else None
+    return value.replace(tzinfo=PARIS).astimezone(UTC) if value else None
 
 
 def _to_paris(value: datetime | None) -> datetime | None:

@@ -129,8 +129,9 @@ def _load_key(data: bytes):
                      f"the PEM private key could not be read ({exc}).") from exc
     if isinstance(key, rsa.RSAPrivateKey):
         if key.key_size < 1024:
-            raise _error(f"clé RSA de {key.key_size} bits : les vérificateurs en exigent au moins 1024 (2048 conseillés).",
-                         f"{key.key_size}-bit RSA key: verifiers require at least 1024 bits (2048 recommended).")
+            raise _error(
+                f"clé RSA de {key.key_size} bits : les vérificateurs en exigent au moins 1024 (2048 conseillés).",
+                f"{key.key_size}-bit RSA key: verifiers require at least 1024 bits (2048 recommended).")
         legacy = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                                    serialization.NoEncryption())
         return RSA_SHA256, key, legacy
@@ -291,8 +292,9 @@ def _read_key_setting(raw: str) -> bytes:
     except OSError as exc:
         if len(value) == 44 and os.sep not in value:  # perhaps a bare base64 Ed25519 seed
             return value.encode("ascii", "replace")
-        raise _error(f"DKIM_PRIVATE_KEY n'est ni une clé PEM ni un fichier lisible ({path} : {exc.strerror or exc}).",
-                     f"DKIM_PRIVATE_KEY is neither a PEM key nor a readable file ({path}: {exc.strerror or exc}).") from exc
+        reason = exc.strerror or exc
+        raise _error(f"DKIM_PRIVATE_KEY n'est ni une clé PEM ni un fichier lisible ({path} : {reason}).",
+                     f"DKIM_PRIVATE_KEY is neither a PEM key nor a readable file ({path}: {reason}).") from exc
 
 
 def signer_from_settings(settings: Settings) -> DKIMSigner | None:

@@ -231,7 +231,8 @@ def run_batch(db: Session, issue_id: int) -> int:
         return 0
 
     def keepalive() -> None:
-        db.execute(update(Delivery).where(Delivery.claim_token == token, Delivery.status == engine.DeliveryStatus.claimed)
+        db.execute(update(Delivery)
+                   .where(Delivery.claim_token == token, Delivery.status == engine.DeliveryStatus.claimed)
                    .values(claimed_at=utcnow()).execution_options(synchronize_session=False))
         db.commit()  # the sweeper must see the claim is alive, now
 
@@ -302,12 +303,12 @@ def sweep(db: Session, now: datetime | None = None) -> dict[str, int]:
     woken = 0
     quiet_before = now - timedelta(seconds=min(60, settings.mailout_stale_after))
     for issue in db.scalars(select(Issue).where(Issue.status == IssueStatus.sending)):
-        if engine.count_claimable(db, issue.id):
-            if issue.mailout_heartbeat_at is None or issue.mailout_heartbeat_at < quiet_before or released:
-                issue.mailout_heartbeat_at = now
-                for _ in range(settings.mailout_parallelism):
-                    jobs.enqueue(db, SEND_BATCH_TASK, issue.id)
-                woken += 1
+        quiet = issue.mailout_heartbeat_at is None or issue.mailout_heartbeat_at < quiet_before
+        if engine.count_claimable(db, issue.id) and (quiet or released):
+            issue.mailout_heartbeat_at = now
+            for _ in range(settings.mailout_parallelism):
+                jobs.enqueue(db, SEND_BATCH_TASK, issue.id)
+            woken += 1
     db.commit()
     for issue_id in db.scalars(select(Issue.id).where(Issue.status == IssueStatus.sending)).all():
         finish_if_done(db, issue_id)

@@ -17,7 +17,8 @@ SWEEP_EVERY_SECONDS = 15.0
 def make_celery() -> Celery:
     settings = get_settings()
     app = Celery("parentalites", broker=settings.celery_broker_url,
-                 include=["tasks.mailout", "tasks.mail", "tasks.bounces", "tasks.events", "tasks.feeds", "tasks.calendar"])
+                 include=["tasks.mailout", "tasks.mail", "tasks.bounces", "tasks.events", "tasks.feeds",
+                          "tasks.calendar"])
     app.conf.update(
         task_default_queue=settings.celery_queue,
         task_ignore_result=True,

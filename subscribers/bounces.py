@@ -13,6 +13,7 @@ A suppressed address is never planned again: the planner only plans active subsc
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import imaplib
 import logging
@@ -156,10 +157,8 @@ def ingest_maildir(db: Session, path: Path, delete: bool = False) -> int:
         else:
             base, _, flags = file.name.partition(":2,")
             (path / "cur").mkdir(exist_ok=True)
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 file.rename(path / "cur" / f"{base}:2,{''.join(sorted(set(flags + 'S')))}")
-            except FileNotFoundError:
-                pass
     return count
 
 
@@ -212,10 +211,8 @@ def ingest_imap(db: Session, host: str, port: int, user: str, password: str, fol
         if delete:
             connection.expunge()
     finally:
-        try:
+        with contextlib.suppress(Exception):  # the messages are handled: a failed goodbye changes nothing
             connection.logout()
-        except Exception:  # noqa: BLE001
-            pass
     return count
 
 

@@ -127,9 +127,7 @@ def matches(subscriber: Subscriber, segment: dict | None) -> bool:
         return False
     if segment.get("roles") and subscriber.role not in segment["roles"]:
         return False
-    if segment.get("communes") and subscriber.commune not in segment["communes"]:
-        return False
-    return True
+    return not (segment.get("communes") and subscriber.commune not in segment["communes"])
 
 
 def known_communes(db: Session) -> list[str]:
