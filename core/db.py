@@ -8,9 +8,10 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData, create_engine, event, make_url
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -55,6 +56,13 @@ def enum_column(cls: type[enum.Enum], name: str) -> Enum:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """The rows an INSERT, UPDATE or DELETE touched. Session.execute is typed to return a Result;
+    for these statements it is a CursorResult, which counts them."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 class Base(DeclarativeBase):

@@ -45,8 +45,9 @@ try:  # the fast engine; without it, dkimpy signs
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+    HAVE_CRYPTOGRAPHY = True
 except ImportError:  # pragma: no cover - cryptography is a declared dependency
-    serialization = None
+    HAVE_CRYPTOGRAPHY = False
 
 RSA_SHA256 = b"rsa-sha256"
 ED25519_SHA256 = b"ed25519-sha256"
@@ -114,10 +115,10 @@ def _load_key(data: bytes):
         if len(seed) != 32:
             raise _error("la clé privée n'est ni une clé PEM ni une graine Ed25519 en base64.",
                          "the private key is neither a PEM key nor a base64 Ed25519 seed.")
-        key = ed25519.Ed25519PrivateKey.from_private_bytes(seed) if serialization else None
-        return ED25519_SHA256, key, base64.b64encode(seed)
+        seed_key = ed25519.Ed25519PrivateKey.from_private_bytes(seed) if HAVE_CRYPTOGRAPHY else None
+        return ED25519_SHA256, seed_key, base64.b64encode(seed)
     pem = data + b"\n"
-    if serialization is None:  # pragma: no cover
+    if not HAVE_CRYPTOGRAPHY:  # pragma: no cover
         return _load_key_with_dkimpy(pem)
     try:
         key = serialization.load_pem_private_key(pem, password=None)

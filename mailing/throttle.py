@@ -379,7 +379,7 @@ class FileBucketStore:
                 now = self._clock() if now is None else now
                 data = self._read(fd)
                 waits, states = _take_all(
-                    [tuple(data[b.key][:2]) if b.key in data else None for b in buckets], buckets, now)
+                    [(data[b.key][0], data[b.key][1]) if b.key in data else None for b in buckets], buckets, now)
                 if states:
                     for bucket, (tokens, stamp) in zip(buckets, states, strict=True):
                         data[bucket.key] = [tokens, stamp, stamp + (bucket.capacity - tokens) / bucket.rate]
