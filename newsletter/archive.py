@@ -43,9 +43,11 @@ def atom_feed(issues: list[Issue], link_for=None) -> bytes:
     feed.author({"name": "Lettre Parentalités", "email": settings.mail_from_address})
     feed.link(href=urls.absolute("/lettres/"), rel="alternate")
     feed.link(href=urls.absolute("/lettres/feed.atom"), rel="self")
-    updated = max((i.published_at for i in issues), default=datetime(2020, 1, 1, tzinfo=UTC))
+    updated = max((i.published_at for i in issues if i.published_at is not None),  # all are: published
+                  default=datetime(2020, 1, 1, tzinfo=UTC))
     feed.updated(updated)
     for issue in reversed(issues):  # feedgen prepends: add oldest first to list newest first
+        assert issue.numero is not None  # a published letter
         entry = feed.add_entry()
         entry.id(urls.absolute(urls.letter_path(issue.numero)))
         entry.title(f"Lettre Parentalités n°{issue.numero} : {issue.title}")

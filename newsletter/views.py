@@ -182,16 +182,20 @@ def move_down(issue_id: int, item_id: int):
 @redaction_bp.route("/numeros/<int:issue_id>/articles/<int:item_id>/retirer", methods=["POST"])
 @editor_required
 def remove_item(issue_id: int, item_id: int):
-    return _compose(issue_id, lambda issue: issue_service.remove_item(session(), issue, item_id)
-                    or _("Article retiré du numéro."))
+    def action(issue):
+        issue_service.remove_item(session(), issue, item_id)
+        return _("Article retiré du numéro.")
+    return _compose(issue_id, action)
 
 
 @redaction_bp.route("/numeros/<int:issue_id>/articles/<int:item_id>/rubrique", methods=["POST"])
 @editor_required
 def set_rubrique(issue_id: int, item_id: int):
     rubrique = request.form.get("rubrique", "")
-    return _compose(issue_id, lambda issue: issue_service.set_rubrique(session(), issue, item_id, rubrique)
-                    or _("Rubrique changée."))
+    def action(issue):
+        issue_service.set_rubrique(session(), issue, item_id, rubrique)
+        return _("Rubrique changée.")
+    return _compose(issue_id, action)
 
 
 @redaction_bp.route("/numeros/<int:issue_id>/apercu/email")
@@ -278,13 +282,19 @@ def unschedule(issue_id: int):
 @redaction_bp.route("/numeros/<int:issue_id>/pause", methods=["POST"])
 @editor_required
 def pause(issue_id: int):
-    return _compose(issue_id, lambda issue: mailout.pause(session(), issue) or _("Envoi mis en pause."))
+    def action(issue):
+        mailout.pause(session(), issue)
+        return _("Envoi mis en pause.")
+    return _compose(issue_id, action)
 
 
 @redaction_bp.route("/numeros/<int:issue_id>/reprendre", methods=["POST"])
 @editor_required
 def resume(issue_id: int):
-    return _compose(issue_id, lambda issue: mailout.resume(session(), issue) or _("Envoi repris."))
+    def action(issue):
+        mailout.resume(session(), issue)
+        return _("Envoi repris.")
+    return _compose(issue_id, action)
 
 
 @redaction_bp.route("/numeros/<int:issue_id>/annuler", methods=["POST"])
