@@ -150,14 +150,20 @@ def _escape_text(text: str) -> str:
     return _ENTITY.sub(r"\\&\1", _INLINE_SPECIALS.sub(r"\\\1", text))
 
 
+@dataclass
+class _OpenList:
+    kind: str  # "ul" or "ol"
+    count: int = 0  # items so far
+
+
 class _MarkdownWriter(HTMLParser):
     """Already-cleaned HTML (the small tag set above) → CommonMark."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.blocks: list[str] = []  # finished blocks
+        self.blocks: list[tuple[str, bool]] = []  # finished blocks, each with "is a list item"
         self.line: list[str] = []    # the block being written
-        self.lists: list[list] = []  # [kind, counter] per open list
+        self.lists: list[_OpenList] = []
         self.links: list[str | None] = []
         self.quote = 0
         self.pre = 0
@@ -192,12 +198,12 @@ class _MarkdownWriter(HTMLParser):
         if tag in _HEADINGS:
             self.line.append(_HEADINGS[tag])
         elif tag in ("ul", "ol"):
-            self.lists.append([tag, 0])
+            self.lists.append(_OpenList(tag))
         elif tag == "li":
             depth = max(len(self.lists) - 1, 0)
-            current = self.lists[-1] if self.lists else ["ul", 0]
-            current[1] += 1
-            self.line.append("   " * depth + (f"{current[1]}. " if current[0] == "ol" else "- "))
+            current = self.lists[-1] if self.lists else _OpenList("ul")
+            current.count += 1
+            self.line.append("   " * depth + (f"{current.count}. " if current.kind == "ol" else "- "))
             self.in_item = True
         elif tag == "blockquote":
             self.quote += 1
@@ -406,7 +412,7 @@ def describe_bozo(exc: BaseException | None, parsed) -> str:
     if name == "CharacterEncodingUnknown":
         return ("Flux mal formé : son encodage de caractères est inconnu ; des lettres accentuées "
                 "peuvent être mal lues.")
-    if name == "NonXMLContentType":
+    if name == "NonXMLContentType" and exc is not None:
         return (f"Le serveur ne présente pas le flux comme du XML ({_short(exc, 80)}) ; il a été lu "
                 "quand même.")
     if isinstance(exc, xml.sax.SAXParseException):
@@ -455,10 +461,10 @@ def poll_structure(db: Session, structure_id: int, fetch: Fetch | None = None) -
     feed's fault: failures are recorded on the structure."""
     fetch = fetch or http_fetch
     structure = db.get(Structure, structure_id)
-    if structure is None or not (structure.feed_url or "").strip():
+    url = (structure.feed_url or "").strip() if structure is not None else ""
+    if structure is None or not url:
         db.rollback()
         return PollResult(structure_id, "skipped")
-    url = structure.feed_url.strip()
     etag, modified = structure.feed_etag, structure.feed_modified
     db.rollback()  # no transaction stays open while the network is slow
 

@@ -561,6 +561,7 @@ def _actor_label(actor: User | None) -> str:
 
 def _save(db: Session, record: ActionRecord, actor: User | None, structures: _Structures,
           source_name: str) -> tuple[str, Contribution, list[str], Structure | None]:
+    assert record.structure is not None  # a record without one has an error and is skipped
     structure, created = structures.get(record.structure, record.departement)
     if created:
         db.flush()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import cast
 
 from sqlalchemy import (
     JSON,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     text,
 )
@@ -275,7 +277,9 @@ class ContributionFile(Base):
 # PostgreSQL only, created by migration 0005_directory_search. SQLite uses an FTS5 table instead.
 from contributions.fulltext import pg_contribution_document, pg_fiche_document  # noqa: E402
 
+# (Declarative maps each class to a Table, but types __table__ as any FromClause.)
 Index("ix_contributions_search_fr", text(pg_contribution_document()), postgresql_using="gin",
-      postgresql_where=text("kind = 'fiche_action'"), _table=Contribution.__table__).ddl_if(dialect="postgresql")
+      postgresql_where=text("kind = 'fiche_action'"),
+      _table=cast(Table, Contribution.__table__)).ddl_if(dialect="postgresql")
 Index("ix_fiches_action_search_fr", text(pg_fiche_document()), postgresql_using="gin",
-      _table=FicheAction.__table__).ddl_if(dialect="postgresql")
+      _table=cast(Table, FicheAction.__table__)).ddl_if(dialect="postgresql")
