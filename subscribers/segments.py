@@ -97,7 +97,7 @@ def condition(segment: dict | None) -> ColumnElement[bool]:
     segment = normalize(segment)
     if segment is None:
         return true()
-    parts = []
+    parts: list[ColumnElement[bool]] = []
     if segment.get("topics"):
         parts.append(topics_match(Subscriber.topics, *[literal(t) for t in segment["topics"]]))
     if segment.get("roles"):
