@@ -341,7 +341,7 @@ def import_group() -> None:
               help="Compte de la rédaction qui importe (inscrit dans l'historique des fiches).")
 def import_actions_command(file: Path, as_email: str | None) -> None:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
     from sqlalchemy import func, select
 
     _open_database()
@@ -354,7 +354,7 @@ def import_actions_command(file: Path, as_email: str | None) -> None:
     console = Console()
     progress = Progress(TextColumn("Import"), BarColumn(), MofNCompleteColumn(), console=console, transient=True,
                         disable=not console.is_terminal)
-    task = None
+    task: TaskID | None = None
 
     def start(total: int) -> None:
         nonlocal task
@@ -362,6 +362,7 @@ def import_actions_command(file: Path, as_email: str | None) -> None:
 
     def line(report_line) -> None:
         progress.console.print(str(report_line), markup=False, highlight=False, soft_wrap=True)
+        assert task is not None  # import_actions calls on_start before any on_line
         progress.advance(task)
 
     try:

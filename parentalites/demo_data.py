@@ -173,6 +173,7 @@ def _seed_events(db: Session, evening) -> None:
         ("Anne Chevalier", "Médiathèque Elsa-Triolet", "Bibliothécaire", 2),
     ]
     taken = 0
+    assert soiree.capacity is not None  # 12, set above
     for position, (name, structure, role, size) in enumerate(people, start=1):
         fits = taken + size <= soiree.capacity and position <= 6
         taken += size if fits else 0
