@@ -110,7 +110,7 @@ def set_password(db: Session, user: User, password: str) -> None:
 
 # --- Links sent by e-mail (services) ------------------------------------------------------------
 
-class LinkPurpose(str, enum.Enum):
+class LinkPurpose(enum.StrEnum):
     login = "login-link"
     invitation = "partner-invitation"
 
@@ -119,7 +119,7 @@ _MAX_AGE = {LinkPurpose.login: LOGIN_LINK_MAX_AGE, LinkPurpose.invitation: INVIT
 _PATHS = {LinkPurpose.login: "/connexion/lien/", LinkPurpose.invitation: "/connexion/invitation/"}
 
 
-class LinkProblem(str, enum.Enum):
+class LinkProblem(enum.StrEnum):
     expired = "expired"
     used = "used"
     invalid = "invalid"

@@ -23,7 +23,9 @@ from core.db import Base, UTCDateTime, utcnow
 from core.db import enum_column as _enum
 
 
-class StructureKind(str, enum.Enum):
+# Not a StrEnum, whose str() is the value: StructureForm(obj=structure) coerces the member with str()
+# ("StructureKind.caf"), which decides whether an edit POSTed without `kind` is refused (structure_views.edit).
+class StructureKind(str, enum.Enum):  # noqa: UP042
     centre_social = "centre_social"
     evs = "evs"
     association = "association"
@@ -67,7 +69,7 @@ class Structure(Base):
     members = relationship("User", back_populates="structure")
 
 
-class ContributionKind(str, enum.Enum):
+class ContributionKind(enum.StrEnum):
     actualite = "actualite"
     evenement = "evenement"
     fiche_action = "fiche_action"
@@ -84,7 +86,7 @@ KIND_LABELS = {
 }
 
 
-class ResourceKind(str, enum.Enum):
+class ResourceKind(enum.StrEnum):
     publication = "publication"
     guide = "guide"
     lien = "lien"
@@ -99,7 +101,7 @@ RESOURCE_KIND_LABELS = {
 }
 
 
-class ContributionStatus(str, enum.Enum):
+class ContributionStatus(enum.StrEnum):
     draft = "draft"
     submitted = "submitted"
     changes_requested = "changes_requested"
