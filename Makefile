@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: install demo test test-fast chromium translations messages
+.PHONY: install demo test test-fast lint chromium translations messages
 
 $(BIN)/parentalites: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ test: install chromium
 # The unit tier alone: no PostgreSQL, Redis, worker, browser nor SMTP server needed.
 test-fast: install
 	$(BIN)/pytest tests/unit
+
+# The layers (.importlinter), ruff and mypy (pyproject.toml): each must report nothing.
+lint: $(BIN)/parentalites
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # After changing user-visible strings: refresh the catalogues, then translate the new English entries.
 messages: $(BIN)/parentalites

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from datetime import timezone
+from datetime import UTC
 from functools import wraps
 
 from argon2 import PasswordHasher
@@ -110,7 +110,7 @@ def set_password(db: Session, user: User, password: str) -> None:
 
 # --- Links sent by e-mail (services) ------------------------------------------------------------
 
-class LinkPurpose(str, enum.Enum):
+class LinkPurpose(enum.StrEnum):
     login = "login-link"
     invitation = "partner-invitation"
 
@@ -119,7 +119,7 @@ _MAX_AGE = {LinkPurpose.login: LOGIN_LINK_MAX_AGE, LinkPurpose.invitation: INVIT
 _PATHS = {LinkPurpose.login: "/connexion/lien/", LinkPurpose.invitation: "/connexion/invitation/"}
 
 
-class LinkProblem(str, enum.Enum):
+class LinkProblem(enum.StrEnum):
     expired = "expired"
     used = "used"
     invalid = "invalid"
@@ -134,7 +134,7 @@ class LinkError(Exception):
 
 def login_fingerprint(user: User) -> str:
     """Changes whenever the account logs in: a link that carries it works once."""
-    stamp = user.last_login_at.astimezone(timezone.utc).isoformat() if user.last_login_at else "-"
+    stamp = user.last_login_at.astimezone(UTC).isoformat() if user.last_login_at else "-"
     return hashlib.sha256(f"{user.id}|{user.email}|{stamp}".encode()).hexdigest()[:24]
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.db import Base, UTCDateTime, enum_column, utcnow
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     partner = "partner"
     editor = "editor"
     admin = "admin"

@@ -106,8 +106,9 @@ TITLE_HEADS = ["Café des parents", "Atelier parents-enfants", "Jardin partagé"
                "Marche santé", "Potager des écoliers", "Bourse aux vêtements", "Théâtre forum",
                "Week-end en famille", "Conférence-débat sur les écrans", "Ruches pédagogiques",
                "Apprendre à nager en famille", "Soutien scolaire", "Bébés lecteurs", "Jardins familiaux"]
-TITLE_TAILS = ["", "", "", " du mercredi", " au pied des tours", " du samedi matin", " pour les familles monoparentales",
-               " avec les grands-parents", " en soirée", " des Quatre-Chemins", " : un outil de lien social",
+TITLE_TAILS = ["", "", "", " du mercredi", " au pied des tours", " du samedi matin",
+               " pour les familles monoparentales", " avec les grands-parents", " en soirée", " des Quatre-Chemins",
+               " : un outil de lien social",
                " pendant l'été", " à la médiathèque", " et santé", " des collégiens"]
 
 PLURAL_SUBJECTS = ["Les parents", "Des familles", "Les habitants du quartier", "Les enfants", "Les adolescents",
@@ -157,14 +158,18 @@ SLOTS = {
                   "un temps d'éveil pour les bébés", "un soutien scolaire"],
     "repas": ["équilibrés", "du monde", "de saison", "à petit budget", "partagés"],
     "partenaire": PARTNERS,
-    "constat": ["pas assez de places d'accueil pour les tout-petits", "des familles isolées qui ne sortent pas du quartier",
+    "constat": ["pas assez de places d'accueil pour les tout-petits",
+                "des familles isolées qui ne sortent pas du quartier",
                 "des parents démunis face aux écrans", "peu de lieux conviviaux pour les parents",
-                "des difficultés scolaires dès le CP", "un accès aux soins difficile", "des jeunes désœuvrés pendant l'été",
-                "des mères seules avec de jeunes enfants", "une crèche saturée et une longue liste d'attente"],
-    "objectif": ["rompre l'isolement des familles", "renforcer le lien social", "soutenir les parents dans leur rôle éducatif",
+                "des difficultés scolaires dès le CP", "un accès aux soins difficile",
+                "des jeunes désœuvrés pendant l'été", "des mères seules avec de jeunes enfants",
+                "une crèche saturée et une longue liste d'attente"],
+    "objectif": ["rompre l'isolement des familles", "renforcer le lien social",
+                 "soutenir les parents dans leur rôle éducatif",
                  "favoriser la réussite scolaire", "valoriser les compétences des habitants",
-                 "prévenir les risques liés aux écrans", "améliorer l'accès aux droits", "développer l'autonomie des jeunes",
-                 "encourager la mixité sociale", "promouvoir une alimentation saine", "accompagner la parentalité",
+                 "prévenir les risques liés aux écrans", "améliorer l'accès aux droits",
+                 "développer l'autonomie des jeunes", "encourager la mixité sociale",
+                 "promouvoir une alimentation saine", "accompagner la parentalité",
                  "offrir des vacances aux familles qui ne partent pas"],
 }
 RARE_SENTENCES = [  # a few fiches only: the rare queries
@@ -183,7 +188,8 @@ PERSPECTIVES = ["Étendre l'action à {k} quartiers voisins.", "Ouvrir une deuxi
                 "Associer davantage les collèges.", "Former des parents relais.",
                 "Créer un guide des ressources pour les familles."]
 FINANCES = ["Prestation de service de la CAF ({n} €).", "Subvention du Conseil départemental.",
-            "Réaap : {n} € par an.", "Participation des familles : {m} € par séance.", "Fonds propres du centre social."]
+            "Réaap : {n} € par an.", "Participation des familles : {m} € par séance.",
+            "Fonds propres du centre social."]
 END_REASONS = ["Fin du financement.", "Le terrain a été repris par la ville.", "L'animatrice est partie.",
                "Le projet a atteint ses objectifs."]
 
@@ -296,8 +302,8 @@ def generate_csv(path: Path, count: int, seed: int) -> int:
                 w.maybe(0.5, lambda: w.fill(rng.choice(RESULTS)) + " " + w.paragraph(0, 1)),
                 w.maybe(0.4, lambda: w.fill(rng.choice(LIMITS))),
                 w.maybe(0.5, lambda: w.fill(rng.choice(PERSPECTIVES))),
-                w.maybe(0.2, lambda: f"plaquette-{slug}.pdf"),
-                w.maybe(0.7, lambda: f"accueil@{slug}.example.org"),
+                w.maybe(0.2, lambda slug=slug: f"plaquette-{slug}.pdf"),
+                w.maybe(0.7, lambda slug=slug: f"accueil@{slug}.example.org"),
             ]
             out.writerow(row)
     return path.stat().st_size
@@ -399,8 +405,9 @@ def _like_where(db, q: str) -> tuple[str, dict]:
     for n, word in enumerate(q.split()):
         params[f"w{n}"] = f"%{word}%"
         where.append(f"(c.title {like} :w{n} OR f.summary {like} :w{n} OR f.description {like} :w{n})")
-    return ("FROM contributions c JOIN fiches_action f ON f.contribution_id = c.id "
-            f"WHERE c.kind = 'fiche_action' AND c.status IN ({visible_statuses_sql()}) AND " + " AND ".join(where)), params
+    sql = ("FROM contributions c JOIN fiches_action f ON f.contribution_id = c.id "
+           f"WHERE c.kind = 'fiche_action' AND c.status IN ({visible_statuses_sql()}) AND " + " AND ".join(where))
+    return sql, params
 
 
 def naive_search(db, q: str, per_page: int = 20):
@@ -451,17 +458,19 @@ def bench_queries(queries: list[str], repeat: int, budget: float) -> list[dict]:
     from core.db import session
     rows = []
     for q in queries:
-        fts_times, page = timed(lambda db: directory_search(db, q), repeat, budget)
+        fts_times, page = timed(lambda db, q=q: directory_search(db, q), repeat, budget)
         # Diagnostic only: the search's own warm-up has warmed what it reads; one run may do.
-        match_times, _ = timed(lambda db: directory.matching_ids(db, q), repeat, budget, warm_up=False, min_runs=1)
-        naive_times, (naive_total, _page) = timed(lambda db: naive_search(db, q), repeat, budget)
+        match_times, _ = timed(lambda db, q=q: directory.matching_ids(db, q), repeat, budget,
+                               warm_up=False, min_runs=1)
+        naive_times, (naive_total, _page) = timed(lambda db, q=q: naive_search(db, q), repeat, budget)
         db = session()
         fts_set = set(directory.matching_ids(db, q) or {})
         like_set = naive_ids(db, q)
         session.remove()
         assert len(fts_set) == page.total and len(like_set) == naive_total
         rows.append({
-            "q": q, "runs": len(fts_times), "fts_n": page.total, "like_n": naive_total, "common": len(fts_set & like_set),
+            "q": q, "runs": len(fts_times), "fts_n": page.total, "like_n": naive_total,
+            "common": len(fts_set & like_set),
             "fts_med": statistics.median(fts_times), "fts_p95": percentile(fts_times, 0.95),
             "match_med": statistics.median(match_times),
             "like_med": statistics.median(naive_times), "like_p95": percentile(naive_times, 0.95),
@@ -493,14 +502,14 @@ def bench_page(q: str, repeat: int, budget: float, expected_total: int) -> list[
 
 def print_table(backend: str, rows: list[dict]) -> float:
     print(f"\n{backend}: search, page 1 of 20 (ms; median and p95 of the timed runs)")
-    header = (f"{'query':<20} {'runs':>4} {'FTS n':>6} {'LIKE n':>6} {'common':>6} | {'search':>8} {'p95':>8} {'(match)':>8} | "
-              f"{'LIKE':>8} {'p95':>8} | {'ratio':>6}")
+    header = (f"{'query':<20} {'runs':>4} {'FTS n':>6} {'LIKE n':>6} {'common':>6} | "
+              f"{'search':>8} {'p95':>8} {'(match)':>8} | {'LIKE':>8} {'p95':>8} | {'ratio':>6}")
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['q']:<20} {r['runs']:>4} {r['fts_n']:>6} {r['like_n']:>6} {r['common']:>6} | {r['fts_med'] * 1000:>8.1f} "
-              f"{r['fts_p95'] * 1000:>8.1f} {r['match_med'] * 1000:>8.1f} | {r['like_med'] * 1000:>8.1f} "
-              f"{r['like_p95'] * 1000:>8.1f} | {r['fts_med'] / r['like_med']:>6.2f}")
+        print(f"{r['q']:<20} {r['runs']:>4} {r['fts_n']:>6} {r['like_n']:>6} {r['common']:>6} | "
+              f"{r['fts_med'] * 1000:>8.1f} {r['fts_p95'] * 1000:>8.1f} {r['match_med'] * 1000:>8.1f} | "
+              f"{r['like_med'] * 1000:>8.1f} {r['like_p95'] * 1000:>8.1f} | {r['fts_med'] / r['like_med']:>6.2f}")
     total_fts = sum(r["fts_med"] for r in rows)
     total_like = sum(r["like_med"] for r in rows)
     total_match = sum(r["match_med"] for r in rows)
@@ -518,8 +527,9 @@ def run_backend(backend: str, url: str, data_dir: Path, csv_path: Path, args) ->
     result: dict = {}
     try:
         imported = import_csv(csv_path, args.fiches)
-        print(f"import_actions: {imported['summary']} in {imported['seconds']:.1f} s = {imported['rate']:.0f} records/s "
-              f"(parsing the CSV alone: {imported['parse_seconds']:.1f} s)", flush=True)
+        print(f"import_actions: {imported['summary']} in {imported['seconds']:.1f} s = "
+              f"{imported['rate']:.0f} records/s (parsing the CSV alone: {imported['parse_seconds']:.1f} s)",
+              flush=True)
         result["import_rate"] = imported["rate"]
         if backend == "pg":
             print(f"VACUUM ANALYZE after the load: {vacuum_analyze():.1f} s", flush=True)
@@ -534,9 +544,9 @@ def run_backend(backend: str, url: str, data_dir: Path, csv_path: Path, args) ->
         page_times = bench_page(args.page_query, args.repeat, args.budget, page_total)
         result["page_median"] = statistics.median(page_times)
         search_median = next((r["fts_med"] for r in rows if r["q"] == args.page_query), None)
-        print(f"\nGET /actions/?q={args.page_query} (test client, {page_total} results, {len(page_times)} runs): median "
-              f"{result['page_median'] * 1000:.1f} ms, p95 {percentile(page_times, 0.95) * 1000:.1f} ms"
-              + (f" (directory.search alone, in the table above: {search_median * 1000:.1f} ms)" if search_median else ""))
+        alone = f" (directory.search alone, in the table above: {search_median * 1000:.1f} ms)" if search_median else ""
+        print(f"\nGET /actions/?q={args.page_query} (test client, {page_total} results, {len(page_times)} runs): "
+              f"median {result['page_median'] * 1000:.1f} ms, p95 {percentile(page_times, 0.95) * 1000:.1f} ms" + alone)
     finally:
         release_database()
     return result
@@ -573,8 +583,8 @@ def main() -> int:
                 finally:
                     pg_drop(name)
             elif backend == "sqlite":
-                results["sqlite"] = run_backend("sqlite", f"sqlite:///{work / 'directory.sqlite'}", work / "data-sqlite",
-                                                csv_path, args)
+                results["sqlite"] = run_backend("sqlite", f"sqlite:///{work / 'directory.sqlite'}",
+                                                work / "data-sqlite", csv_path, args)
             else:
                 parser.error(f"unknown backend {backend!r}")
     finally:

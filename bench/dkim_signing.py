@@ -15,7 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -66,7 +66,7 @@ def fake_issue(items: int) -> Issue:
         contribution = Contribution(
             kind=ContributionKind.evenement if n % 3 == 0 else ContributionKind.actualite,
             title=f"Ateliers parents-enfants n°{n} : ça reprend à la médiathèque", structure=structure,
-            event_start=datetime(2026, 3, 4, 14, 0, tzinfo=timezone.utc) if n % 3 == 0 else None,
+            event_start=datetime(2026, 3, 4, 14, 0, tzinfo=UTC) if n % 3 == 0 else None,
             place="Médiathèque Louise-Michel", body_md=BODY,
             link=f"https://tilleuls.example/ateliers/{n}" if n % 2 else None)
         issue.items.append(IssueItem(rubrique=RUBRIQUES[n % len(RUBRIQUES)][0], contribution=contribution, position=n))
@@ -117,7 +117,8 @@ def main() -> None:
         assert dkim.verify(signer.sign(sample), dnsfunc=dnsfunc), f"{signer} made a signature that does not verify"
 
     print(f"message: {len(sample) / 1024:.1f} KiB ({len(sample)} bytes), RSA 2048, relaxed/relaxed, "
-          f"{args.seconds:g} s per line in {args.rounds} rounds, Python {sys.version.split()[0]}, dkimpy {dkim_version()}")
+          f"{args.seconds:g} s per line in {args.rounds} rounds, "
+          f"Python {sys.version.split()[0]}, dkimpy {dkim_version()}")
     rows = [
         ("build_message, no signing", lambda: make()),
         ("build_message + dkim.sign (dkimpy)", lambda: library.sign(make())),

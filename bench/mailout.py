@@ -97,7 +97,8 @@ def seed(subscribers: int):
         issues.add_item(db, issue, c, RUBRIQUES[n % len(RUBRIQUES)][0])
     db.execute(__import__("sqlalchemy").text(
         "INSERT INTO subscribers (email, name, structure_name, status, unsubscribe_token, created_at) "
-        "SELECT 'pro' || g || '@bench.example.org', 'Professionnel·le ' || g, '', 'active', md5(g::text || random()::text), now() "
+        "SELECT 'pro' || g || '@bench.example.org', 'Professionnel·le ' || g, '', 'active', "
+        "md5(g::text || random()::text), now() "
         "FROM generate_series(1, :n) AS g"), {"n": subscribers})
     db.commit()
     return db, issue
@@ -116,14 +117,15 @@ def message_size(db, issue) -> int:
 def naive_loop(port: int, count: int, issue) -> float:
     """The baseline of the issue: an EmailMessage per recipient, one reused smtplib connection."""
     from core import urls
-    from mailing.mime import build_message
     from mailing import engine
+    from mailing.mime import build_message
     letter = engine.CompiledLetter(issue.subject, issue.compiled_html, issue.compiled_text)
     client = smtplib.SMTP("127.0.0.1", port)
     started = time.perf_counter()
     for n in range(count):
         url = urls.absolute(urls.unsubscribe_path(f"token{n}"))
-        html_body, text_body = letter.render({"greeting": f"Bonjour Pro {n},", "unsubscribe_url": url, "preferences_url": url})
+        html_body, text_body = letter.render(
+            {"greeting": f"Bonjour Pro {n},", "unsubscribe_url": url, "preferences_url": url})
         message = build_message(to=f"pro{n}@bench.example.org", subject=letter.subject, text=text_body,
                                 html=html_body, message_id=f"<naive.{n}@bench>", headers=engine.letter_headers(url))
         client.sendmail("lettre@parentalites.example.org", [f"pro{n}@bench.example.org"], message)
@@ -141,9 +143,10 @@ class Workers:
     def start(self, command: str = "worker", concurrency: int = 2) -> subprocess.Popen:
         extra = ["--concurrency", str(concurrency)] if command == "worker" else []
         log = self.log_dir / f"{command}-{len(self.processes)}.log"
-        process = subprocess.Popen([sys.executable, "-m", "parentalites.cli", command, *extra, "--loglevel", "WARNING"],
-                                   cwd=ROOT, env=os.environ.copy(), stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        with open(log, "wb") as output:  # the child writes to its own copy of the descriptor
+            process = subprocess.Popen(
+                [sys.executable, "-m", "parentalites.cli", command, *extra, "--loglevel", "WARNING"],
+                cwd=ROOT, env=os.environ.copy(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append(process)
         return process
 

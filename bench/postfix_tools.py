@@ -34,7 +34,8 @@ class Sink:
         args = [str(self.sbin / "smtp-sink"), "-c", f"127.0.0.1:{port}", str(backlog)]
         if os.geteuid() == 0:
             args[1:1] = ["-u", "nobody"]
-        self.process = subprocess.Popen(args, env=self.env, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT)
+        with open(self.log, "wb") as output:  # the child writes to its own copy of the descriptor
+            self.process = subprocess.Popen(args, env=self.env, stdout=output, stderr=subprocess.STDOUT)
         time.sleep(0.3)
 
     def count(self) -> int:

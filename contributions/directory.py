@@ -94,10 +94,9 @@ def parse_query(q: str | None) -> Query:
         body = chunk[1:] if negated else chunk
         quoted = body.startswith('"')
         body = body.strip('"')
-        if not quoted and not negated and body == "or":
-            if group:
-                pending_or = True
-                continue
+        if not quoted and not negated and body == "or" and group:
+            pending_or = True
+            continue
         words = lexemes(body)
         while words and words[0] == GAP:
             words.pop(0)
@@ -374,8 +373,9 @@ class DirectoryPage:
 
 def _row_values(row) -> dict[str, list[str]]:
     status = row.action_status
+    departement = row.departement or row.structure_departement
     return {
-        "departement": [row.departement or row.structure_departement] if (row.departement or row.structure_departement) else [],
+        "departement": [departement] if departement else [],
         "dimension": [row.dimension] if row.dimension else [],
         "mot_cle": [v for v in _as_list(row.keywords) if v],
         "public": [v for v in _as_list(row.public) if v],

@@ -2,7 +2,7 @@
 /actions/feed.atom (the new fiches). Only accepted or published fiches are shown."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
 from feedgen.feed import FeedGenerator
@@ -80,8 +80,8 @@ def fiche(contribution_id: int):
                          if i.startswith(INITIATIVE_DETAIL_PREFIX)]
     # The body is the fiche's presentation when the partner wrote it there; an import copies the
     # summary into it, which is then shown once.
-    body = contribution.body_md if contribution.body_md and (
-        fiche is None or contribution.body_md.strip() not in ((fiche.summary or "").strip(), (fiche.description or "").strip())) else None
+    copied = () if fiche is None else ((fiche.summary or "").strip(), (fiche.description or "").strip())
+    body = contribution.body_md if contribution.body_md and contribution.body_md.strip() not in copied else None
     return render_template("directory/fiche.html", c=contribution, fiche=fiche, body=body,
                            initiative=initiative, initiative_detail=initiative_detail,
                            sections=TEXT_SECTIONS, status_labels=STATUS_TITLES)
@@ -114,7 +114,7 @@ def feed():
     generator.author({"name": "Lettre Parentalités", "email": settings.mail_from_address})
     generator.link(href=urls.absolute("/actions/"), rel="alternate")
     generator.link(href=urls.absolute("/actions/feed.atom"), rel="self")
-    generator.updated(max((c.updated_at for c in fiches), default=datetime(2020, 1, 1, tzinfo=timezone.utc)))
+    generator.updated(max((c.updated_at for c in fiches), default=datetime(2020, 1, 1, tzinfo=UTC)))
     for c in reversed(fiches):  # feedgen prepends: oldest first gives newest first
         entry = generator.add_entry()
         link = urls.absolute(f"/actions/{c.id}/")

@@ -24,7 +24,7 @@ import xml.sax
 from calendar import timegm
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import feedparser
@@ -150,14 +150,20 @@ def _escape_text(text: str) -> str:
     return _ENTITY.sub(r"\\&\1", _INLINE_SPECIALS.sub(r"\\\1", text))
 
 
+@dataclass
+class _OpenList:
+    kind: str  # "ul" or "ol"
+    count: int = 0  # items so far
+
+
 class _MarkdownWriter(HTMLParser):
     """Already-cleaned HTML (the small tag set above) → CommonMark."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.blocks: list[str] = []  # finished blocks
+        self.blocks: list[tuple[str, bool]] = []  # finished blocks, each with "is a list item"
         self.line: list[str] = []    # the block being written
-        self.lists: list[list] = []  # [kind, counter] per open list
+        self.lists: list[_OpenList] = []
         self.links: list[str | None] = []
         self.quote = 0
         self.pre = 0
@@ -192,12 +198,12 @@ class _MarkdownWriter(HTMLParser):
         if tag in _HEADINGS:
             self.line.append(_HEADINGS[tag])
         elif tag in ("ul", "ol"):
-            self.lists.append([tag, 0])
+            self.lists.append(_OpenList(tag))
         elif tag == "li":
             depth = max(len(self.lists) - 1, 0)
-            current = self.lists[-1] if self.lists else ["ul", 0]
-            current[1] += 1
-            self.line.append("   " * depth + (f"{current[1]}. " if current[0] == "ol" else "- "))
+            current = self.lists[-1] if self.lists else _OpenList("ul")
+            current.count += 1
+            self.line.append("   " * depth + (f"{current.count}. " if current.kind == "ol" else "- "))
             self.in_item = True
         elif tag == "blockquote":
             self.quote += 1
@@ -362,7 +368,7 @@ def _entry_date(entry) -> datetime | None:
         value = entry.get(name)
         if value:
             try:
-                return datetime.fromtimestamp(timegm(value), tz=timezone.utc)
+                return datetime.fromtimestamp(timegm(value), tz=UTC)
             except (OverflowError, ValueError, TypeError, OSError):
                 continue
     return None
@@ -406,7 +412,7 @@ def describe_bozo(exc: BaseException | None, parsed) -> str:
     if name == "CharacterEncodingUnknown":
         return ("Flux mal formé : son encodage de caractères est inconnu ; des lettres accentuées "
                 "peuvent être mal lues.")
-    if name == "NonXMLContentType":
+    if name == "NonXMLContentType" and exc is not None:
         return (f"Le serveur ne présente pas le flux comme du XML ({_short(exc, 80)}) ; il a été lu "
                 "quand même.")
     if isinstance(exc, xml.sax.SAXParseException):
@@ -460,10 +466,10 @@ def poll_structure(db: Session, structure_id: int, fetch: Fetch | None = None) -
 
 def _poll(db: Session, structure_id: int, fetch: Fetch) -> PollResult:
     structure = db.get(Structure, structure_id)
-    if structure is None or not (structure.feed_url or "").strip():
+    url = (structure.feed_url or "").strip() if structure is not None else ""
+    if structure is None or not url:
         db.rollback()
         return PollResult(structure_id, "skipped")
-    url = structure.feed_url.strip()
     etag, modified = structure.feed_etag, structure.feed_modified
     db.rollback()  # no transaction stays open while the network is slow
 
@@ -633,7 +639,8 @@ def poll_all(db: Session, fetch: Fetch | None = None, *, only_due: bool = True) 
         except Exception as exc:  # noqa: BLE001  one broken feed never blocks the others
             db.rollback()
             log.exception("feed of structure %s: unexpected error", structure_id)
-            results.append(_failed(db, structure_id, f"Erreur interne pendant la lecture du flux ({type(exc).__name__})."))
+            results.append(_failed(db, structure_id,
+                                   f"Erreur interne pendant la lecture du flux ({type(exc).__name__})."))
             db.commit()  # recorded in its own transaction, as a poll's outcome is: the next poll rolls back
     return results
 

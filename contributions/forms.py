@@ -73,7 +73,8 @@ class BaseContributionForm(FlaskForm):
     kind_value: ContributionKind
     submitting = True
 
-    title = StringField(_l("Titre"), validators=[DataRequired(message=_l("Le titre est obligatoire.")), Length(max=300)])
+    title = StringField(_l("Titre"),
+                        validators=[DataRequired(message=_l("Le titre est obligatoire.")), Length(max=300)])
     body_md = TextAreaField(_l("Texte"), validators=[
         RequiredToSubmit(_l("Le texte est obligatoire.")), Length(max=20000)], description=MARKDOWN_HELP)
     link = URLField(_l("Lien (facultatif)"), validators=[
@@ -188,7 +189,8 @@ class FicheActionForm(BaseContributionForm):
                             validators=[Optional(), Length(max=20000)], description=MARKDOWN_HELP)
     public = _text(_l("Public"), _join(_l("Par exemple : Parents, Enfants, Adultes. "), LIST_HELP), max_length=2000)
     partners = _text(_l("Partenaires de l'action"), LIST_HELP, max_length=4000)
-    partners_description = _text(_l("Avec qui cette action a-t-elle été menée ? (description générale)"), MARKDOWN_SHORT)
+    partners_description = _text(_l("Avec qui cette action a-t-elle été menée ? (description générale)"),
+                                 MARKDOWN_SHORT)
     financial_resources = _text(_l("Ressources financières mobilisées pour cette action"), MARKDOWN_SHORT)
     people_mobilised = _text(_l("Nombre de personnes mobilisées pour cette action"),
                              _join(_l("Professionnels, bénévoles, habitants… "), MARKDOWN_SHORT))

@@ -331,19 +331,6 @@ def parse_export(content: str) -> Iterator[ActionRecord]:
         position = -1  # labels only move forward: a value line that looks like an earlier label is text
         current: str | None = None
         buffer: list[str] = []
-
-        def flush() -> None:
-            if current is None:
-                return
-            kind = EXPORT_KINDS[current]
-            if kind == "list":
-                values[current] = _clean_list(buffer)
-            elif kind == "single":
-                items = _clean_list(buffer)
-                values[current] = ", ".join(items) or None
-            else:
-                values[current] = _clean_text(buffer)
-
         for line in lines[begin + 2:end]:
             key = _is_label(line)
             found = None
@@ -353,12 +340,26 @@ def parse_export(content: str) -> Iterator[ActionRecord]:
                         found = index
                         break
             if found is not None:
-                flush()
+                _store_field(values, current, buffer)
                 position, current, buffer = found, EXPORT_LABELS[found][0], []
             else:
                 buffer.append(line)
-        flush()
+        _store_field(values, current, buffer)
         yield _finish(record, values)
+
+
+def _store_field(values: dict, key: str | None, lines: list[str]) -> None:
+    """The lines read under the label `key` become its value (nothing before the first label)."""
+    if key is None:
+        return
+    kind = EXPORT_KINDS[key]
+    if kind == "list":
+        values[key] = _clean_list(lines)
+    elif kind == "single":
+        items = _clean_list(lines)
+        values[key] = ", ".join(items) or None
+    else:
+        values[key] = _clean_text(lines)
 
 
 # --- CSV -------------------------------------------------------------------------------------------
@@ -415,7 +416,8 @@ def parse_csv(content: str, notes: list[str] | None = None) -> Iterator[ActionRe
                 continue
             if len(row) != len(header):
                 last_line = position + reader.line_num
-                title = row[title_index].strip().splitlines()[0] if len(row) > title_index and row[title_index].strip() else ""
+                cell = row[title_index].strip() if len(row) > title_index else ""
+                title = cell.splitlines()[0] if cell else ""
                 yield ActionRecord(line=first_line, title=title,
                                    error=f"ligne cassée : {len(row)} colonnes au lieu de {len(header)}")
                 if last_line > first_line:  # a stray quote swallowed the next lines: read them again
@@ -427,7 +429,7 @@ def parse_csv(content: str, notes: list[str] | None = None) -> Iterator[ActionRe
 
 def _csv_record(line: int, row: list[str], columns: list[str | None]) -> ActionRecord:
     values: dict = {}
-    for key, cell in zip(columns, row):
+    for key, cell in zip(columns, row, strict=True):  # the caller checked len(row) == len(header)
         if key is None:
             continue
         cell = cell.strip()
@@ -559,6 +561,7 @@ def _actor_label(actor: User | None) -> str:
 
 def _save(db: Session, record: ActionRecord, actor: User | None, structures: _Structures,
           source_name: str) -> tuple[str, Contribution, list[str], Structure | None]:
+    assert record.structure is not None  # a record without one has an error and is skipped
     structure, created = structures.get(record.structure, record.departement)
     if created:
         db.flush()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import cast
 
 from sqlalchemy import (
     JSON,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     text,
 )
@@ -21,7 +23,9 @@ from core.db import Base, UTCDateTime, utcnow
 from core.db import enum_column as _enum
 
 
-class StructureKind(str, enum.Enum):
+# Not a StrEnum, whose str() is the value: StructureForm(obj=structure) coerces the member with str()
+# ("StructureKind.caf"), which decides whether an edit POSTed without `kind` is refused (structure_views.edit).
+class StructureKind(str, enum.Enum):  # noqa: UP042
     centre_social = "centre_social"
     evs = "evs"
     association = "association"
@@ -65,7 +69,7 @@ class Structure(Base):
     members = relationship("User", back_populates="structure")
 
 
-class ContributionKind(str, enum.Enum):
+class ContributionKind(enum.StrEnum):
     actualite = "actualite"
     evenement = "evenement"
     fiche_action = "fiche_action"
@@ -82,7 +86,7 @@ KIND_LABELS = {
 }
 
 
-class ResourceKind(str, enum.Enum):
+class ResourceKind(enum.StrEnum):
     publication = "publication"
     guide = "guide"
     lien = "lien"
@@ -97,7 +101,7 @@ RESOURCE_KIND_LABELS = {
 }
 
 
-class ContributionStatus(str, enum.Enum):
+class ContributionStatus(enum.StrEnum):
     draft = "draft"
     submitted = "submitted"
     changes_requested = "changes_requested"
@@ -275,7 +279,9 @@ class ContributionFile(Base):
 # PostgreSQL only, created by migration 0005_directory_search. SQLite uses an FTS5 table instead.
 from contributions.fulltext import pg_contribution_document, pg_fiche_document  # noqa: E402
 
+# (Declarative maps each class to a Table, but types __table__ as any FromClause.)
 Index("ix_contributions_search_fr", text(pg_contribution_document()), postgresql_using="gin",
-      postgresql_where=text("kind = 'fiche_action'"), _table=Contribution.__table__).ddl_if(dialect="postgresql")
+      postgresql_where=text("kind = 'fiche_action'"),
+      _table=cast(Table, Contribution.__table__)).ddl_if(dialect="postgresql")
 Index("ix_fiches_action_search_fr", text(pg_fiche_document()), postgresql_using="gin",
-      _table=FicheAction.__table__).ddl_if(dialect="postgresql")
+      _table=cast(Table, FicheAction.__table__)).ddl_if(dialect="postgresql")

@@ -85,7 +85,8 @@ def create():
     if form.validate_on_submit():
         structure = _save(form, None)
         if structure is not None:
-            flash(_("Structure « %(name)s » créée. Invitez maintenant ses partenaires.", name=structure.name), "success")
+            flash(_("Structure « %(name)s » créée. Invitez maintenant ses partenaires.", name=structure.name),
+                  "success")
             return redirect(url_for(".show", structure_id=structure.id))
     return render_template("structures/form.html", form=form, structure=None), 422 if form.errors else 200
 

@@ -147,6 +147,7 @@ def process_image(raw: bytes, filename: str | None, alt_text: str | None) -> Pro
                           "personnes aveugles et s'affiche quand l'image ne se charge pas.",
                           field="upload_alt")
     source_format = image.format
+    assert source_format is not None  # one of IMAGE_FORMATS, checked above
     clean = _pixels_only(image)
     web = _fit(clean, WEB_MAX_SIDE)
     content_type, extension = IMAGE_FORMATS[source_format]

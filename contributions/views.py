@@ -99,7 +99,8 @@ def _data(form: BaseContributionForm) -> services.ContributionData:
         link=_text(form.link.data))
     if "event_start" in form:
         data.event_start, data.event_end = paris(form.event_start.data), paris(form.event_end.data)
-        data.place, data.audience, data.contact = _text(form.place.data), _text(form.audience.data), _text(form.contact.data)
+        data.place, data.audience = _text(form.place.data), _text(form.audience.data)
+        data.contact = _text(form.contact.data)
     if "deadline" in form:
         data.deadline = form.deadline.data
     if "resource_kind" in form:
@@ -124,7 +125,8 @@ def _fill(form: BaseContributionForm, contribution: Contribution) -> None:
     form.title.data, form.body_md.data, form.link.data = contribution.title, contribution.body_md, contribution.link
     if "event_start" in form:
         form.event_start.data, form.event_end.data = local(contribution.event_start), local(contribution.event_end)
-        form.place.data, form.audience.data, form.contact.data = contribution.place, contribution.audience, contribution.contact
+        form.place.data, form.audience.data = contribution.place, contribution.audience
+        form.contact.data = contribution.contact
     if "deadline" in form:
         form.deadline.data = contribution.deadline
     if "resource_kind" in form:
@@ -323,7 +325,8 @@ def review(contribution_id: int):
         except services.ModerationError as exc:
             form.comment.errors.append(str(exc))
         else:
-            flash(_("Décision enregistrée : %(status)s. Le partenaire est prévenu par e-mail.", status=contribution.status_label), "success")
+            flash(_("Décision enregistrée : %(status)s. Le partenaire est prévenu par e-mail.",
+                    status=contribution.status_label), "success")
             return redirect(url_for(".queue"))
     return render_template("moderation/review.html", contribution=contribution, form=form,
                            rubrique_label=dict(RUBRIQUES).get(services.default_rubrique(contribution.kind)),

@@ -9,11 +9,12 @@ returns), a command (parentalites/cli.py). Services only flush; the few that mus
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData, create_engine, event, make_url
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import DeclarativeBase, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -39,14 +40,14 @@ class UTCDateTime(TypeDecorator):
         if value is not None:
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column")
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
             if dialect.name == "sqlite":
                 value = value.replace(tzinfo=None)
         return value
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 
@@ -57,7 +58,14 @@ def enum_column(cls: type[enum.Enum], name: str) -> Enum:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """The rows an INSERT, UPDATE or DELETE touched. Session.execute is typed to return a Result;
+    for these statements it is a CursorResult, which counts them."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 class Base(DeclarativeBase):

@@ -13,4 +13,5 @@ class EmptyForm(FlaskForm):
 
 class TestSendForm(FlaskForm):
     """One address to send a test copy of a letter or an invitation to."""
-    address = EmailField(_l("Adresse de test"), validators=[DataRequired(), Email(message=_l("Adresse e-mail invalide."))])
+    address = EmailField(_l("Adresse de test"),
+                         validators=[DataRequired(), Email(message=_l("Adresse e-mail invalide."))])

@@ -9,12 +9,15 @@ import contextvars
 import json
 import logging
 import logging.config
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("parentalites_log_context", default={})
+# Read-only: each log_context/bind_context sets a new mapping, none is changed in place.
+_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "parentalites_log_context", default=MappingProxyType({}))
 
 
 @contextmanager
@@ -44,7 +47,7 @@ class ContextFilter(logging.Filter):
     """Puts the current context on the record: `record.context` (dict) and `record.context_text`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = _context.get()
+        context = dict(_context.get())
         record.context = context
         record.context_text = (" [" + " ".join(f"{k}={v}" for k, v in context.items()) + "]") if context else ""
         return True
@@ -55,7 +58,7 @@ class JSONFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -77,7 +80,8 @@ def logging_config(log_format: str = "text", level: str = "INFO") -> dict[str, A
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["context"]}},
         "root": {"handlers": ["stderr"], "level": level},
         # Libraries that speak too much at INFO.
-        "loggers": {name: {"level": "WARNING"} for name in ("urllib3", "kombu", "amqp", "PIL", "fontTools", "mail.log")},
+        "loggers": {name: {"level": "WARNING"}
+                    for name in ("urllib3", "kombu", "amqp", "PIL", "fontTools", "mail.log")},
     }
 
 

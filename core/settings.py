@@ -140,7 +140,8 @@ def _url(name: str, raw: str, accepts: Callable[[str], bool], expected_fr: str, 
                              f"{name}: unreadable URL '{mask_url(raw)}' (bad port?).") from None
     if not accepts(parts.scheme.lower()):
         raise InvalidSetting(
-            name, f"{name} : schéma « {parts.scheme} » non pris en charge dans « {mask_url(raw)} » (attendu {expected_fr}).",
+            name,
+            f"{name} : schéma « {parts.scheme} » non pris en charge dans « {mask_url(raw)} » (attendu {expected_fr}).",
             f"{name}: unsupported scheme '{parts.scheme}' in '{mask_url(raw)}' (expected {expected_en}).")
     if host and not parts.hostname:
         raise InvalidSetting(name, f"{name} : « {mask_url(raw)} » ne nomme pas d'hôte (attendu {expected_fr}).",
@@ -214,7 +215,8 @@ _LIST_ID_RE = re.compile(r"[^<>]*<[^<>@\s]+\.[^<>@\s]+>\Z")
 
 def _list_id(name: str, raw: str) -> str:
     if not _LIST_ID_RE.match(raw):
-        raise InvalidSetting(name, f"{name} : « {raw} » n'est pas de la forme « Nom <identifiant.domaine> » (RFC 2919).",
+        raise InvalidSetting(name,
+                             f"{name} : « {raw} » n'est pas de la forme « Nom <identifiant.domaine> » (RFC 2919).",
                              f"{name}: '{raw}' is not of the form 'Name <label.domain>' (RFC 2919).")
     return raw
 
@@ -450,7 +452,8 @@ def describe_settings(settings: Settings, problems: Iterable[InvalidSetting] = (
             source = "environnement / environment"
         elif variable.name == "SECRET_KEY":
             path = settings.data_dir / SECRET_KEY_FILE
-            source = f"fichier / file {path}" if value else f"créé au premier démarrage / created at first start: {path}"
+            source = (f"fichier / file {path}" if value
+                      else f"créé au premier démarrage / created at first start: {path}")
         else:
             source = "défaut / default"
         lines.append(Shown(variable.name, _show(variable, value), source))

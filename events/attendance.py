@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import affected_rows, utcnow
 from core.formatting import PARIS
 from events.models import Event, Registration, RegistrationStatus
 
@@ -118,11 +118,11 @@ def mark_attendance(db: Session, event: Event, shown_ids: Iterable[int], present
     changed = 0
     for value, ids in ((True, shown & present), (False, shown - present)):
         if ids:
-            changed += db.execute(
+            changed += affected_rows(db.execute(
                 update(Registration)
                 .where(Registration.event_id == event.id, Registration.id.in_(ids),
                        Registration.attended.is_distinct_from(value))
-                .values(attended=value, attended_marked_at=now)).rowcount
+                .values(attended=value, attended_marked_at=now)))
     return changed
 
 

@@ -33,7 +33,8 @@ REGISTRATION_CONSENT = _l("J'accepte que mes coordonnées servent à l'organisat
 
 
 class RegistrationForm(FlaskForm):
-    name = StringField(_l("Nom et prénom"), validators=[DataRequired(message=_l("Indiquez votre nom.")), Length(max=200)],
+    name = StringField(_l("Nom et prénom"),
+                       validators=[DataRequired(message=_l("Indiquez votre nom.")), Length(max=200)],
                        render_kw={"autocomplete": "name"})
     email = EmailField(_l("Adresse e-mail"), validators=[DataRequired(message=_l("Indiquez votre adresse e-mail."))],
                        description=_l("Vous recevrez la confirmation et le lien pour annuler à cette adresse."),
@@ -125,9 +126,10 @@ class EventForm(FlaskForm):
     organiser = StringField(_l("Organisateur (facultatif)"), validators=[Optional(), Length(max=200)])
     contact_email = EmailField(_l("E-mail de contact (facultatif)"),
                                validators=[Optional(), Email(message=_l("Adresse e-mail invalide.")), Length(max=254)])
-    reminder_days = StringField(_l("Rappels, en jours avant l'événement"), default="7,1",
-                                validators=[Optional(), Length(max=40), _reminder_days],
-                                description=_l("Par exemple 7,1 : un rappel une semaine avant et la veille. Vide : aucun rappel."))
+    reminder_days = StringField(
+        _l("Rappels, en jours avant l'événement"), default="7,1",
+        validators=[Optional(), Length(max=40), _reminder_days],
+        description=_l("Par exemple 7,1 : un rappel une semaine avant et la veille. Vide : aucun rappel."))
     survey_url = URLField(_l("Questionnaire de satisfaction (facultatif)"),
                           validators=[Optional(), URL(message=_l("Indiquez une adresse web complète (https://…).")),
                                       Length(max=1000)],

@@ -9,6 +9,7 @@ significant change of the event raises its SEQUENCE, so that calendars apply the
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -85,8 +86,9 @@ def partner_vevent(contribution: Contribution) -> ICalEvent:
     component.add("sequence", 0)
     component.add("status", "CONFIRMED")
     component.add("summary", contribution.title)
-    component.add("dtstart", contribution.event_start.astimezone(PARIS))
-    if contribution.event_end and contribution.event_end > contribution.event_start:
+    starts = _partner_start(contribution)
+    component.add("dtstart", starts.astimezone(PARIS))
+    if contribution.event_end and contribution.event_end > starts:
         component.add("dtend", contribution.event_end.astimezone(PARIS))
     description = (contribution.body_md or "").strip()
     organiser = contribution.structure.name if contribution.structure else ""
@@ -98,6 +100,11 @@ def partner_vevent(contribution: Contribution) -> ICalEvent:
         component.add("location", contribution.place)
     component.add("url", f"{settings.base_url}/agenda/partenaires/{contribution.id}/")
     return component
+
+
+def _partner_start(contribution: Contribution) -> datetime:
+    assert contribution.event_start is not None  # the agenda lists only partner events with a date
+    return contribution.event_start
 
 
 def _calendar(method: str, name: str | None = None) -> Calendar:
@@ -121,14 +128,14 @@ def _add_timezone(cal: Calendar, starts: list[datetime], ends: list[datetime]) -
 
 
 def calendar(events: list[Event], name: str = "Agenda du Réaap et des CLAS",
-             partner_events: list[Contribution] = ()) -> bytes:
+             partner_events: Sequence[Contribution] = ()) -> bytes:
     cal = _calendar("PUBLISH", name)
     for event in events:
         cal.add_component(vevent(event))
     for contribution in partner_events:
         cal.add_component(partner_vevent(contribution))
-    _add_timezone(cal, [e.starts_at for e in events] + [c.event_start for c in partner_events],
-                  [e.ends_at for e in events] + [c.event_end or c.event_start for c in partner_events])
+    _add_timezone(cal, [e.starts_at for e in events] + [_partner_start(c) for c in partner_events],
+                  [e.ends_at for e in events] + [c.event_end or _partner_start(c) for c in partner_events])
     return cal.to_ical()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from babel.dates import format_datetime
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.orm import Session, object_session
 
 from accounts.models import User
@@ -86,9 +86,10 @@ def send_test(db: Session, event: Event, address: str) -> None:
                    subject_prefix="[TEST] ")
 
 
-def not_yet_invited(event_id: int, issue_id: int | None = None):
+def not_yet_invited(event_id: int | None, issue_id: int | None = None) -> ColumnElement[bool]:
     """SQL condition: the subscriber has not had (and is not about to have) an invitation to this
-    event from another mail-out. An editor may widen the segment later; nobody gets it twice."""
+    event from another mail-out. An editor may widen the segment later; nobody gets it twice.
+    (An invitation's event_id is None once its event is deleted: ondelete SET NULL.)"""
     return ~exists(select(Delivery.id).join(Issue, Issue.id == Delivery.issue_id).where(
         Issue.kind == KIND, Issue.event_id == event_id,
         Issue.id != (issue_id if issue_id is not None else -1),
@@ -96,7 +97,7 @@ def not_yet_invited(event_id: int, issue_id: int | None = None):
         Delivery.status.in_([DeliveryStatus.queued, DeliveryStatus.claimed, DeliveryStatus.sent])))
 
 
-def recipients_condition(issue: Issue):
+def recipients_condition(issue: Issue) -> ColumnElement[bool]:
     """Who the mail-out plans for this invitation (the status test is the engine's)."""
     return and_(segments.condition(issue.segment), not_yet_invited(issue.event_id, issue.id))
 

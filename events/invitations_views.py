@@ -34,13 +34,15 @@ invitations_bp = Blueprint("invitations", __name__, url_prefix="/redaction")
 
 
 class InvitationForm(FlaskForm):
-    topics = MultiCheckboxField(_l("Thèmes"), choices=topic_choices(), validators=[Optional()],
-                                description=_l("Les abonnés qui n'ont choisi aucun thème reçoivent les invitations de tous les thèmes."))
+    topics = MultiCheckboxField(
+        _l("Thèmes"), choices=topic_choices(), validators=[Optional()],
+        description=_l("Les abonnés qui n'ont choisi aucun thème reçoivent les invitations de tous les thèmes."))
     roles = MultiCheckboxField(_l("Fonctions"), choices=role_choices(), validators=[Optional()],
                                description=_l("Par exemple : les référents CLAS."))
     communes = MultiCheckboxField(_l("Communes"), choices=[], validators=[Optional()],
                                   description=_l("Communes indiquées par les abonnés."))
-    other_communes = StringField(_l("Autres communes (séparées par des virgules)"), validators=[Optional(), Length(max=1000)])
+    other_communes = StringField(_l("Autres communes (séparées par des virgules)"),
+                                 validators=[Optional(), Length(max=1000)])
     expected = HiddenField()
     confirm = BooleanField(_l("Je confirme l'envoi"))
 

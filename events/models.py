@@ -29,7 +29,7 @@ from core.db import enum_column as _enum
 from core.settings import get_settings
 
 
-class EventType(str, enum.Enum):
+class EventType(enum.StrEnum):
     soiree_reaap = "soiree_reaap"
     journee_porteurs = "journee_porteurs"
     rencontre_clas = "rencontre_clas"
@@ -37,7 +37,7 @@ class EventType(str, enum.Enum):
     autre = "autre"
 
 
-class EventStatus(str, enum.Enum):
+class EventStatus(enum.StrEnum):
     scheduled = "scheduled"
     full = "full"            # closed by the editor; an event is also full when its seats are taken
     postponed = "postponed"
@@ -101,7 +101,7 @@ class Event(Base):
         return self.status is EventStatus.cancelled
 
 
-class RegistrationStatus(str, enum.Enum):
+class RegistrationStatus(enum.StrEnum):
     confirmed = "confirmed"
     waitlisted = "waitlisted"
     cancelled = "cancelled"

@@ -66,7 +66,9 @@ def lock_event(db: Session, event: Event) -> Event:
         # the count below cannot change under us.
         db.execute(update(Event).where(Event.id == event.id)
                    .values(sequence=Event.sequence, updated_at=Event.updated_at))
-        return db.get(Event, event.id, populate_existing=True)
+        locked = db.get(Event, event.id, populate_existing=True)
+        assert locked is not None  # the UPDATE above just wrote it
+        return locked
     return db.execute(select(Event).where(Event.id == event.id).with_for_update()
                       .execution_options(populate_existing=True)).scalar_one()
 
@@ -102,9 +104,7 @@ def registration_open(event: Event, now: datetime | None = None) -> bool:
         return False
     if event.registration_opens_at and now < event.registration_opens_at:
         return False
-    if event.registration_closes_at and now >= event.registration_closes_at:
-        return False
-    return True
+    return not (event.registration_closes_at and now >= event.registration_closes_at)
 
 
 def _live_registration(db: Session, event: Event, email: str) -> Registration | None:

@@ -8,7 +8,8 @@ counts, attendance, cancelling a registration, the printable attendance sheet, t
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -160,7 +161,7 @@ EDITOR_STATUS_LABELS = {
 
 def _to_utc(value: datetime | None) -> datetime | None:
     """A time typed in the form is Paris time."""
-    return value.replace(tzinfo=PARIS).astimezone(timezone.utc) if value else None
+    return value.replace(tzinfo=PARIS).astimezone(UTC) if value else None
 
 
 def _to_paris(value: datetime | None) -> datetime | None:
@@ -168,7 +169,8 @@ def _to_paris(value: datetime | None) -> datetime | None:
 
 
 def _event_form(event: Event | None = None) -> EventForm:
-    data = {"reminder_days": "7,1", "type": EventType.soiree_reaap.value, "status": EventStatus.scheduled.value}
+    data: dict[str, Any] = {"reminder_days": "7,1", "type": EventType.soiree_reaap.value,
+                            "status": EventStatus.scheduled.value}
     if event is not None:
         data = {name: getattr(event, name) for name in (
             "title", "description_md", "place", "address", "access_info", "accessibility_info", "online_url",
@@ -186,9 +188,11 @@ def _event_form(event: Event | None = None) -> EventForm:
 
 
 def _event_data(form: EventForm) -> editing.EventData:
+    starts_at, ends_at = _to_utc(form.starts_at.data), _to_utc(form.ends_at.data)
+    assert starts_at is not None and ends_at is not None  # InputRequired: the form was validated
     return editing.EventData(
         type=EventType(form.type.data), title=form.title.data or "", description_md=form.description_md.data or "",
-        starts_at=_to_utc(form.starts_at.data), ends_at=_to_utc(form.ends_at.data),
+        starts_at=starts_at, ends_at=ends_at,
         place=form.place.data or "", address=form.address.data or "", access_info=form.access_info.data or "",
         accessibility_info=form.accessibility_info.data or "", online_url=form.online_url.data,
         capacity=form.capacity.data, registration_opens_at=_to_utc(form.registration_opens_at.data),
@@ -296,7 +300,8 @@ def admin_attendance(event_id: int):
     changed = attendance.mark_attendance(db, event, _ids("shown"), _ids("present"))
     flash(_("Présences enregistrées (%(n)s modification(s)).", n=changed), "success")
     filters = attendance.Filters.from_args(request.form)
-    return redirect(url_for(".admin_registrations", event_id=event.id, **filters.as_args()) + "#presences")
+    values: dict[str, Any] = {"event_id": event.id, **filters.as_args()}  # url_for's own keywords are not str
+    return redirect(url_for(".admin_registrations", **values) + "#presences")
 
 
 @events_bp.route("/redaction/evenements/<int:event_id>/inscriptions/<int:registration_id>/annuler",

@@ -45,8 +45,9 @@ try:  # the fast engine; without it, dkimpy signs
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+    HAVE_CRYPTOGRAPHY = True
 except ImportError:  # pragma: no cover - cryptography is a declared dependency
-    serialization = None
+    HAVE_CRYPTOGRAPHY = False
 
 RSA_SHA256 = b"rsa-sha256"
 ED25519_SHA256 = b"ed25519-sha256"
@@ -114,10 +115,10 @@ def _load_key(data: bytes):
         if len(seed) != 32:
             raise _error("la clé privée n'est ni une clé PEM ni une graine Ed25519 en base64.",
                          "the private key is neither a PEM key nor a base64 Ed25519 seed.")
-        key = ed25519.Ed25519PrivateKey.from_private_bytes(seed) if serialization else None
-        return ED25519_SHA256, key, base64.b64encode(seed)
+        seed_key = ed25519.Ed25519PrivateKey.from_private_bytes(seed) if HAVE_CRYPTOGRAPHY else None
+        return ED25519_SHA256, seed_key, base64.b64encode(seed)
     pem = data + b"\n"
-    if serialization is None:  # pragma: no cover
+    if not HAVE_CRYPTOGRAPHY:  # pragma: no cover
         return _load_key_with_dkimpy(pem)
     try:
         key = serialization.load_pem_private_key(pem, password=None)
@@ -129,8 +130,9 @@ def _load_key(data: bytes):
                      f"the PEM private key could not be read ({exc}).") from exc
     if isinstance(key, rsa.RSAPrivateKey):
         if key.key_size < 1024:
-            raise _error(f"clé RSA de {key.key_size} bits : les vérificateurs en exigent au moins 1024 (2048 conseillés).",
-                         f"{key.key_size}-bit RSA key: verifiers require at least 1024 bits (2048 recommended).")
+            raise _error(
+                f"clé RSA de {key.key_size} bits : les vérificateurs en exigent au moins 1024 (2048 conseillés).",
+                f"{key.key_size}-bit RSA key: verifiers require at least 1024 bits (2048 recommended).")
         legacy = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                                    serialization.NoEncryption())
         return RSA_SHA256, key, legacy
@@ -291,8 +293,9 @@ def _read_key_setting(raw: str) -> bytes:
     except OSError as exc:
         if len(value) == 44 and os.sep not in value:  # perhaps a bare base64 Ed25519 seed
             return value.encode("ascii", "replace")
-        raise _error(f"DKIM_PRIVATE_KEY n'est ni une clé PEM ni un fichier lisible ({path} : {exc.strerror or exc}).",
-                     f"DKIM_PRIVATE_KEY is neither a PEM key nor a readable file ({path}: {exc.strerror or exc}).") from exc
+        reason = exc.strerror or exc
+        raise _error(f"DKIM_PRIVATE_KEY n'est ni une clé PEM ni un fichier lisible ({path} : {reason}).",
+                     f"DKIM_PRIVATE_KEY is neither a PEM key nor a readable file ({path}: {reason}).") from exc
 
 
 def signer_from_settings(settings: Settings) -> DKIMSigner | None:

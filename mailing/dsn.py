@@ -7,6 +7,7 @@ import email
 import email.header
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import getaddresses, parseaddr
@@ -115,7 +116,9 @@ def _header(msg: Message, name: str) -> str:
 def _text(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if payload is None:
-        return part.get_payload() if isinstance(part.get_payload(), str) else ""
+        text = part.get_payload()
+        return text if isinstance(text, str) else ""
+    assert isinstance(payload, bytes)  # decode=True: the decoded bytes, or None for a multipart
     charset = part.get_content_charset() or "latin-1"
     try:
         return payload.decode(charset, "replace")
@@ -195,6 +198,7 @@ def _dsn_blocks(msg: Message) -> list[dict[str, str]]:
         if isinstance(payload, str):  # some parsers leave it as text: parse the header blocks
             payload = [email.message_from_string(chunk) for chunk in re.split(r"\n\s*\n", payload) if chunk.strip()]
         for block in payload or []:
+            assert isinstance(block, Message)  # the parser makes each header block a Message
             action = str(block.get("Action", "")).strip().lower()
             if not action:
                 continue
@@ -269,20 +273,24 @@ def _is_challenge(text: str) -> bool:
 
 def _complaint(msg: Message, delivery_id: int | None) -> BounceReport | None:
     """An ARF (RFC 5965) feedback report, or None if the message is not one."""
-    report = None
+    report: Message | None = None
     original: Message | None = None
     for part in msg.walk():
         ctype = part.get_content_type()
         if ctype == "message/feedback-report":
             payload = part.get_payload()
             if isinstance(payload, list) and payload:
+                assert isinstance(payload[0], Message)  # a message/* part's payload: a list of Message
                 report = payload[0]
             elif isinstance(payload, str):
                 report = email.message_from_string(payload.lstrip("\r\n"))
         elif ctype in ("message/rfc822", "text/rfc822-headers") and report is not None and original is None:
             payload = part.get_payload()
-            original = (payload[0] if isinstance(payload, list) and payload
-                        else email.message_from_string(payload) if isinstance(payload, str) else None)
+            if isinstance(payload, list) and payload:
+                assert isinstance(payload[0], Message)
+                original = payload[0]
+            elif isinstance(payload, str):
+                original = email.message_from_string(payload)
     if report is None:
         return None
     feedback_type = str(report.get("Feedback-Type", "")).strip().lower()
@@ -308,12 +316,11 @@ def classify(message_bytes: bytes) -> BounceReport:
     failed = [b for b in blocks if b["action"].startswith(("fail", "error"))]
     delayed = [b for b in blocks if b["action"].startswith("delayed")]
     try:
-        temporary, permanent = all_failures(msg)
+        found_temporary, found_permanent = all_failures(msg)
     except Exception:  # noqa: BLE001  a detector choking on a malformed message is not fatal
         log.warning("flufl.bounce could not read a message", exc_info=True)
-        temporary, permanent = frozenset(), frozenset()
-    decode = lambda addresses: {a.decode("ascii", "replace").lower() for a in addresses}  # noqa: E731
-    temporary, permanent = decode(temporary), decode(permanent)
+        found_temporary, found_permanent = frozenset(), frozenset()
+    temporary, permanent = _decoded(found_temporary), _decoded(found_permanent)
     notice = _notification_text(msg)
 
     if failed:
@@ -346,6 +353,10 @@ def classify(message_bytes: bytes) -> BounceReport:
     if _is_autoreply(msg) or _is_challenge(notice):
         return BounceReport("autoreply", set(), delivery_id, None, _header(msg, "Subject")[:300] or None)
     return BounceReport("unknown", set(), delivery_id, None, _header(msg, "Subject")[:300] or None)
+
+
+def _decoded(addresses: Iterable[bytes]) -> set[str]:
+    return {a.decode("ascii", "replace").lower() for a in addresses}
 
 
 def _excerpt(text: str, limit: int = 500) -> str | None:

@@ -18,14 +18,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core import urls
-from core.db import utcnow
+from core.db import affected_rows, utcnow
 from core.settings import get_settings
 from mailing.mime import LetterMIME, format_recipient
 from mailing.models import Delivery, DeliveryStatus
@@ -124,8 +124,12 @@ class RecipientColumns:
     unsubscribe_token: Any
 
 
+# Declarative maps Delivery to a Table, but types __table__ as any FromClause.
+DELIVERIES = cast(Table, Delivery.__table__)
+
+
 def _insert(db: Session):
-    return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(Delivery.__table__)
+    return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(DELIVERIES)
 
 
 def plan(db: Session, issue_id: int, recipient_ids) -> int:
@@ -138,7 +142,7 @@ def plan(db: Session, issue_id: int, recipient_ids) -> int:
     stmt = _insert(db).from_select(["issue_id", "subscriber_id", "status", "attempts"], rows)
     result = db.execute(stmt.on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"]),
                         execution_options={"preserve_rowcount": True})
-    return result.rowcount or 0
+    return affected_rows(result) or 0
 
 
 @dataclass
@@ -222,7 +226,7 @@ class BatchResult:
     wake_in: float | None = None        # the batch stopped at a relay's rate limit: wake after this
 
 
-def _give_back(rest: list[Claimed], reason: str, retry_at: datetime | None = None) -> list[Outcome]:
+def _give_back(rest: list[Claimed], reason: str | None, retry_at: datetime | None = None) -> list[Outcome]:
     return [Outcome(c.delivery_id, DeliveryStatus.queued, None, reason, retry_at=retry_at) for c in rest]
 
 
@@ -315,7 +319,7 @@ def record(db: Session, token: str, outcomes: list[Outcome]) -> None:
     if not outcomes:
         return
     now = utcnow()
-    table = Delivery.__table__
+    table = DELIVERIES
     stmt = (update(table)
             .where(table.c.id == bindparam("b_id"), table.c.claim_token == token)
             .values(status=bindparam("b_status"), smtp_code=bindparam("b_code"),
@@ -351,25 +355,25 @@ def remaining(db: Session, issue_id: int) -> int:
 
 def release_stale(db: Session, before: datetime) -> int:
     """Give back the claims of a dead worker (a live one refreshes its claims well within)."""
-    return db.execute(
+    return affected_rows(db.execute(
         update(Delivery).where(Delivery.status == DeliveryStatus.claimed, Delivery.claimed_at < before)
         .values(status=DeliveryStatus.queued, claim_token=None, claimed_at=None)
-        .execution_options(synchronize_session=False)).rowcount or 0
+        .execution_options(synchronize_session=False))) or 0
 
 
 def cancel_queued(db: Session, issue_id: int) -> int:
     """Cancel what was not sent yet (a batch on the wire finishes). Returns how many."""
-    return db.execute(update(Delivery).where(Delivery.issue_id == issue_id,
-                                             Delivery.status == DeliveryStatus.queued)
-                      .values(status=DeliveryStatus.cancelled)
-                      .execution_options(synchronize_session=False)).rowcount or 0
+    return affected_rows(db.execute(update(Delivery).where(Delivery.issue_id == issue_id,
+                                                           Delivery.status == DeliveryStatus.queued)
+                                    .values(status=DeliveryStatus.cancelled)
+                                    .execution_options(synchronize_session=False))) or 0
 
 
 def status_counts(db: Session, issue_id: int) -> dict[str, int]:
     """Deliveries of an issue per status value, every status present (0 when none)."""
     counts = dict(db.execute(select(Delivery.status, func.count()).where(Delivery.issue_id == issue_id)
                              .group_by(Delivery.status)).all())
-    return {s.value: counts.get(s, 0) or counts.get(s.value, 0) for s in DeliveryStatus}
+    return {s.value: counts.get(s, 0) for s in DeliveryStatus}  # a str enum: s finds the key s.value too
 
 
 def failed_deliveries(db: Session, issue_id: int, recipients: RecipientColumns,

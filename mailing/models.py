@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.db import Base, UTCDateTime, enum_column, utcnow
 
 
-class DeliveryStatus(str, enum.Enum):
+class DeliveryStatus(enum.StrEnum):
     queued = "queued"
     claimed = "claimed"
     sent = "sent"
@@ -47,7 +47,7 @@ class Delivery(Base):
     subscriber = relationship("Subscriber")
 
 
-class OutboundStatus(str, enum.Enum):
+class OutboundStatus(enum.StrEnum):
     queued = "queued"
     sent = "sent"
     failed = "failed"

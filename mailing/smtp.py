@@ -1,6 +1,7 @@
 """The SMTP session: the only code that opens a connection to a mail server."""
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
 from typing import NamedTuple
@@ -56,7 +57,8 @@ class SMTPConnection:
         # Optional DKIM (DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY), checked at start.
         self.signer = signer_from_settings(settings)
 
-    def open(self) -> None:
+    def open(self) -> smtplib.SMTP:
+        client: smtplib.SMTP
         if self.scheme == "smtps":
             client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
                                       context=ssl.create_default_context())
@@ -67,51 +69,49 @@ class SMTPConnection:
         if self.username:
             client.login(self.username, self.password or "")
         self.client = client
+        return client
 
     def send(self, envelope_from: str, recipient: str, message: bytes) -> None:
         """Send one message; raises smtplib's exceptions (the caller decides what they mean)."""
-        if self.client is None:
-            self.open()
+        client = self.client if self.client is not None else self.open()
         if self.signer is not None:
             message = self.signer.sign(message)
         if message.startswith(b".") or b"\n." in message:
             # Lines starting with a dot: let smtplib dot-stuff them (RFC 5321 §4.5.2).
-            self.client.sendmail(envelope_from, [recipient], message)
+            client.sendmail(envelope_from, [recipient], message)
             return
-        self._send_unstuffed(envelope_from, recipient, message)
+        self._send_unstuffed(client, envelope_from, recipient, message)
 
-    def _send_unstuffed(self, envelope_from: str, recipient: str, message: bytes) -> None:
+    def _send_unstuffed(self, client: smtplib.SMTP, envelope_from: str, recipient: str, message: bytes) -> None:
         """smtplib.sendmail without its per-message regex passes (dot-stuffing, line endings),
         for messages that need none: the letter's MIME writes CRLF and =2E for a leading dot.
         Same commands, same replies, same exceptions."""
-        client = self.client
         client.ehlo_or_helo_if_needed()
         if client.has_extn("pipelining"):
-            return self._send_pipelined(envelope_from, recipient, message)
+            return self._send_pipelined(client, envelope_from, recipient, message)
         code, reply = client.mail(envelope_from)
         if code != 250:
-            client._rset() if code == 421 else client.rset()
+            _reset(client, quiet=code == 421)
             raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
         code, reply = client.rcpt(recipient)
         if code not in (250, 251):
-            client._rset() if code == 421 else client.rset()
+            _reset(client, quiet=code == 421)
             raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
         client.putcmd("data")
         code, reply = client.getreply()
         if code != 354:
-            client._rset()
+            _reset(client, quiet=True)
             raise smtplib.SMTPDataError(code, reply)
         client.send(message if message.endswith(b"\r\n") else message + b"\r\n")
         client.send(b".\r\n")
         code, reply = client.getreply()
         if code != 250:
-            client._rset() if code == 421 else client.rset()
+            _reset(client, quiet=code == 421)
             raise smtplib.SMTPDataError(code, reply)
 
-    def _send_pipelined(self, envelope_from: str, recipient: str, message: bytes) -> None:
+    def _send_pipelined(self, client: smtplib.SMTP, envelope_from: str, recipient: str, message: bytes) -> None:
         """RFC 2920: MAIL, RCPT and DATA in one write, their three replies read after; two round
         trips per message instead of four."""
-        client = self.client
         client.send(f"MAIL FROM:{smtplib.quoteaddr(envelope_from)}\r\n"
                     f"RCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n".encode("ascii"))
         mail_reply, rcpt_reply, data_reply = client.getreply(), client.getreply(), client.getreply()
@@ -153,3 +153,13 @@ class SMTPConnection:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _reset(client: smtplib.SMTP, quiet: bool) -> None:
+    """RSET after a refusal, as smtplib.sendmail does. `quiet` (after a 421, or an unexpected reply
+    to DATA): the server may be gone already, which the next command will tell (smtplib's _rset)."""
+    if quiet:
+        with contextlib.suppress(smtplib.SMTPServerDisconnected):
+            client.rset()
+    else:
+        client.rset()

@@ -18,6 +18,7 @@ window of T seconds at most C + r·T messages go: `per_second=X` is C = max(1, X
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -230,10 +231,8 @@ def normalise_domain(domain: str) -> str:
     """Lower case, no surrounding dots, IDNA (punycode) form when the name has non-ASCII letters."""
     domain = domain.strip().lstrip("@.").rstrip(".").lower()
     if not domain.isascii():
-        try:
+        with contextlib.suppress(UnicodeError):  # not a valid name: kept as typed
             domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            pass
     return domain
 
 
@@ -305,7 +304,7 @@ def _take_all(states: Sequence[tuple[float, float] | None], buckets: Sequence[Bu
     (tokens, time of that count); an unknown bucket is full. Returns the waits and, when granted,
     the new states."""
     levels, waits = [], []
-    for state, bucket in zip(states, buckets):
+    for state, bucket in zip(states, buckets, strict=True):
         if state is None:
             level = bucket.capacity
         else:
@@ -331,7 +330,7 @@ class MemoryBucketStore:
             now = self._clock() if now is None else now
             waits, states = _take_all([self._states.get(b.key) for b in buckets], buckets, now)
             if states:
-                self._states.update((b.key, state) for b, state in zip(buckets, states))
+                self._states.update((b.key, state) for b, state in zip(buckets, states, strict=True))
             return waits
 
 
@@ -380,9 +379,9 @@ class FileBucketStore:
                 now = self._clock() if now is None else now
                 data = self._read(fd)
                 waits, states = _take_all(
-                    [tuple(data[b.key][:2]) if b.key in data else None for b in buckets], buckets, now)
+                    [(data[b.key][0], data[b.key][1]) if b.key in data else None for b in buckets], buckets, now)
                 if states:
-                    for bucket, (tokens, stamp) in zip(buckets, states):
+                    for bucket, (tokens, stamp) in zip(buckets, states, strict=True):
                         data[bucket.key] = [tokens, stamp, stamp + (bucket.capacity - tokens) / bucket.rate]
                     data = {key: value for key, value in data.items() if value[2] > now}
                     payload = json.dumps(data, separators=(",", ":")).encode()

@@ -3,7 +3,7 @@ site (`parentalites archive export DIR`) for any web host."""
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 from feedgen.feed import FeedGenerator
@@ -43,14 +43,16 @@ def atom_feed(issues: list[Issue], link_for=None) -> bytes:
     feed.author({"name": "Lettre Parentalités", "email": settings.mail_from_address})
     feed.link(href=urls.absolute("/lettres/"), rel="alternate")
     feed.link(href=urls.absolute("/lettres/feed.atom"), rel="self")
-    updated = max((i.published_at for i in issues), default=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    updated = max((i.published_at for i in issues if i.published_at is not None),  # all are: published
+                  default=datetime(2020, 1, 1, tzinfo=UTC))
     feed.updated(updated)
     for issue in reversed(issues):  # feedgen prepends: add oldest first to list newest first
+        assert issue.numero is not None  # a published letter
         entry = feed.add_entry()
         entry.id(urls.absolute(urls.letter_path(issue.numero)))
         entry.title(f"Lettre Parentalités n°{issue.numero} : {issue.title}")
         entry.link(href=link_for(issue), rel="alternate")
-        entry.published(datetime.combine(issue.issue_date, time(8, 0), tzinfo=timezone.utc))
+        entry.published(datetime.combine(issue.issue_date, time(8, 0), tzinfo=UTC))
         entry.updated(issue.published_at)
         entry.summary(issue.archive_summary or issue.title)
         entry.content(issue.archive_html or "", type="html")
@@ -72,7 +74,8 @@ def export_static(db: Session, directory: Path) -> list[Path]:
 
     write("index.html", env.get_template("index.html").render(issues=issues, settings=get_settings()))
     for issue in issues:
-        write(f"{issue.numero}/index.html", env.get_template("letter.html").render(issue=issue, settings=get_settings()))
+        write(f"{issue.numero}/index.html",
+              env.get_template("letter.html").render(issue=issue, settings=get_settings()))
         write(f"{issue.numero}/email.html", issue.archive_email_html or "")
     write("feed.atom", atom_feed(issues))
     shutil.copyfile(STATIC_DIR / "site.css", directory / "site.css")

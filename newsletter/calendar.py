@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from accounts.models import Role, User
 from contributions.models import Contribution, ContributionStatus
 from core import urls
-from core.db import utcnow
+from core.db import affected_rows, utcnow
 from core.formatting import PARIS
 from core.settings import get_settings
 from mailing.outbox import queue_email
@@ -153,7 +153,7 @@ def _claim(db: Session, planned_id: int, column, now: datetime) -> bool:
     concurrent UPDATE waits for this transaction, then finds the column set and changes nothing."""
     result = db.execute(update(PlannedIssue).where(PlannedIssue.id == planned_id, column.is_(None))
                         .values({column.key: now}).execution_options(synchronize_session=False))
-    return result.rowcount == 1
+    return affected_rows(result) == 1
 
 
 def due_planned_ids(db: Session, now: datetime | None = None) -> list[int]:
@@ -189,6 +189,7 @@ def _send_call(db: Session, planned_id: int, now: datetime) -> int:
             db.rollback()
             return 0
         planned = db.get(PlannedIssue, planned_id)
+        assert planned is not None  # _claim just updated it
         partners = partner_recipients(db)
         for partner in partners:
             queue_email(db, "appel_a_contributions", partner.email, {
@@ -208,6 +209,7 @@ def _remind_editors(db: Session, planned_id: int, now: datetime) -> int:
             db.rollback()
             return 0
         planned = db.get(PlannedIssue, planned_id)
+        assert planned is not None  # _claim just updated it
         editors = editor_recipients(db)
         counts = waiting(db)
         for editor in editors:

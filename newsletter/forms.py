@@ -26,8 +26,9 @@ class IssueForm(FlaskForm):
     numero = IntegerField(_l("Numéro"), validators=[DataRequired(), NumberRange(min=1)])
     title = StringField(_l("Titre"), validators=[DataRequired(), Length(max=300)])
     issue_date = DateField(_l("Date de parution"), validators=[DataRequired()])
-    edito_md = TextAreaField(_l("Édito"), validators=[Optional()],
-                             description=_l("En Markdown : **gras**, *italique*, [lien](https://…), listes avec « - »."))
+    edito_md = TextAreaField(
+        _l("Édito"), validators=[Optional()],
+        description=_l("En Markdown : **gras**, *italique*, [lien](https://…), listes avec « - »."))
 
 
 class AddItemForm(FlaskForm):

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, literal, select, update
+from sqlalchemy import ColumnElement, case, literal, select, update
 from sqlalchemy.orm import Session
 
 from accounts.models import Role, User
 from contributions.services import mark_published
 from core import jobs, urls
-from core.db import utcnow
+from core.db import affected_rows, utcnow
 from core.settings import get_settings
 from mailing import engine
 from mailing.engine import RelayUnreachable, neutral_letter, slot
@@ -55,7 +55,7 @@ class KindRules:
     subscribers receive it (an extra SQL condition, or None for all), whether it is published in
     the archive, and whether it may be sent (raises MailoutError with the reason)."""
     render: Callable[[Issue], RenderedEmail]
-    recipients: Callable[[Issue], object] | None
+    recipients: Callable[[Issue], ColumnElement[bool]] | None
     archived: bool
     check: Callable[[Issue], None]
 
@@ -78,6 +78,7 @@ def rules_for(issue: Issue) -> KindRules:
 # --- Compile once -------------------------------------------------------------------------------
 
 def _render_numero(issue: Issue) -> RenderedEmail:
+    assert issue.numero is not None  # a letter has one from create_issue (an invitation has none)
     return render_email("letter", {
         "issue": issue, "sections": issue.items_by_rubrique(),
         "web_url": urls.absolute(urls.letter_path(issue.numero)),
@@ -179,6 +180,7 @@ def start(db: Session, issue_id: int) -> int:
         except Exception as exc:  # noqa: BLE001  a template or MJML error: back to draft, say why
             db.rollback()
             issue = db.get(Issue, issue_id)
+            assert issue is not None  # read above: rolling back does not delete it
             issue.status, issue.scheduled_at, issue.send_started_at = IssueStatus.draft, None, None
             issue.send_error = f"{type(exc).__name__} : {exc}"
             db.flush()
@@ -232,7 +234,8 @@ def run_batch(db: Session, issue_id: int) -> int:
         return 0
 
     def keepalive() -> None:
-        db.execute(update(Delivery).where(Delivery.claim_token == token, Delivery.status == engine.DeliveryStatus.claimed)
+        db.execute(update(Delivery)
+                   .where(Delivery.claim_token == token, Delivery.status == engine.DeliveryStatus.claimed)
                    .values(claimed_at=utcnow()).execution_options(synchronize_session=False))
         db.commit()  # the sweeper must see the claim is alive, now
 
@@ -262,9 +265,12 @@ def wake_next_batch(db: Session, issue_id: int, wake_in: float | None = None) ->
         jobs.enqueue(db, SEND_BATCH_TASK, issue_id)
         return
     earliest = engine.earliest_retry(db, issue_id)
-    if earliest is None and wake_in is None:
+    if wake_in is not None:
+        delay = wake_in
+    elif earliest is not None:
+        delay = (earliest - utcnow()).total_seconds()
+    else:
         return
-    delay = wake_in if wake_in is not None else (earliest - utcnow()).total_seconds()
     jobs.enqueue(db, SEND_BATCH_TASK, issue_id, countdown=min(max(delay, 0.0), 60.0))
 
 
@@ -277,14 +283,18 @@ def finish_if_done(db: Session, issue_id: int) -> bool:
                         .values(status=IssueStatus.sent, sent_at=now,
                                 published_at=case((Issue.kind == IssueKind.letter,
                                                    literal(now, Issue.published_at.type)), else_=None)))
-    if result.rowcount:
+    sent = bool(affected_rows(result))
+    if sent:
         issue = db.get(Issue, issue_id)
+        assert issue is not None  # the UPDATE just matched it
         if rules_for(issue).archived:
             mark_published(db, [item.contribution for item in issue.items],
                            f"Publiée dans la lettre n°{issue.numero}")
-        log.info("issue %s sent and published", issue_id)
+            log.info("issue %s sent and published in the archive", issue_id)
+        else:
+            log.info("issue %s (%s) sent", issue_id, issue.kind)
     db.commit()  # its own transaction: after a batch's outcomes, and per issue in the sweep
-    return bool(result.rowcount)
+    return sent
 
 
 # --- Recover ------------------------------------------------------------------------------------
@@ -301,12 +311,12 @@ def sweep(db: Session, now: datetime | None = None) -> dict[str, int]:
     woken = 0
     quiet_before = now - timedelta(seconds=min(60, settings.mailout_stale_after))
     for issue in db.scalars(select(Issue).where(Issue.status == IssueStatus.sending)):
-        if engine.count_claimable(db, issue.id):
-            if issue.mailout_heartbeat_at is None or issue.mailout_heartbeat_at < quiet_before or released:
-                issue.mailout_heartbeat_at = now
-                for _ in range(settings.mailout_parallelism):
-                    jobs.enqueue(db, SEND_BATCH_TASK, issue.id)
-                woken += 1
+        quiet = issue.mailout_heartbeat_at is None or issue.mailout_heartbeat_at < quiet_before
+        if engine.count_claimable(db, issue.id) and (quiet or released):
+            issue.mailout_heartbeat_at = now
+            for _ in range(settings.mailout_parallelism):
+                jobs.enqueue(db, SEND_BATCH_TASK, issue.id)
+            woken += 1
     db.commit()  # the wake-ups leave now, whatever finishing an issue does next
     for issue_id in db.scalars(select(Issue.id).where(Issue.status == IssueStatus.sending)).all():
         finish_if_done(db, issue_id)

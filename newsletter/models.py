@@ -20,14 +20,14 @@ from contributions.rubriques import RUBRIQUES
 from core.db import Base, UTCDateTime, enum_column, utcnow
 
 
-class IssueKind(str, enum.Enum):
+class IssueKind(enum.StrEnum):
     """A numéro of the lettre Parentalités (archived, numbered), or an event invitation sent to a
     segment through the same mail-out engine (no numéro, never archived; events/invitations.py)."""
     letter = "letter"
     invitation = "invitation"
 
 
-class IssueStatus(str, enum.Enum):
+class IssueStatus(enum.StrEnum):
     draft = "draft"
     scheduled = "scheduled"
     sending = "sending"

@@ -1,7 +1,6 @@
 """Public pages (home, archive of letters, Atom feed) and the editor's issue composer."""
 from __future__ import annotations
 
-from mailing import engine
 from datetime import date
 
 from flask import (
@@ -25,6 +24,7 @@ from contributions.models import Contribution
 from core.db import session, utcnow
 from core.formatting import format_duration
 from core.forms import EmptyForm, TestSendForm
+from mailing import engine
 from newsletter import archive, mailout
 from newsletter import issues as issue_service
 from newsletter.forms import AddItemForm, IssueForm, RubriqueForm, ScheduleForm
@@ -150,7 +150,8 @@ def _compose(issue_id: int, action):
     except (issue_service.CompositionError, mailout.MailoutError) as exc:
         flash(str(exc), "error")
     anchor = request.form.get("anchor", "")
-    return redirect(url_for(".issue", issue_id=issue.id) + (f"#{anchor}" if anchor.isidentifier() or anchor.startswith("item-") else ""))
+    fragment = f"#{anchor}" if anchor.isidentifier() or anchor.startswith("item-") else ""
+    return redirect(url_for(".issue", issue_id=issue.id) + fragment)
 
 
 @redaction_bp.route("/numeros/<int:issue_id>/articles", methods=["POST"])
@@ -181,24 +182,28 @@ def move_down(issue_id: int, item_id: int):
 @redaction_bp.route("/numeros/<int:issue_id>/articles/<int:item_id>/retirer", methods=["POST"])
 @editor_required
 def remove_item(issue_id: int, item_id: int):
-    return _compose(issue_id, lambda issue: issue_service.remove_item(session(), issue, item_id) or _("Article retiré du numéro."))
+    def action(issue):
+        issue_service.remove_item(session(), issue, item_id)
+        return _("Article retiré du numéro.")
+    return _compose(issue_id, action)
 
 
 @redaction_bp.route("/numeros/<int:issue_id>/articles/<int:item_id>/rubrique", methods=["POST"])
 @editor_required
 def set_rubrique(issue_id: int, item_id: int):
     rubrique = request.form.get("rubrique", "")
-    return _compose(issue_id, lambda issue: issue_service.set_rubrique(session(), issue, item_id, rubrique) or _("Rubrique changée."))
+    def action(issue):
+        issue_service.set_rubrique(session(), issue, item_id, rubrique)
+        return _("Rubrique changée.")
+    return _compose(issue_id, action)
 
 
 @redaction_bp.route("/numeros/<int:issue_id>/apercu/email")
 @editor_required
 def preview_email(issue_id: int):
     issue = _issue(issue_id)
-    if issue.compiled_html:  # what was (or is being) sent, exactly
-        html = issue.archive_email_html
-    else:
-        html = engine.neutral_letter(mailout.render_letter(issue)).html
+    # What was (or is being) sent, exactly; else the letter as it would be now.
+    html = issue.archive_email_html if issue.compiled_html else engine.neutral_letter(mailout.render_letter(issue)).html
     return Response(html, mimetype="text/html")
 
 
@@ -273,13 +278,19 @@ def unschedule(issue_id: int):
 @redaction_bp.route("/numeros/<int:issue_id>/pause", methods=["POST"])
 @editor_required
 def pause(issue_id: int):
-    return _compose(issue_id, lambda issue: mailout.pause(session(), issue) or _("Envoi mis en pause."))
+    def action(issue):
+        mailout.pause(session(), issue)
+        return _("Envoi mis en pause.")
+    return _compose(issue_id, action)
 
 
 @redaction_bp.route("/numeros/<int:issue_id>/reprendre", methods=["POST"])
 @editor_required
 def resume(issue_id: int):
-    return _compose(issue_id, lambda issue: mailout.resume(session(), issue) or _("Envoi repris."))
+    def action(issue):
+        mailout.resume(session(), issue)
+        return _("Envoi repris.")
+    return _compose(issue_id, action)
 
 
 @redaction_bp.route("/numeros/<int:issue_id>/annuler", methods=["POST"])

@@ -1,8 +1,9 @@
 """One bootstrap, called explicitly by the app factory, the Celery worker, the CLI and the tests.
 
 It wires what no import may do by side effect: every model mapped, the settings checked (core's
-own checks and mailing's, every bad variable at once), logging configured, the job sender (Celery) installed on the project's own sessionmaker, the SQLite search
-index kept in sync, and the kinds of issue owned by other packages registered with the mail-out.
+own checks and mailing's, every bad variable at once), logging configured, the job sender (Celery)
+installed on the project's own sessionmaker, the SQLite search index kept in sync, and the kinds of
+issue owned by other packages registered with the mail-out.
 Calling it twice does nothing more.
 """
 from __future__ import annotations

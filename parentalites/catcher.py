@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
 import mailbox
 import socket
 from email.message import EmailMessage
@@ -50,6 +51,13 @@ def read_maildir(path: Path) -> list[EmailMessage]:
     """Every message in the Maildir, parsed with the modern policy (headers decoded)."""
     if not (path / "cur").exists():
         return []
-    box = mailbox.Maildir(str(path), create=False,
-                          factory=lambda f: email.message_from_binary_file(f, policy=email.policy.default))
-    return list(box)
+    box = mailbox.Maildir(str(path), create=False)
+    messages = []
+    # What iterating the box with a parsing factory does (typeshed's Maildir makes MaildirMessage only).
+    for key in box.iterkeys():
+        try:
+            raw = box.get_bytes(key)
+        except KeyError:  # gone since the listing
+            continue
+        messages.append(email.message_from_binary_file(io.BytesIO(raw), policy=email.policy.default))
+    return messages

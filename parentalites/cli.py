@@ -19,8 +19,7 @@ from core.db import get_engine, session
 from core.formatting import format_duration
 from core.settings import SettingsError, describe_settings, get_settings
 from newsletter import archive as archive_service
-from newsletter import calendar
-from newsletter import mailout
+from newsletter import calendar, mailout
 from newsletter.models import Issue, IssueStatus
 from parentalites.bootstrap import bootstrap, check_settings, exit_on_bad_settings, read_all_settings
 
@@ -146,7 +145,8 @@ def _unit_of_work() -> Iterator[Session]:
     db.commit()  # the command's one COMMIT
 
 
-@archive_group.command("export", help="Écrire l'archive en site statique dans DIR (index.html, un dossier par lettre, feed.atom).")
+@archive_group.command(
+    "export", help="Écrire l'archive en site statique dans DIR (index.html, un dossier par lettre, feed.atom).")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def archive_export(directory: Path) -> None:
     _open_database()
@@ -297,7 +297,8 @@ def partner_group() -> None:
     pass
 
 
-@partner_group.command("invite", help="Inviter EMAIL comme partenaire d'une structure (e-mail avec un lien valable 7 jours).")
+@partner_group.command(
+    "invite", help="Inviter EMAIL comme partenaire d'une structure (e-mail avec un lien valable 7 jours).")
 @click.argument("email")
 @click.option("--structure", "structure_id", type=int, required=True, help="Identifiant de la structure.")
 @click.option("--name", default="", help="Nom de la personne (par défaut : le début de l'adresse).")
@@ -335,7 +336,8 @@ def feeds_poll(structure_id: int | None, due: bool) -> None:
             failed += 1
             click.echo(f"Structure {result.structure_id} : échec — {result.error}")
             continue
-        line = (f"Structure {result.structure_id} : inchangé depuis le dernier relevé" if result.status == "not_modified"
+        line = (f"Structure {result.structure_id} : inchangé depuis le dernier relevé"
+                if result.status == "not_modified"
                 else f"Structure {result.structure_id} : {result.created} nouvelle(s) contribution(s), "
                      f"{result.duplicates} déjà connue(s)")
         click.echo(line + (f" — avertissement : {result.warning}" if result.warning else ""))
@@ -356,13 +358,13 @@ def import_group() -> None:
               help="Compte de la rédaction qui importe (inscrit dans l'historique des fiches).")
 def import_actions_command(file: Path, as_email: str | None) -> None:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
     from sqlalchemy import func, select
 
     console = Console()
     progress = Progress(TextColumn("Import"), BarColumn(), MofNCompleteColumn(), console=console, transient=True,
                         disable=not console.is_terminal)
-    task = None
+    task: TaskID | None = None
 
     def start(total: int) -> None:
         nonlocal task
@@ -370,6 +372,7 @@ def import_actions_command(file: Path, as_email: str | None) -> None:
 
     def line(report_line) -> None:
         progress.console.print(str(report_line), markup=False, highlight=False, soft_wrap=True)
+        assert task is not None  # import_actions calls on_start before any on_line
         progress.advance(task)
 
     with _unit_of_work() as db:

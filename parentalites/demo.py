@@ -226,7 +226,7 @@ def show_summary(summary: dict, settings) -> None:
 
 
 def show_logins(logins: dict, port: int) -> None:
-    table = Table(title="Comptes de démonstration (http://127.0.0.1:%d/connexion)" % port)
+    table = Table(title=f"Comptes de démonstration (http://127.0.0.1:{port}/connexion)")
     table.add_column("Rôle")
     table.add_column("E-mail")
     table.add_column("Mot de passe")

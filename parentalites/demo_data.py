@@ -73,8 +73,10 @@ def seed(db: Session) -> dict[str, tuple[str, str]]:
                   SubscriberStatus.pending if index < 19 else SubscriberStatus.unsubscribed)
         subscriber = Subscriber(email=f"{_slug(name)}@exemple-pro.example.org", name=name,
                                 structure_name=structure, status=status,
-                                confirmed_at=now - timedelta(days=30) if status is not SubscriberStatus.pending else None,
-                                unsubscribed_at=now - timedelta(days=3) if status is SubscriberStatus.unsubscribed else None)
+                                confirmed_at=(now - timedelta(days=30)
+                                              if status is not SubscriberStatus.pending else None),
+                                unsubscribed_at=(now - timedelta(days=3)
+                                                 if status is SubscriberStatus.unsubscribed else None))
         subscriber.consents.append(ConsentRecord(action="subscribe", wording=CONSENT_WORDING, ip="203.0.113.7"))
         if status is not SubscriberStatus.pending:
             subscriber.consents.append(ConsentRecord(action="confirm", ip="203.0.113.7"))
@@ -82,7 +84,8 @@ def seed(db: Session) -> dict[str, tuple[str, str]]:
         # Preferences, so that invitations to a segment have someone to reach (subscribers/segments.py).
         subscriber.topics, subscriber.role, subscriber.commune = [
             (["clas"], "referent_clas", "Bobigny"), ([], "travailleur_social", "Montreuil"),
-            (["parentalite", "petite_enfance"], "animateur", "Bondy"), (["clas", "adolescence"], "referent_clas", "Montreuil"),
+            (["parentalite", "petite_enfance"], "animateur", "Bondy"),
+            (["clas", "adolescence"], "referent_clas", "Montreuil"),
             ([], None, None), (["numerique"], "enseignant", "Bobigny")][index % 6]
 
     def contribution(author, structure, status, kind, title, body, **extra):
@@ -93,7 +96,8 @@ def seed(db: Session) -> dict[str, tuple[str, str]]:
         if status is not ContributionStatus.submitted:
             c.transitions.append(ContributionTransition(
                 from_status="submitted", to_status=status.value, actor_id=editor.id,
-                comment="Pouvez-vous préciser les horaires ?" if status is ContributionStatus.changes_requested else None))
+                comment=("Pouvez-vous préciser les horaires ?"
+                         if status is ContributionStatus.changes_requested else None)))
         db.add(c)
         return c
 
@@ -106,7 +110,8 @@ def seed(db: Session) -> dict[str, tuple[str, str]]:
     contribution(amina, tilleuls, ContributionStatus.accepted, ContributionKind.evenement,
                  "Soirée jeux en famille au centre social",
                  "Une soirée pour jouer ensemble, parents et enfants, avec la ludothèque du quartier. "
-                 "Venez comme vous êtes !", event_start=evening(20, 18), event_end=evening(20, 21), place="Centre social Les Tilleuls, 12 rue des Lilas, Bobigny")
+                 "Venez comme vous êtes !", event_start=evening(20, 18), event_end=evening(20, 21),
+                 place="Centre social Les Tilleuls, 12 rue des Lilas, Bobigny")
     contribution(julien, parents, ContributionStatus.changes_requested, ContributionKind.evenement,
                  "Conférence : les écrans à la maison", "Une conférence-débat avec une psychologue.",
                  event_start=evening(40, 19), place="Montreuil")
@@ -150,7 +155,8 @@ def _seed_events(db: Session, evening) -> None:
         place="Espace culturel du Canal",
         address="18 quai de l'Ourcq, 93500 Pantin",
         access_info="Métro ligne 5, station Hoche ; RER E, gare de Pantin.",
-        accessibility_info="Bâtiment accessible en fauteuil (ascenseur) ; interprète LSF sur demande deux semaines avant.",
+        accessibility_info=("Bâtiment accessible en fauteuil (ascenseur) ; "
+                            "interprète LSF sur demande deux semaines avant."),
         capacity=80, organiser="CAF et Réaap de Seine-Saint-Denis", contact_email="claire.martin@reaap.example.org")
     db.add_all([soiree, journee])
     db.flush()
@@ -166,6 +172,7 @@ def _seed_events(db: Session, evening) -> None:
         ("Anne Chevalier", "Médiathèque Elsa-Triolet", "Bibliothécaire", 2),
     ]
     taken = 0
+    assert soiree.capacity is not None  # 12, set above
     for position, (name, structure, role, size) in enumerate(people, start=1):
         fits = taken + size <= soiree.capacity and position <= 6
         taken += size if fits else 0
@@ -174,7 +181,7 @@ def _seed_events(db: Session, evening) -> None:
                             status=RegistrationStatus.confirmed if fits else RegistrationStatus.waitlisted,
                             accessibility_needs="Accès en fauteuil" if name == "Hélène Fournier" else "",
                             consent_at=utcnow()))
-    for position, (name, structure, role, size) in enumerate(people[:4], start=1):
+    for position, (name, structure, role, _size) in enumerate(people[:4], start=1):
         db.add(Registration(event_id=journee.id, name=name, email=f"{_slug(name)}@exemple-pro.example.org",
                             structure=structure, role=role, party_size=1, position=position,
                             status=RegistrationStatus.confirmed, consent_at=utcnow()))

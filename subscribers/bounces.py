@@ -13,12 +13,14 @@ A suppressed address is never planned again: the planner only plans active subsc
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import imaplib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import func, select
@@ -46,7 +48,7 @@ KINDS = {kind.value for kind in BounceKind}
 
 # --- Recording and policy -----------------------------------------------------------------------
 
-def _subscribers_for(db: Session, report: BounceReport) -> tuple[Delivery | None, list[Subscriber]]:
+def _subscribers_for(db: Session, report: BounceReport) -> tuple[Delivery | None, list[Subscriber | None]]:
     if report.delivery_id is not None:
         delivery = db.get(Delivery, report.delivery_id)
         if delivery is not None:
@@ -55,7 +57,8 @@ def _subscribers_for(db: Session, report: BounceReport) -> tuple[Delivery | None
         return None, []
     found = db.scalars(select(Subscriber).where(func.lower(Subscriber.email).in_(sorted(report.recipients)))
                        .order_by(Subscriber.id))
-    return None, list(found)
+    subscribers: list[Subscriber | None] = list(found)
+    return None, subscribers
 
 
 def _suppress(subscriber: Subscriber, reason: str, now: datetime) -> None:
@@ -159,10 +162,8 @@ def ingest_maildir(db: Session, path: Path, delete: bool = False) -> int:
         else:
             base, _, flags = file.name.partition(":2,")
             (path / "cur").mkdir(exist_ok=True)
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 file.rename(path / "cur" / f"{base}:2,{''.join(sorted(set(flags + 'S')))}")
-            except FileNotFoundError:
-                pass
     return count
 
 
@@ -189,6 +190,11 @@ def parse_imap_url(url: str) -> ImapConfig:
                       folder=unquote(parts.path.lstrip("/")) or "INBOX", ssl=ssl)
 
 
+def _uid(connection: imaplib.IMAP4, command: str, *args: str | bytes | None) -> tuple[str, list[Any]]:
+    """IMAP4.uid. imaplib sends a bytes argument as it is and skips a None; typeshed allows str only."""
+    return connection.uid(command, *args)  # type: ignore[arg-type]  # bytes and None: see above
+
+
 def ingest_imap(db: Session, host: str, port: int, user: str, password: str, folder: str = "INBOX",
                 ssl: bool = True, delete: bool = False) -> int:
     """Process the unseen messages of an IMAP folder, marking each \\Seen (or deleting it) once
@@ -198,9 +204,9 @@ def ingest_imap(db: Session, host: str, port: int, user: str, password: str, fol
     try:
         connection.login(user, password)
         connection.select(f'"{folder}"' if " " in folder else folder)
-        _, data = connection.uid("SEARCH", None, "UNSEEN")
+        _, data = _uid(connection, "SEARCH", None, "UNSEEN")
         for uid in (data[0] or b"").split():
-            _, fetched = connection.uid("FETCH", uid, "(BODY.PEEK[])")
+            _, fetched = _uid(connection, "FETCH", uid, "(BODY.PEEK[])")
             raw = next((item[1] for item in fetched or [] if isinstance(item, tuple)), None)
             if raw is None:
                 continue
@@ -211,14 +217,12 @@ def ingest_imap(db: Session, host: str, port: int, user: str, password: str, fol
                 log.exception("IMAP message %s could not be processed; left unseen", uid)
                 continue
             count += 1
-            connection.uid("STORE", uid, "+FLAGS", "(\\Deleted)" if delete else "(\\Seen)")
+            _uid(connection, "STORE", uid, "+FLAGS", "(\\Deleted)" if delete else "(\\Seen)")
         if delete:
             connection.expunge()
     finally:
-        try:
+        with contextlib.suppress(Exception):  # the messages are handled: a failed goodbye changes nothing
             connection.logout()
-        except Exception:  # noqa: BLE001
-            pass
     return count
 
 
@@ -275,5 +279,6 @@ def suppressed_subscribers(db: Session, bounces_each: int = 3) -> list[tuple[Sub
         row = aliased(Bounce, ranked)
         for bounce in db.scalars(select(row).where(ranked.c.rank <= bounces_each)
                                  .order_by(row.subscriber_id, row.received_at.desc(), row.id.desc())):
+            assert bounce.subscriber_id is not None  # selected by subscriber_id IN (...)
             recent[bounce.subscriber_id].append(bounce)
     return [(person, recent[person.id]) for person in people]

@@ -52,7 +52,8 @@ class PreferencesMixin:
 class SubscribeForm(PreferencesMixin, FlaskForm):
     email = EmailField(_l("Adresse e-mail"), validators=[DataRequired(message=_l("Indiquez votre adresse e-mail."))],
                        render_kw={"autocomplete": "email"})
-    name = StringField(_l("Nom et prénom"), validators=[DataRequired(message=_l("Indiquez votre nom.")), Length(max=200)],
+    name = StringField(_l("Nom et prénom"),
+                       validators=[DataRequired(message=_l("Indiquez votre nom.")), Length(max=200)],
                        render_kw={"autocomplete": "name"})
     structure = StringField(_l("Structure (facultatif)"), validators=[Optional(), Length(max=200)],
                             description=_l("Centre social, association, école, service…"),

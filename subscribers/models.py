@@ -12,7 +12,7 @@ from core.db import Base, UTCDateTime, utcnow
 from core.db import enum_column as _enum
 
 
-class SubscriberStatus(str, enum.Enum):
+class SubscriberStatus(enum.StrEnum):
     pending = "pending"            # subscribed, confirmation link not yet followed
     active = "active"              # confirmed: receives every letter
     unsubscribed = "unsubscribed"  # left; may subscribe again
@@ -87,7 +87,7 @@ class ConsentRecord(Base):
     subscriber: Mapped[Subscriber] = relationship(back_populates="consents")
 
 
-class BounceKind(str, enum.Enum):
+class BounceKind(enum.StrEnum):
     hard = "hard"              # the address does not exist: suppressed at once
     soft = "soft"              # delivery failed for a passing reason (full mailbox, policy…)
     delayed = "delayed"        # still being retried by the remote server: counts for nothing

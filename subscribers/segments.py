@@ -97,7 +97,7 @@ def condition(segment: dict | None) -> ColumnElement[bool]:
     segment = normalize(segment)
     if segment is None:
         return true()
-    parts = []
+    parts: list[ColumnElement[bool]] = []
     if segment.get("topics"):
         parts.append(topics_match(Subscriber.topics, *[literal(t) for t in segment["topics"]]))
     if segment.get("roles"):
@@ -127,9 +127,7 @@ def matches(subscriber: Subscriber, segment: dict | None) -> bool:
         return False
     if segment.get("roles") and subscriber.role not in segment["roles"]:
         return False
-    if segment.get("communes") and subscriber.commune not in segment["communes"]:
-        return False
-    return True
+    return not (segment.get("communes") and subscriber.commune not in segment["communes"])
 
 
 def known_communes(db: Session) -> list[str]:

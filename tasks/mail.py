@@ -14,7 +14,7 @@ def send_outbound(self, outbound_id: int) -> str:
     try:
         return outbox.send_outbound(session(), outbound_id).value
     except (TemporarySMTPError, smtplib.SMTPException, OSError) as exc:
-        raise self.retry(exc=exc, countdown=30 * 2 ** self.request.retries)
+        raise self.retry(exc=exc, countdown=30 * 2 ** self.request.retries) from exc
 
 
 @celery_app.task(name="tasks.mail.sweep_outbox")

@@ -19,7 +19,7 @@ def send_batch(self, issue_id: int) -> int:
         return mailout.run_batch(session(), issue_id)
     except (smtplib.SMTPException, OSError) as exc:
         # The SMTP server could not be reached: the claimed rows were given back; try later.
-        raise self.retry(exc=exc, countdown=min(300, 15 * 2 ** self.request.retries))
+        raise self.retry(exc=exc, countdown=min(300, 15 * 2 ** self.request.retries)) from exc
 
 
 @celery_app.task(name="tasks.mailout.sweep")

@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 6848489d8982
-Revises: 
+Revises:
 Create Date: 2026-11-22 00:22:29.805295
 """
 import sqlalchemy as sa
