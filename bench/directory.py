@@ -318,8 +318,10 @@ def use_database(url: str, data_dir: Path) -> None:
                        "SECRET_KEY": "bench", "BASE_URL": "https://parentalites.example.org"})
     settings.reset_settings()
     db.reset_engine()
+    from parentalites.bootstrap import bootstrap
     from parentalites.migrate import upgrade
     upgrade()
+    bootstrap()  # the SQLite search index follows the import's flushes, as in the app
 
 
 def release_database() -> None:

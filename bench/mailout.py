@@ -67,8 +67,8 @@ def seed(subscribers: int):
     """Structures, an editor, 20 accepted articles in an issue, and N active subscribers."""
     from datetime import date
 
-    import parentalites.celery_app  # noqa: F401  jobs go to Redis, as from the web app
-    import parentalites.models  # noqa: F401
+    from parentalites.bootstrap import bootstrap
+    bootstrap()  # the one bootstrap: jobs go to Redis after COMMIT, as from the web app
     from accounts.auth import create_user
     from accounts.models import Role
     from contributions.models import (
