@@ -67,7 +67,7 @@ def test_celery_tasks_bind_their_name_and_subject(configured):
     task = SimpleNamespace(name="tasks.mailout.send_batch")
     celery_app._bind_log_context(task_id="t-1", task=task, args=(42,))
     logging.getLogger("mailing.engine").info("claimed")
-    celery_app._close_session(task_id="t-1")
+    celery_app._unbind_log_context(task_id="t-1")
     logging.getLogger("mailing.engine").info("after")
     first, after = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert (first["task"], first["issue"]) == ("tasks.mailout.send_batch", 42)
