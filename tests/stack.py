@@ -6,6 +6,7 @@ here connects until a test asks for one of these fixtures, and the unit tier ref
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import os
@@ -40,10 +41,8 @@ def run_database():
     yield
     from core import db as database
     database.reset_engine()
-    try:
+    with contextlib.suppress(Exception):  # best effort
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).delete(os.environ["CELERY_QUEUE"])
-    except Exception:  # noqa: BLE001  best effort
-        pass
     try:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
@@ -173,10 +172,11 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         args = ["--concurrency", str(self.concurrency)] if self.command == "worker" else []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "parentalites.cli", self.command, *args, "--loglevel", "INFO"],
-            env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=ROOT,
-            stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "parentalites.cli", self.command, *args, "--loglevel", "INFO"],
+                env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=ROOT,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

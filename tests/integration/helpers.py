@@ -71,7 +71,8 @@ def run_concurrently(work, count: int, *, before_barrier=None, timeout: float = 
 # --- A letter and its readers --------------------------------------------------------------------
 
 def compose(db, world, numero=1, articles=2) -> Issue:
-    issue = issues.create_issue(db, world["editor"], numero, f"Lettre de test {numero}", date(2026, 10, 1), "Édito **gras**.")
+    issue = issues.create_issue(db, world["editor"], numero, f"Lettre de test {numero}", date(2026, 10, 1),
+                                "Édito **gras**.")
     for n in range(articles):
         c = contributions.create(db, world["partner"], contributions.ContributionData(
             kind=ContributionKind.actualite, title=f"Article {numero}.{n} — « éàç »", body_md="Du *texte*."))

@@ -51,7 +51,8 @@ def test_form_errors_keep_what_the_partner_typed(client, world, db):
 def test_event_end_before_start_is_refused(world, db):
     with pytest.raises(services.ModerationError, match="précède"):
         services.create(db, world["partner"], news(kind=ContributionKind.evenement,
-                        event_start=datetime(2026, 12, 10, 18, tzinfo=PARIS), event_end=datetime(2026, 12, 10, 17, tzinfo=PARIS)))
+                                                   event_start=datetime(2026, 12, 10, 18, tzinfo=PARIS),
+                                                   event_end=datetime(2026, 12, 10, 17, tzinfo=PARIS)))
 
 
 def test_partner_cannot_read_or_change_another_structures_submission(client, world, db):
@@ -147,7 +148,8 @@ def test_the_partner_chooses_the_kind_first_then_gets_its_own_form(client, world
         assert f'href="/partenaires/nouvelle/{slug}"' in chooser and label in chooser
     assert client.get("/partenaires/nouvelle?type=evenement").location == "/partenaires/nouvelle/evenement"
     event_form = client.get("/partenaires/nouvelle/evenement").get_data(as_text=True)
-    assert 'name="event_start"' in event_form and 'name="audience"' in event_form and 'name="deadline"' not in event_form
+    assert 'name="event_start"' in event_form and 'name="audience"' in event_form
+    assert 'name="deadline"' not in event_form
     call_form = client.get("/partenaires/nouvelle/appel-a-projets").get_data(as_text=True)
     assert 'name="deadline"' in call_form and 'name="event_start"' not in call_form
     fiche_form = client.get("/partenaires/nouvelle/fiche-action").get_data(as_text=True)
@@ -220,7 +222,8 @@ def test_each_kind_has_what_it_needs_to_be_sent(client, world, db):
 
     no_start = client.post("/partenaires/nouvelle/evenement", data={
         "title": "Forum", "body_md": "Un forum.", "action": "submit"})
-    assert no_start.status_code == 422 and "Indiquez la date et l'heure de début" in html.unescape(no_start.get_data(as_text=True))
+    assert no_start.status_code == 422
+    assert "Indiquez la date et l'heure de début" in html.unescape(no_start.get_data(as_text=True))
     assert client.post("/partenaires/nouvelle/evenement", data={
         "title": "Forum", "body_md": "Un forum.", "event_start": "2026-12-10T18:00", "event_end": "2026-12-10T20:00",
         "place": "Mairie", "audience": "Parents d'ados", "contact": "forum@tilleuls.example.org",
@@ -312,7 +315,8 @@ def test_queue_filters_by_kind_status_structure_and_rubrique_longest_waiting_fir
     assert titles(f"structure={world['asso'].id}") == ["Appel voisin"]
     assert titles("statut=accepted") == ["Déjà acceptée"]
     assert titles("statut=tous") == ["Forum ancien", "Nouvelle récente", "Appel voisin", "Déjà acceptée"]
-    assert titles("statut=tous&type=actualite&structure=%d" % world["tilleuls"].id) == ["Nouvelle récente", "Déjà acceptée"]
+    tilleuls_actualites = titles(f"statut=tous&type=actualite&structure={world['tilleuls'].id}")
+    assert tilleuls_actualites == ["Nouvelle récente", "Déjà acceptée"]
 
 
 def test_review_page_shows_every_field_files_and_the_full_history(client, world, db, captured_jobs):

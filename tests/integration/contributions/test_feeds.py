@@ -658,7 +658,8 @@ def test_structure_page_shows_the_feed_state_and_the_poll_button(db, feed_server
     assert f'action="{action}"' in page
 
     response = client.post(action)
-    assert response.status_code == 302 and response.headers["Location"].endswith(f"/redaction/structures/{structure.id}")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/redaction/structures/{structure.id}")
     assert ("tasks.feeds.poll_structure", (structure.id,)) in captured_jobs
     assert "Relevé du flux demandé" in client.get(f"/redaction/structures/{structure.id}").get_data(as_text=True)
 

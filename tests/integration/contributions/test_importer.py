@@ -143,7 +143,8 @@ def test_csv_imports_good_rows_and_skips_broken_ones_with_their_reason(db, world
     college = db.scalar(select(Contribution).where(Contribution.title == "Café des parents du collège")).fiche
     assert college.action_status == "terminee" and college.status_reason == "Fin du financement."
     assert college.public == ["Parents d'adolescents"] and college.partners == ["Collège Jean-Jaurès"]
-    assert db.scalar(select(Contribution).where(Contribution.title.in_(["Sorties familles", "Bourse aux livres"]))) is None
+    skipped_titles = ["Sorties familles", "Bourse aux livres"]
+    assert db.scalar(select(Contribution).where(Contribution.title.in_(skipped_titles))) is None
 
 
 def test_csv_with_commas_and_no_bom_is_sniffed(db, world, tmp_path):
@@ -232,7 +233,7 @@ def test_the_14_actions_of_seed_004_import_with_every_non_empty_field(db, world)
     assert (report.imported, report.skipped) == (14, 0), str(report)
     imported = fiches(db)
     assert [c.title for c in imported] == [t for t, _d, _y in table] == [r["title"] for r in records]
-    for c, (title, dept, year), record in zip(imported, table, records):
+    for c, (_title, dept, year), record in zip(imported, table, records, strict=True):
         f = c.fiche
         assert (f.departement, f.year) == (dept, year)
         values = record["values"]
@@ -293,7 +294,8 @@ def test_the_14_actions_of_seed_004_import_with_every_non_empty_field(db, world)
 
 def test_the_command_imports_a_file_and_reports_each_record(db, world):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "parentalites.cli", "import", "actions", str(SAMPLE), "--as", "redaction@reaap.test"]
+    command = [sys.executable, "-m", "parentalites.cli", "import", "actions", str(SAMPLE),
+               "--as", "redaction@reaap.test"]
     result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.strip().splitlines()

@@ -115,10 +115,14 @@ def test_structure_list_counts_accounts_and_contributions_and_shows_feed_status(
 
     login(client, "redaction@reaap.test", "mdp-redaction")
     page = client.get("/redaction/structures/").get_data(as_text=True)
-    rows = {m.group(1): m.group(0) for m in re.finditer(r"<tr>\s*<th scope=\"row\"><a [^>]+>([^<]+)</a>.*?</tr>", page, re.S)}
+    row_pattern = r"<tr>\s*<th scope=\"row\"><a [^>]+>([^<]+)</a>.*?</tr>"
+    rows = {m.group(1): m.group(0) for m in re.finditer(row_pattern, page, re.S)}
     assert set(rows) == {"Association Parents Ensemble", "CAF de la Seine-Saint-Denis",
                          "Centre social Les Tilleuls", "Ville de Bondy", "LAEP Les Petits Pas"}
-    cells = lambda row: [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+
+    def cells(row):
+        return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", row, re.S)]
+
     assert cells(rows["Centre social Les Tilleuls"])[2:] == ["2", "2", "Avertissement"]
     assert cells(rows["Association Parents Ensemble"])[2:] == ["1", "1", "En échec (3 fois de suite)"]
     assert cells(rows["CAF de la Seine-Saint-Denis"])[2:] == ["0", "0", "OK"]
@@ -142,7 +146,8 @@ def test_structure_administration_is_for_editors_only(client, world, db):
     for path in ("/redaction/structures/", "/redaction/structures/nouvelle", f"/redaction/structures/{tilleuls.id}",
                  f"/redaction/structures/{tilleuls.id}/modifier", f"/redaction/structures/{tilleuls.id}/inviter"):
         assert client.get(path).status_code == 403, path
-    response = client.post(f"/redaction/structures/{tilleuls.id}/inviter", data={"email": "x@tilleuls.test", "name": "X"})
+    response = client.post(f"/redaction/structures/{tilleuls.id}/inviter",
+                           data={"email": "x@tilleuls.test", "name": "X"})
     assert response.status_code == 403
     assert user_by_email(db, "x@tilleuls.test") is None
 
@@ -203,7 +208,8 @@ def test_invited_partner_may_continue_without_password_then_log_in_by_link(clien
     assert user.password_hash is None and user.last_login_at is not None
     client.post("/deconnexion")
     # No password: the password form refuses, the e-mailed link lets her in.
-    page = client.post("/connexion", data={"email": "lea@tilleuls.test", "password": "n'importe"}).get_data(as_text=True)
+    page = client.post("/connexion",
+                       data={"email": "lea@tilleuls.test", "password": "n'importe"}).get_data(as_text=True)
     assert "Adresse e-mail ou mot de passe incorrect" in page
     client.post("/connexion/lien", data={"email": "lea@tilleuls.test"})
     [link_mail] = outbox(db, "login_link")
@@ -211,7 +217,8 @@ def test_invited_partner_may_continue_without_password_then_log_in_by_link(clien
     assert client.post(path).status_code == 302
     assert client.get("/partenaires/").status_code == 200
     # Later she chooses a password from her account.
-    response = client.post("/connexion/mot-de-passe", data={"password": "jardin partagé 93", "password_confirm": "jardin partagé 93"})
+    response = client.post("/connexion/mot-de-passe",
+                           data={"password": "jardin partagé 93", "password_confirm": "jardin partagé 93"})
     assert response.status_code == 302
     client.post("/deconnexion")
     login(client, "lea@tilleuls.test", "jardin partagé 93")
@@ -237,7 +244,8 @@ def test_reinviting_resends_and_a_structure_has_several_accounts(world, db, capt
     ("redaction@reaap.test", "compte de la rédaction"),
     ("pas-une-adresse", "Adresse e-mail invalide"),
 ])
-def test_inviting_someone_elses_address_is_refused_and_changes_nothing(client, world, db, captured_jobs, address, message):
+def test_inviting_someone_elses_address_is_refused_and_changes_nothing(client, world, db, captured_jobs,
+                                                                       address, message):
     login(client, "redaction@reaap.test", "mdp-redaction")
     before = {u.email: (u.structure_id, u.role, u.name, u.invited_at) for u in db.scalars(select(User))}
     response = client.post(f"/redaction/structures/{world['tilleuls'].id}/inviter",
@@ -404,7 +412,8 @@ def test_login_link_requests_are_rate_limited(db, world, captured_jobs):
         # Per address: three links per quarter of an hour, whoever asks.
         codes = [client.post("/connexion/lien", data={"email": "amina@tilleuls.test"}).status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
-        assert "Trop de tentatives" in client.post("/connexion/lien", data={"email": "amina@tilleuls.test"}).get_data(as_text=True)
+        refused = client.post("/connexion/lien", data={"email": "amina@tilleuls.test"})
+        assert "Trop de tentatives" in refused.get_data(as_text=True)
         assert len(outbox(db, "login_link")) == 3
         # Per client: five requests a minute, whatever the addresses.
         limiter.reset()

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from PIL import Image
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError
 
 from contributions import services, uploads
 from contributions.models import Contribution, ContributionFile, ContributionKind
@@ -122,7 +123,7 @@ def test_contribution_and_files_are_saved_together_or_not_at_all(world, db):
     good = uploads.process_image(image_bytes("PNG", size=(40, 40), exif=False), "a.png", "Un carré")
     bad = uploads.process_pdf(pdf_bytes(), "doc.pdf")
     bad.filename = "x" * 300 + ".pdf"  # longer than the column: the database refuses the row
-    with pytest.raises(Exception):
+    with pytest.raises(DataError):
         services.create(db, world["partner"], services.ContributionData(
             kind=ContributionKind.actualite, title="Avec fichiers", body_md="Texte"), files=[good, bad])
     assert db.scalar(select(func.count(Contribution.id))) == 0

@@ -2,7 +2,7 @@
 concurrency on PostgreSQL), the iCalendar feed, and the public agenda pages."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from icalendar import Calendar
@@ -138,7 +138,7 @@ def _race_for_the_last_seat(db, emails):
 
     statuses = run_concurrently(lambda session, index: reg(session, stale[index], emails[index]).status,
                                 len(emails), before_barrier=load, timeout=30)
-    return dict(zip(emails, statuses))
+    return dict(zip(emails, statuses, strict=True))
 
 
 def test_two_people_never_both_take_the_last_seat(db, captured_jobs):
@@ -168,8 +168,8 @@ def test_two_people_never_both_take_the_last_seat(db, captured_jobs):
 
 def test_agenda_ics_is_valid_rfc5545(client, db):
     event = make_event(db, capacity=20, title=LONG_ACCENTED, description_md=LONG_ACCENTED * 2,
-                       starts_at=datetime(2030, 3, 14, 17, 30, tzinfo=timezone.utc),
-                       ends_at=datetime(2030, 3, 14, 20, 0, tzinfo=timezone.utc))
+                       starts_at=datetime(2030, 3, 14, 17, 30, tzinfo=UTC),
+                       ends_at=datetime(2030, 3, 14, 20, 0, tzinfo=UTC))
     postponed = make_event(db, title="Journée des porteurs de projet", type=EventType.journee_porteurs,
                            status=EventStatus.postponed, sequence=2)
     cancelled = make_event(db, title="Rencontre des référents CLAS", status=EventStatus.cancelled, sequence=1)
@@ -191,10 +191,10 @@ def test_agenda_ics_is_valid_rfc5545(client, db):
     v = vevents[event.uid]
     assert str(v["SUMMARY"]) == LONG_ACCENTED  # round trip through folding
     assert str(v["DESCRIPTION"]).startswith(LONG_ACCENTED * 2)
-    assert v["DTSTART"].dt == datetime(2030, 3, 14, 17, 30, tzinfo=timezone.utc)
+    assert v["DTSTART"].dt == datetime(2030, 3, 14, 17, 30, tzinfo=UTC)
     assert str(v["DTSTART"].dt.tzinfo) == "Europe/Paris" and v["DTSTART"].params["TZID"] == "Europe/Paris"
     assert v["DTSTART"].dt.hour == 18  # 17:30 UTC is 18:30 in Paris in March
-    assert v["DTEND"].dt == datetime(2030, 3, 14, 20, 0, tzinfo=timezone.utc)
+    assert v["DTEND"].dt == datetime(2030, 3, 14, 20, 0, tzinfo=UTC)
     assert v["DTSTAMP"].dt.tzinfo is not None and "SEQUENCE" in v and int(v["SEQUENCE"]) == 0
     assert str(v["STATUS"]) == "CONFIRMED"
     assert "Bobigny" in str(v["LOCATION"]) and str(v["URL"]).endswith(f"/agenda/{event.id}/")

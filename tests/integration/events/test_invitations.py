@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -24,7 +24,7 @@ from tests.integration.helpers import login, wait_for
 
 
 def make_event(db, **extra) -> Event:
-    start = datetime(2030, 3, 12, 17, 30, tzinfo=timezone.utc)  # 18:30 in Paris (winter time)
+    start = datetime(2030, 3, 12, 17, 30, tzinfo=UTC)  # 18:30 in Paris (winter time)
     values = dict(type=EventType.rencontre_clas, title="Rencontre des référents CLAS « rentrée »",
                   description_md="Un temps d'**échange** entre référents.", starts_at=start,
                   ends_at=start + timedelta(hours=2, minutes=30), place="Centre social Les Tilleuls",
@@ -57,7 +57,8 @@ def people(db) -> dict[str, Subscriber]:
 
 def delivered_to(db, issue_id) -> set[str]:
     return {e.split("@")[0] for e in db.scalars(
-        select(Subscriber.email).join(Delivery, Delivery.subscriber_id == Subscriber.id).where(Delivery.issue_id == issue_id))}
+        select(Subscriber.email).join(Delivery, Delivery.subscriber_id == Subscriber.id)
+        .where(Delivery.issue_id == issue_id))}
 
 
 # --- Rendering ----------------------------------------------------------------------------------
@@ -131,7 +132,8 @@ def test_message_id_and_list_id_work_without_a_numero(db, world, captured_jobs):
 
 def test_invitations_stay_out_of_the_archive_and_the_numbering(client, db, world, captured_jobs, tmp_path):
     letter = issues.create_issue(db, world["editor"], 1, "Lettre un", date(2026, 3, 1))
-    c = contributions.create(db, world["partner"], contributions.ContributionData(kind=ContributionKind.actualite, title="Article"))
+    c = contributions.create(db, world["partner"],
+                             contributions.ContributionData(kind=ContributionKind.actualite, title="Article"))
     contributions.decide(db, world["editor"], c, S.accepted)
     issues.add_item(db, letter, c)
     letter.status, letter.sent_at, letter.published_at = IssueStatus.sent, utcnow(), utcnow()
@@ -231,13 +233,15 @@ def test_only_the_segment_receives_the_invitation(db, world, smtp, celery_worker
         return db.get(Issue, issue.id).status is IssueStatus.sent
     wait_for(done, 90, message="the invitation to be sent")
     received = [m for m in smtp.messages if m.message["Subject"].startswith("Invitation : ")]
-    assert Counter(m.recipients[0] for m in received) == {"clas_bobigny@example.org": 1, "clas_montreuil@example.org": 1}
+    assert Counter(m.recipients[0] for m in received) == {"clas_bobigny@example.org": 1,
+                                                           "clas_montreuil@example.org": 1}
     message = next(m for m in received if m.recipients[0] == "clas_bobigny@example.org").message
     html = message.get_body(("html",)).get_content()
     text = message.get_body(("plain",)).get_content()
     token = subs["clas_bobigny"].unsubscribe_token
     assert "Bonjour Zoé clas_bobigny," in html and "Bonjour Zoé clas_bobigny," in text
-    assert f"https://parentalites.test/preferences/{token}" in html and f"https://parentalites.test/preferences/{token}" in text
+    preferences_url = f"https://parentalites.test/preferences/{token}"
+    assert preferences_url in html and preferences_url in text
     assert message["List-Unsubscribe"].strip() == f"<https://parentalites.test/desabonnement/{token}>"
     assert message["Message-ID"].startswith(f"<invitation-i{issue.id}.")
     assert "18:30" in text and event.title in message["Subject"]

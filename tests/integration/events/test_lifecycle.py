@@ -4,7 +4,7 @@ and two sessions racing on PostgreSQL, and through the real worker), the thank-y
 « Retour sur la soirée… » after the event."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from icalendar import Calendar
@@ -30,7 +30,7 @@ from mailing.models import OutboundEmail
 from mailing.outbox import outbound_extras, send_outbound
 from tests.integration.helpers import make_event, outbox, run_concurrently, wait_for
 
-START = datetime(2031, 3, 14, 17, 30, tzinfo=timezone.utc)  # 18:30 in Paris
+START = datetime(2031, 3, 14, 17, 30, tzinfo=UTC)  # 18:30 in Paris
 
 
 def at_start(db, **extra) -> Event:

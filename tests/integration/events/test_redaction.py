@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar
 from sqlalchemy import select
@@ -69,8 +69,8 @@ def test_create_an_event_in_paris_time_with_its_audience(client, world, db):
     response = client.post("/redaction/evenements/nouveau", data=FORM)
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]
     event = db.scalar(select(Event))
-    assert event.starts_at == datetime(2031, 3, 14, 17, 30, tzinfo=timezone.utc)  # 18:30 in Paris (UTC+1)
-    assert event.registration_closes_at == datetime(2031, 3, 13, 11, 0, tzinfo=timezone.utc)
+    assert event.starts_at == datetime(2031, 3, 14, 17, 30, tzinfo=UTC)  # 18:30 in Paris (UTC+1)
+    assert event.registration_closes_at == datetime(2031, 3, 13, 11, 0, tzinfo=UTC)
     assert event.audience == {"topics": ["numerique", "parentalite"], "roles": []}
     assert (event.type, event.capacity, event.reminder_days, event.online_url) == (
         EventType.soiree_reaap, 30, "7,1", None)
@@ -192,7 +192,8 @@ def test_editor_cancels_a_registration_and_the_waitlist_moves_up(client, world, 
 
 def test_printable_attendance_sheet(client, world, db, captured_jobs):
     event = make_event(db, capacity=2)
-    people(db, event, [("zoe@exemple.org", "EVS du Pont", "Parent", 1), ("ali@exemple.org", "CLAS Bondy", "Référent", 1),
+    people(db, event, [("zoe@exemple.org", "EVS du Pont", "Parent", 1),
+                       ("ali@exemple.org", "CLAS Bondy", "Référent", 1),
                        ("attente@exemple.org", "", "", 1)])
     editor(client)
     page = client.get(f"/redaction/evenements/{event.id}/emargement").get_data(as_text=True)
@@ -238,7 +239,7 @@ def test_events_list_for_the_editor(client, world, db, captured_jobs):
 # --- Partner events in the agenda -----------------------------------------------------------------
 
 def test_accepted_partner_events_are_in_the_agenda_and_the_feed(client, world, db):
-    start = datetime(2031, 5, 20, 12, 0, tzinfo=timezone.utc)
+    start = datetime(2031, 5, 20, 12, 0, tzinfo=UTC)
 
     def contribution(title, status, days=0):
         c = Contribution(structure_id=world["tilleuls"].id, kind=ContributionKind.evenement, status=status,

@@ -3,7 +3,7 @@ sent exactly once (twice-run and concurrent runs, injected clock), the partner s
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -22,12 +22,13 @@ from tests.integration.helpers import login, run_concurrently, wait_for
 # The letter of 15 June 2030: contributions until 18 May; the call goes out 21 days before,
 # on 27 April (Paris), which starts at 22:00 UTC on the 26th (summer time).
 ISSUE_DATE, DEADLINE = date(2030, 6, 15), date(2030, 5, 18)
-BEFORE = datetime(2030, 4, 26, 21, 59, tzinfo=timezone.utc)   # 23:59 in Paris, 26 April
-DUE = datetime(2030, 4, 26, 22, 1, tzinfo=timezone.utc)       # 00:01 in Paris, 27 April
+BEFORE = datetime(2030, 4, 26, 21, 59, tzinfo=UTC)   # 23:59 in Paris, 26 April
+DUE = datetime(2030, 4, 26, 22, 1, tzinfo=UTC)       # 00:01 in Paris, 27 April
 
 
 def outbox(db, template: str) -> list[OutboundEmail]:
-    return list(db.scalars(select(OutboundEmail).where(OutboundEmail.template == template).order_by(OutboundEmail.to_addr)))
+    return list(db.scalars(select(OutboundEmail).where(OutboundEmail.template == template)
+                           .order_by(OutboundEmail.to_addr)))
 
 
 @pytest.fixture
@@ -53,7 +54,8 @@ def test_default_plan_is_three_letters_on_weekdays_and_generating_twice_adds_not
 
 
 def test_issues_per_year_setting_drives_the_plan(db, monkeypatch):
-    monkeypatch.setattr(settings_module, "_settings", dataclasses.replace(settings_module.get_settings(), issues_per_year=4))
+    monkeypatch.setattr(settings_module, "_settings",
+                        dataclasses.replace(settings_module.get_settings(), issues_per_year=4))
     assert [p.issue_date.month for p in calendar.generate_year(db, 2031)] == [2, 5, 8, 11]
     with pytest.raises(calendar.CalendarError):
         calendar.generate_year(db, 2032, 13)
@@ -73,7 +75,8 @@ def test_call_and_reminder_go_out_once_on_the_paris_day(db, world, planned):
 
     # What waits for the editors: one submitted, one accepted and not placed, one placed in a draft.
     def contribution(title, status):
-        c = contributions.create(db, world["partner"], contributions.ContributionData(kind=ContributionKind.actualite, title=title))
+        c = contributions.create(db, world["partner"],
+                                 contributions.ContributionData(kind=ContributionKind.actualite, title=title))
         if status is not S.submitted:
             contributions.decide(db, world["editor"], c, status)
         return c
@@ -84,7 +87,7 @@ def test_call_and_reminder_go_out_once_on_the_paris_day(db, world, planned):
 
     assert calendar.send_due(db, DUE) == {"calls": 2, "reminders": 2}
     assert calendar.send_due(db, DUE) == {"calls": 0, "reminders": 0}   # the task runs again: nothing
-    assert calendar.send_due(db, datetime(2030, 5, 10, 8, tzinfo=timezone.utc)) == {"calls": 0, "reminders": 0}
+    assert calendar.send_due(db, datetime(2030, 5, 10, 8, tzinfo=UTC)) == {"calls": 0, "reminders": 0}
 
     calls = outbox(db, "appel_a_contributions")
     assert [m.to_addr for m in calls] == ["amina@tilleuls.test", "julien@asso.test"]  # active partners only
@@ -101,9 +104,9 @@ def test_call_and_reminder_go_out_once_on_the_paris_day(db, world, planned):
 
 
 def test_a_passed_deadline_is_never_called_late(db, world, planned):
-    assert calendar.send_due(db, datetime(2030, 5, 19, 8, tzinfo=timezone.utc)) == {"calls": 0, "reminders": 0}
+    assert calendar.send_due(db, datetime(2030, 5, 19, 8, tzinfo=UTC)) == {"calls": 0, "reminders": 0}
     # ...but a call missed while the app was down goes out as long as the deadline is ahead.
-    assert calendar.send_due(db, datetime(2030, 5, 17, 8, tzinfo=timezone.utc)) == {"calls": 2, "reminders": 2}
+    assert calendar.send_due(db, datetime(2030, 5, 17, 8, tzinfo=UTC)) == {"calls": 2, "reminders": 2}
 
 
 def test_concurrent_runs_send_exactly_once(db, world, planned):
@@ -133,7 +136,7 @@ def test_a_failure_while_queueing_sends_nothing_and_leaves_the_call_to_do(db, wo
 
 def test_next_deadline_is_shown_in_the_partner_space(client, db, world, planned):
     assert calendar.next_deadline(db, DUE).id == planned.id
-    assert calendar.next_deadline(db, datetime(2030, 5, 19, tzinfo=timezone.utc)) is None
+    assert calendar.next_deadline(db, datetime(2030, 5, 19, tzinfo=UTC)) is None
     login(client, "amina@tilleuls.test", "mdp-partenaire")
     page = client.get("/partenaires/").get_data(as_text=True)
     assert "18 mai 2030" in page and "15 juin 2030" in page
@@ -160,7 +163,8 @@ def test_editor_plans_edits_and_removes_letters_on_the_calendar_page(client, db,
     assert ok.status_code == 302
     db.expire_all()
     first = db.get(PlannedIssue, first.id)
-    assert (first.issue_date, first.deadline, first.note, first.issue_id) == (date(2031, 3, 18), date(2031, 2, 25), "Dossier écrans", letter.id)
+    assert (first.issue_date, first.deadline, first.note, first.issue_id) == (
+        date(2031, 3, 18), date(2031, 2, 25), "Dossier écrans", letter.id)
 
     first_id = first.id
     client.post(f"{url}/supprimer")  # not confirmed: kept
@@ -185,7 +189,8 @@ def test_calendar_is_for_editors_only(client, db, world):
 def test_the_beat_task_sends_the_call_once_through_the_worker(db, world, smtp, celery_worker):
     from parentalites.celery_app import celery_app
     today = calendar.paris_today()
-    planned = calendar.add_planned(db, date.fromordinal(today.toordinal() + 40), date.fromordinal(today.toordinal() + 10))
+    planned = calendar.add_planned(db, date.fromordinal(today.toordinal() + 40),
+                                   date.fromordinal(today.toordinal() + 10))
     db.commit()
     celery_app.send_task("tasks.calendar.send_due_calls")
     celery_app.send_task("tasks.calendar.send_due_calls")

@@ -120,7 +120,8 @@ def test_test_send_goes_to_one_address_and_records_no_delivery(db, world, smtp, 
     [mail] = wait_for(lambda: smtp.to("relecture@reaap.test"), 30, message="the test letter")
     assert mail.message["Subject"].startswith("[TEST] Lettre Parentalités n°1")
     assert db.scalar(select(func.count(Delivery.id))) == 0
-    assert letters(smtp) == [] and {r for m in smtp.messages for r in m.recipients} == {"relecture@reaap.test", "amina@tilleuls.test"}
+    assert letters(smtp) == []
+    assert {r for m in smtp.messages for r in m.recipients} == {"relecture@reaap.test", "amina@tilleuls.test"}
 
 
 @pytest.fixture
@@ -183,7 +184,7 @@ def test_a_temporary_refusal_is_retried_later_then_recorded_with_the_reply(db, w
     assert deferred.not_before > utcnow() + timedelta(seconds=30)
     assert mailout.run_batch(db, issue.id) == 0  # not yet due: nothing claimed, issue not finished
     assert db.get(Issue, issue.id).status is IssueStatus.sending
-    for attempt in (2, 3):
+    for _attempt in (2, 3):
         db.execute(Delivery.__table__.update().values(not_before=utcnow() - timedelta(seconds=1)))
         db.commit()
         assert mailout.run_batch(db, issue.id) == 1
@@ -363,7 +364,8 @@ def test_flushing_redis_in_the_middle_loses_nobody(db, world, smtp, celery_worke
     print(f"\nafter FLUSHDB: lost: 0, duplicates: {sum(n - 1 for n in received.values())}")
 
 
-def test_a_slow_batch_keeps_its_claims_alive_so_the_sweeper_never_resends_it(db, world, smtp, captured_jobs, monkeypatch):
+def test_a_slow_batch_keeps_its_claims_alive_so_the_sweeper_never_resends_it(db, world, smtp, captured_jobs,
+                                                                             monkeypatch):
     """A batch that takes longer than MAILOUT_STALE_AFTER must not be given to another worker while
     its own worker is alive: the claims are refreshed as it goes."""
     import threading

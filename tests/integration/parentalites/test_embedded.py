@@ -14,7 +14,8 @@ from parentalites.catcher import free_port, read_maildir
 from tests.conftest import ROOT
 
 
-def run_cli(*args: str, data_dir: Path, timeout: float = 300, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, data_dir: Path, timeout: float = 300,
+            extra_env: dict | None = None) -> subprocess.CompletedProcess:
     # Only what a user would have: no DATABASE_URL, broker or SMTP from the test session.
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_QUEUE", "SMTP_URL", "SECRET_KEY", "BASE_URL",

@@ -1,6 +1,8 @@
 """Segments: the SQL condition (PostgreSQL and SQLite) agrees with the rule said in Python."""
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
@@ -8,6 +10,10 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, delete, select
 from sqlalchemy.orm import Session
 
+from events.models import Event
+from mailing.models import Delivery
+from newsletter import mailout
+from newsletter.models import Issue
 from subscribers import segments
 from subscribers.models import ROLES, TOPICS, Subscriber, SubscriberStatus
 
@@ -115,7 +121,8 @@ def test_subscription_form_records_the_optional_preferences(client, db, captured
         "topics": ["clas", "sante"], "role": "referent_clas", "commune": "  Saint-Denis "})
     assert response.status_code == 302 and response.location == "/abonnement/verifiez-vos-e-mails"
     subscriber = db.scalar(select(Subscriber))
-    assert (subscriber.topics, subscriber.role, subscriber.commune) == (["clas", "sante"], "referent_clas", "Saint-Denis")
+    assert (subscriber.topics, subscriber.role, subscriber.commune) == (
+        ["clas", "sante"], "referent_clas", "Saint-Denis")
     assert subscriber.status is SubscriberStatus.pending
     # Nothing chosen is fine too: every topic.
     client.post("/abonnement", data={"email": "max@example.org", "name": "Max", "consent": "y"})
@@ -138,7 +145,8 @@ def test_a_stranger_cannot_change_an_active_subscribers_preferences_by_subscribi
     assert response.status_code == 302 and response.location == "/abonnement/verifiez-vos-e-mails"
     subscriber = db.scalar(select(Subscriber))
     db.refresh(subscriber)
-    assert (subscriber.topics, subscriber.role, subscriber.commune, subscriber.name) == (["clas"], "referent_clas", "Bobigny", "lea")
+    assert (subscriber.topics, subscriber.role, subscriber.commune, subscriber.name) == (
+        ["clas"], "referent_clas", "Bobigny", "lea")
 
 
 def test_preferences_page_shows_and_changes_the_choices(client, db):
@@ -185,18 +193,13 @@ def test_preferences_form_is_protected_by_csrf(db):
 
 def test_the_mailout_plans_an_invitation_for_its_segment_on_both_databases(population):
     """The engine's INSERT … SELECT with the segment condition, on PostgreSQL and on SQLite."""
-    from datetime import datetime, timedelta, timezone
-
-    from events.models import Event
-    from mailing.models import Delivery
-    from newsletter import mailout
-    from newsletter.models import Issue
     db = population
-    start = datetime(2030, 1, 10, 17, tzinfo=timezone.utc)
+    start = datetime(2030, 1, 10, 17, tzinfo=UTC)
     event = Event(title="Soirée", starts_at=start, ends_at=start + timedelta(hours=2))
     db.add(event)
     db.flush()
-    first = Issue(kind="invitation", event_id=event.id, segment={"roles": ["referent_clas"]}, title="i", issue_date=start.date())
+    first = Issue(kind="invitation", event_id=event.id, segment={"roles": ["referent_clas"]}, title="i",
+                  issue_date=start.date())
     db.add(first)
     db.flush()
     assert mailout.plan(db, first) == 2
@@ -206,8 +209,11 @@ def test_the_mailout_plans_an_invitation_for_its_segment_on_both_databases(popul
     db.add(second)
     db.flush()
     mailout.plan(db, second)
-    names = lambda issue: set(db.scalars(select(Subscriber.name).join(Delivery, Delivery.subscriber_id == Subscriber.id)
-                                       .where(Delivery.issue_id == issue.id)))  # noqa: E731
+
+    def names(issue):
+        return set(db.scalars(select(Subscriber.name).join(Delivery, Delivery.subscriber_id == Subscriber.id)
+                              .where(Delivery.issue_id == issue.id)))
+
     assert names(first) == {"clas", "clas_montreuil"}
     assert names(second) == ACTIVE - {"clas", "clas_montreuil"}
     db.commit()

@@ -72,7 +72,8 @@ def test_double_subscription_creates_no_duplicate_and_answers_the_same(client, d
     db.commit()
     second = client.post("/abonnement", data={**form, "email": "MARIE@example.org"})
     # Same answer whether the address was unknown or already subscribed: nothing leaks.
-    assert (first.status_code, first.location) == (second.status_code, second.location) == (302, "/abonnement/verifiez-vos-e-mails")
+    assert ((first.status_code, first.location) == (second.status_code, second.location)
+            == (302, "/abonnement/verifiez-vos-e-mails"))
     assert db.scalar(select(func.count(Subscriber.id))) == 1
     db.refresh(sub)
     assert sub.status is SubscriberStatus.active

@@ -7,6 +7,7 @@ from contributions import services
 
 def test_split_list_reads_lines_or_commas():
     assert services.split_list("a, b ; c") == ["a", "b", "c"]
-    assert services.split_list("Ville de Bobigny, service jeunesse\nCAF") == ["Ville de Bobigny, service jeunesse", "CAF"]
+    assert services.split_list("Ville de Bobigny, service jeunesse\nCAF") == [
+        "Ville de Bobigny, service jeunesse", "CAF"]
     assert services.split_list("- a\n• b\n\n  \n- a") == ["a", "b"]
     assert services.split_list("") == [] and services.split_list(None) == []

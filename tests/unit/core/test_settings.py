@@ -100,8 +100,10 @@ def test_values_are_typed_and_empty_means_unset(tmp_path):
     ("THROTTLE_MAX_PAUSE", "inf", "nombre de secondes positif ou nul", "zero or more"),
     ("LOG_FORMAT", "xml", "doit valoir text ou json (reçu « xml »)", "must be text or json (got 'xml')"),
     ("LOG_LEVEL", "loud", "doit valoir DEBUG ou INFO ou WARNING ou ERROR", "must be DEBUG or INFO or WARNING or ERROR"),
-    ("DATABASE_URL", "mysql://u@h/db", "n'est pas une base SQLite ou PostgreSQL", "is not an SQLite or PostgreSQL database"),
-    ("DATABASE_URL", "pas une adresse", "n'est pas une base SQLite ou PostgreSQL", "is not an SQLite or PostgreSQL database"),
+    ("DATABASE_URL", "mysql://u@h/db",
+     "n'est pas une base SQLite ou PostgreSQL", "is not an SQLite or PostgreSQL database"),
+    ("DATABASE_URL", "pas une adresse",
+     "n'est pas une base SQLite ou PostgreSQL", "is not an SQLite or PostgreSQL database"),
     ("CELERY_BROKER_URL", "ftp://h/", "schéma « ftp » non pris en charge", "unsupported scheme 'ftp'"),
     ("RATELIMIT_STORAGE_URI", "disque://", "schéma « disque » non pris en charge", "unsupported scheme 'disque'"),
     ("BASE_URL", "ftp://lettre.example.org", "schéma « ftp » non pris en charge", "unsupported scheme 'ftp'"),
@@ -110,7 +112,8 @@ def test_values_are_typed_and_empty_means_unset(tmp_path):
     ("BOUNCE_IMAP_URL", "http://imap.example.org", "schéma « http » non pris en charge", "unsupported scheme 'http'"),
     ("BOUNCE_DOMAIN", "retours example.org", "n'est pas un nom de domaine", "is not a domain name"),
     ("MAIL_FROM", "Lettre Parentalités", "ne contient pas d'adresse e-mail", "holds no e-mail address"),
-    ("LIST_ID", "lettre", "n'est pas de la forme « Nom <identifiant.domaine> »", "is not of the form 'Name <label.domain>'"),
+    ("LIST_ID", "lettre",
+     "n'est pas de la forme « Nom <identifiant.domaine> »", "is not of the form 'Name <label.domain>'"),
     ("CELERY_QUEUE", "ma file", "ne contient pas d'espace", "holds no whitespace"),
 ])
 def test_a_bad_value_is_named_in_french_and_english(tmp_path, variable, value, french, english):

@@ -48,7 +48,8 @@ def test_they_still_behave_as_the_fast_signer_expects():
         "rfc822_parse no longer gives [name, value-with-CRLF] pairs")
     assert body == b"body\r\n", _changed("rfc822_parse changed the body it returns")
     assert dkim.select_headers([(b"From", b"1"), (b"To", b"2"), (b"from", b"3")], [b"from", b"from", b"to"]) == [
-        (b"from", b"3"), (b"From", b"1"), (b"To", b"2")], _changed("select_headers picks other fields (RFC 6376 §5.4.2)")
+        (b"from", b"3"), (b"From", b"1"), (b"To", b"2")
+    ], _changed("select_headers picks other fields (RFC 6376 §5.4.2)")
     value = b"v=1; a=rsa-sha256; c=relaxed/relaxed; d=parentalites.test; i=@parentalites.test; q=dns/txt; s=lettre2026"
     assert dkim.fold(value, namelen=14, linesep=b"\r\n") == (
         b"v=1; a=rsa-sha256; c=relaxed/relaxed;\r\n d=parentalites.test; i=@parentalites.test; q=dns/txt; s=lettre2026"

@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 
 from mailing.mime import LetterMIME, build_message, format_recipient
 
-TEXT = "Bonjour,\n%%greeting%%\n\nUne ligne très longue " + "é" * 200 + " fin.\nLien : %%unsubscribe_url%%\n\n-- \nFin   \n"
-HTML = "<p>%%greeting%%</p>\n<p>" + "Paragraphe accentué, « guillemets » — tiret. " * 30 + "</p>\n<a href=\"%%unsubscribe_url%%\">x</a>\n"
+TEXT = ("Bonjour,\n%%greeting%%\n\nUne ligne très longue " + "é" * 200
+        + " fin.\nLien : %%unsubscribe_url%%\n\n-- \nFin   \n")
+HTML = ("<p>%%greeting%%</p>\n<p>" + "Paragraphe accentué, « guillemets » — tiret. " * 30
+        + "</p>\n<a href=\"%%unsubscribe_url%%\">x</a>\n")
 
 
 def parse(data: bytes):
@@ -30,8 +32,12 @@ def fast(name: str, greeting: str, url: str, text=TEXT, html=HTML) -> bytes:
 
 
 def slow(name: str, greeting: str, url: str, text=TEXT, html=HTML) -> bytes:
-    fill = lambda source, values: source.replace("%%greeting%%", values["greeting"]).replace("%%unsubscribe_url%%", values["unsubscribe_url"])  # noqa: E731
-    escaped = {"greeting": html_module.escape(greeting, quote=True), "unsubscribe_url": html_module.escape(url, quote=True)}
+    def fill(source, values):
+        return (source.replace("%%greeting%%", values["greeting"])
+                .replace("%%unsubscribe_url%%", values["unsubscribe_url"]))
+
+    escaped = {"greeting": html_module.escape(greeting, quote=True),
+               "unsubscribe_url": html_module.escape(url, quote=True)}
     return build_message(to=format_recipient(name, "zoe@example.org"), subject="Lettre n°1 : « Rentrée »",
                          text=fill(text, {"greeting": greeting, "unsubscribe_url": url}), html=fill(html, escaped),
                          message_id="<1@x>", sender="Lettre Parentalités <lettre@parentalites.test>",
@@ -98,4 +104,5 @@ def test_a_dot_starting_a_line_is_encoded_so_no_dot_stuffing_is_needed():
     text = ".\n.point de départ\n%%greeting%%\n..\n"
     data = fast("Zoé", ".Bonjour", "https://x.test/d/t", text=text)
     assert not data.startswith(b".") and b"\n." not in data
-    assert parse(data).get_body(("plain",)).get_content().splitlines()[:4] == [".", ".point de départ", ".Bonjour", ".."]
+    text_lines = parse(data).get_body(("plain",)).get_content().splitlines()
+    assert text_lines[:4] == [".", ".point de départ", ".Bonjour", ".."]
