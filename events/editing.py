@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from core import jobs
 from core.db import utcnow
+from core.text import WEB_SCHEMES, safe_url
 from events import services
 from events.ics import ICS_STATUS
 from events.messages import parse_reminder_days
@@ -61,6 +62,17 @@ def audience(topics: list[str] | None, roles: list[str] | None) -> dict | None:
     return {"topics": topics, "roles": roles}
 
 
+def _web_link(url: str | None, what: str) -> str | None:
+    """An http(s) address, or None when empty: it goes into hrefs on the site and in e-mails (the
+    form's URL validator lets `javascript://host/%0a…` through)."""
+    url = (url or "").strip()
+    if not url:
+        return None
+    if not safe_url(url, WEB_SCHEMES):
+        raise EventError(f"{what} doit être une adresse web complète (https://…).")
+    return url
+
+
 def _clean(data: EventData) -> EventData:
     data.title = " ".join((data.title or "").split())
     if not data.title:
@@ -84,8 +96,8 @@ def _clean(data: EventData) -> EventData:
     data.reminder_days = ",".join(str(d) for d in days)
     if data.status is EventStatus.cancelled:
         raise EventError("Pour annuler l'événement, utilisez le bouton « Annuler l'événement ».")
-    data.online_url = (data.online_url or "").strip() or None
-    data.survey_url = (data.survey_url or "").strip() or None
+    data.online_url = _web_link(data.online_url, "Le lien de la réunion en ligne")
+    data.survey_url = _web_link(data.survey_url, "Le lien du questionnaire")
     data.contact_email = (data.contact_email or "").strip().lower() or None
     return data
 
