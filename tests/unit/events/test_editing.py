@@ -2,14 +2,14 @@
 the service keeps only http(s) addresses, whatever the form let through."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from events.editing import EventData, EventError, _clean
 from events.models import EventType
 
-START = datetime(2027, 3, 4, 17, 30, tzinfo=timezone.utc)
+START = datetime(2027, 3, 4, 17, 30, tzinfo=UTC)
 
 
 def data(**links) -> EventData:
