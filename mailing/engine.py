@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -136,7 +136,6 @@ def plan(db: Session, issue_id: int, recipient_ids) -> int:
     """One queued Delivery per recipient id selected by `recipient_ids` (a one-column SELECT), in
     one INSERT … SELECT. Planning twice adds nobody twice (unique on issue and subscriber).
     Returns the number of rows added."""
-    from sqlalchemy import literal
     rows = recipient_ids.with_only_columns(
         literal(issue_id), *recipient_ids.selected_columns, literal(DeliveryStatus.queued.value), literal(0))
     stmt = _insert(db).from_select(["issue_id", "subscriber_id", "status", "attempts"], rows)

@@ -164,6 +164,15 @@ def _positive_float(raw: str) -> float | None:
     return value if math.isfinite(value) and value > 0 else None
 
 
+_WHOLE = ("un entier supérieur ou égal à 1", "a whole number, at least 1")
+# A relay's numeric options: how each is read, and what it must be (French, English).
+_RELAY_OPTIONS: dict[str, tuple[Callable[[str], float | None], str, str]] = {
+    "weight": (_positive_int, *_WHOLE),
+    "per_second": (_positive_float, "un nombre strictement positif", "a number above 0"),
+    "per_hour": (_positive_int, *_WHOLE),
+}
+
+
 def parse_relays(spec: str | None, default_url: str) -> list[Relay]:
     """`SMTP_RELAYS`: relays separated by `;` (or new lines), each a URL followed by options
     separated by spaces: `weight=N`, `per_second=X`, `per_hour=N`, `fallback`. Unset or blank:
@@ -181,24 +190,12 @@ def parse_relays(spec: str | None, default_url: str) -> list[Relay]:
             name, equals, raw = option.partition("=")
             if name == "fallback" and not equals:
                 fields["fallback"] = True
-            elif name == "weight" and equals:
-                fields["weight"] = _positive_int(raw)
-                if fields["weight"] is None:
-                    raise _invalid(RELAYS_ENV, f"pour le relais {label}, weight doit être un entier "
-                                               f"supérieur ou égal à 1 (reçu « {raw} »).",
-                                   f"for relay {label}, weight must be a whole number, at least 1 (got '{raw}').")
-            elif name == "per_second" and equals:
-                fields["per_second"] = _positive_float(raw)
-                if fields["per_second"] is None:
-                    raise _invalid(RELAYS_ENV, f"pour le relais {label}, per_second doit être un "
-                                               f"nombre strictement positif (reçu « {raw} »).",
-                                   f"for relay {label}, per_second must be a number above 0 (got '{raw}').")
-            elif name == "per_hour" and equals:
-                fields["per_hour"] = _positive_int(raw)
-                if fields["per_hour"] is None:
-                    raise _invalid(RELAYS_ENV, f"pour le relais {label}, per_hour doit être un entier "
-                                               f"supérieur ou égal à 1 (reçu « {raw} »).",
-                                   f"for relay {label}, per_hour must be a whole number, at least 1 (got '{raw}').")
+            elif name in _RELAY_OPTIONS and equals:
+                parse, fr_rule, en_rule = _RELAY_OPTIONS[name]
+                fields[name] = parse(raw)
+                if fields[name] is None:
+                    raise _invalid(RELAYS_ENV, f"pour le relais {label}, {name} doit être {fr_rule} (reçu « {raw} »).",
+                                   f"for relay {label}, {name} must be {en_rule} (got '{raw}').")
             else:
                 raise _invalid(RELAYS_ENV, f"option inconnue « {option} » pour le relais {label} "
                                            "(options possibles : weight=N, per_second=X, per_hour=N, fallback).",

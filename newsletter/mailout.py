@@ -24,7 +24,7 @@ from core.db import affected_rows, utcnow
 from core.settings import get_settings
 from mailing import engine
 from mailing.engine import RelayUnreachable, neutral_letter, slot
-from mailing.models import Delivery, OutboundEmail
+from mailing.models import Delivery, DeliveryStatus, OutboundEmail
 from mailing.outbox import queue_email, queue_rendered
 from mailing.sender import RelayPool
 from mailing.templates import RenderedEmail, email_environment, render_email
@@ -40,7 +40,6 @@ START_TASK = "tasks.mailout.start_mailout"
 RECIPIENTS = engine.RecipientColumns(Subscriber.id, Subscriber.email, Subscriber.name,
                                      Subscriber.unsubscribe_token)
 
-__all__ = ["RelayUnreachable"]  # raised by run_batch, caught by the task
 
 
 class MailoutError(ValueError):
@@ -235,7 +234,7 @@ def run_batch(db: Session, issue_id: int) -> int:
 
     def keepalive() -> None:
         db.execute(update(Delivery)
-                   .where(Delivery.claim_token == token, Delivery.status == engine.DeliveryStatus.claimed)
+                   .where(Delivery.claim_token == token, Delivery.status == DeliveryStatus.claimed)
                    .values(claimed_at=utcnow()).execution_options(synchronize_session=False))
         db.commit()  # the sweeper must see the claim is alive, now
 

@@ -65,7 +65,7 @@ def bootstrap(sender: Callable[[str, tuple, dict], Any] | None = None) -> Settin
         jobs.set_sender(sender)
     if _done:
         return settings
-    assert models.MODEL_MODULES  # every mapper is defined before the first query
+    models.configure()  # every mapper defined and resolved before the first query
     configure_logging(settings)
     if sender is None:
         from parentalites.celery_app import (

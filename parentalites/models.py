@@ -1,4 +1,6 @@
 """Every model module, so that the mappers, Alembic and `create_all` see the whole schema."""
+from sqlalchemy.orm import configure_mappers
+
 from accounts import models as accounts_models
 from contributions import models as contributions_models
 from core.db import Base
@@ -10,3 +12,9 @@ from subscribers import models as subscribers_models
 MODEL_MODULES = (accounts_models, mailing_models, contributions_models, subscribers_models,
                  newsletter_models, events_models)
 metadata = Base.metadata
+
+
+def configure() -> None:
+    """Resolve every mapper now (relationships named by string across packages), so that a broken
+    model fails at start, not at the first query that touches it."""
+    configure_mappers()
