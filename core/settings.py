@@ -286,6 +286,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DKIM_DOMAIN", "dkim_domain", _text, None),
     Variable("DKIM_SELECTOR", "dkim_selector", _text, None),
     Variable("DKIM_PRIVATE_KEY", "dkim_private_key", _text, None, shown="secret"),
+    Variable("PRIVACY_CONTACT", "privacy_contact", _mail_from, lambda v: parseaddr(v["mail_from"])[1]),
+    Variable("RETENTION_YEARS", "retention_years", _integer(1, 10), 3),
+    Variable("PENDING_RETENTION_DAYS", "pending_retention_days", _integer(1, 365), 30),
+    Variable("REPERMISSION_GRACE_DAYS", "repermission_grace_days", _integer(1, 365), 30),
+    Variable("REGISTRATION_RETENTION_MONTHS", "registration_retention_months", _integer(1, 120), 12),
+    Variable("SUBSCRIBER_IMPORT_MAX_MB", "subscriber_import_max_mb", _integer(1, 500), 10),
     Variable("LOG_FORMAT", "log_format", _choice("text", "json"), "text"),
     Variable("LOG_LEVEL", "log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"),
 )
@@ -323,6 +329,12 @@ class Settings:
     dkim_domain: str | None
     dkim_selector: str | None
     dkim_private_key: str | None     # a PEM key, or the path of a PEM file
+    privacy_contact: str             # who receives RGPD requests (the privacy page, every footer)
+    retention_years: int             # subscribers/retention.py: years without a sign of life before re-permission
+    pending_retention_days: int      # unconfirmed subscriptions erased after this many days
+    repermission_grace_days: int     # no answer to the re-permission e-mail: erased after this many days
+    registration_retention_months: int  # event registrations anonymised this long after the event
+    subscriber_import_max_mb: int    # largest CSV an editor may import
     log_format: str                  # "text" or "json" (one JSON object per line)
     log_level: str
     from_environment: frozenset[str] = frozenset()  # the variables set in the environment

@@ -5,7 +5,7 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
@@ -45,6 +45,18 @@ ROLES = {
 }
 
 
+class LegalBasis(enum.StrEnum):
+    """Why the network may write to this person (RGPD art. 6)."""
+    consent = "consent"                          # double opt-in, or a consent proof brought by an import
+    legitimate_interest = "legitimate_interest"  # a professional of the network, informed, with an easy opt-out
+
+
+LEGAL_BASIS_LABELS = {
+    LegalBasis.consent: "Consentement",
+    LegalBasis.legitimate_interest: "Intérêt légitime",
+}
+
+
 class Subscriber(Base):
     __tablename__ = "subscribers"
 
@@ -56,6 +68,10 @@ class Subscriber(Base):
     topics: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")  # keys of TOPICS; [] = everything
     role: Mapped[str | None] = mapped_column(String(40))       # key of ROLES
     commune: Mapped[str | None] = mapped_column(String(120))   # where they work
+    departement: Mapped[str | None] = mapped_column(String(3))  # code of the département: "93", "2A", "971"
+    legal_basis: Mapped[LegalBasis | None] = mapped_column(_enum(LegalBasis, "legal_basis"))
+    # Where the record came from: "formulaire", "import:<file name>", "editeur"…
+    source: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[SubscriberStatus] = mapped_column(
         _enum(SubscriberStatus, "subscriber_status"), default=SubscriberStatus.pending)
     # Random, stored, revocable; names the subscriber in List-Unsubscribe links.
@@ -66,6 +82,11 @@ class Subscriber(Base):
     # Why and when the address was suppressed (shown to the editors); see subscribers/bounces.py.
     suppressed_reason: Mapped[str | None] = mapped_column(Text)
     suppressed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Retention (subscribers/retention.py): the last sign of life (confirmation, preferences saved,
+    # a registration, a re-consent click; opens are never tracked), and when the re-permission
+    # e-mail went out.
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    repermission_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     consents: Mapped[list[ConsentRecord]] = relationship(
         back_populates="subscriber", order_by="ConsentRecord.id", cascade="all, delete-orphan")
@@ -78,13 +99,92 @@ class ConsentRecord(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    action: Mapped[str] = mapped_column(String(32))  # subscribe, confirm, unsubscribe
-    wording: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(32))  # subscribe, confirm, unsubscribe, import, reconsent
+    wording: Mapped[str | None] = mapped_column(Text)  # the exact text shown (copied from the version)
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("consent_versions.id"))
+    # "formulaire", "import", "editeur"…, and what goes with it (file name, editor's address).
+    source: Mapped[str | None] = mapped_column(String(40))
+    details: Mapped[dict | None] = mapped_column(JSON)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="consents")
+    version: Mapped[ConsentVersion | None] = relationship()
+
+
+class ConsentVersion(Base):
+    """One wording of a consent text, as shown. The text lives in one place
+    (subscribers/consent.py); a changed text gets a new row, so every proof names what was shown."""
+
+    __tablename__ = "consent_versions"
+    __table_args__ = (UniqueConstraint("purpose", "text_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(40))  # "newsletter", "registration"…
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the text
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SubscriberEvent(Base):
+    """The subscriber's history as the editors see it: subscribed, confirmed, preferences changed,
+    edited, unsubscribed, suppressed, suppression lifted, imported… (deliveries, bounces and
+    registrations are read from their own tables)."""
+
+    __tablename__ = "subscriber_events"
+    __table_args__ = (Index("ix_subscriber_events_subscriber_at", "subscriber_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)  # French, shown as is
+    actor: Mapped[str | None] = mapped_column(String(254))  # the editor's address; None: the subscriber or the system
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SuppressedHash(Base):
+    """What stays of an erased address that must never be mailed again (hard bounce, complaint):
+    a keyed hash (HMAC-SHA-256), never the address."""
+
+    __tablename__ = "suppressed_hashes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(40))  # hard_bounce, complaint
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PrivacyRequest(Base):
+    """An RGPD request carried out (export or erasure), by the person or by an editor for a
+    request received by mail: who, when, never whose address (a keyed hash)."""
+
+    __tablename__ = "privacy_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))        # export, erase
+    subject_hash: Mapped[str] = mapped_column(String(64), index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
+    actor: Mapped[str | None] = mapped_column(String(254))  # the editor's address; None: the person themself
+    channel: Mapped[str] = mapped_column(String(20))     # web (self-service), mail (request to the editors)
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SubscriberImport(Base):
+    """One CSV import: uploaded (preview), then confirmed (done). The file stays under the data
+    directory between the two steps; the counts are what the preview and the result showed."""
+
+    __tablename__ = "subscriber_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True, default=new_token)
+    filename: Mapped[str] = mapped_column(String(255))
+    actor: Mapped[str | None] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(20), default="preview")  # preview, done, abandoned
+    counts: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class BounceKind(enum.StrEnum):
@@ -104,7 +204,8 @@ class Bounce(Base):
     __table_args__ = (Index("ix_bounces_subscriber_received", "subscriber_id", "received_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    # SET NULL: an erased subscriber's bounces stay, anonymised, for the statistics.
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
     kind: Mapped[BounceKind] = mapped_column(_enum(BounceKind, "bounce_kind"))
     email: Mapped[str | None] = mapped_column(String(254))  # the address the report names
