@@ -53,6 +53,11 @@ def new_registration_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+# An anonymised registration (erasure, retention: events/retention.py) keeps its counts and gets an
+# address in this reserved domain (RFC 2606), which is never mailed.
+ANONYMOUS_DOMAIN = "anonyme.invalid"
+
+
 class Event(Base):
     """A network event: soirée-rencontre du Réaap, journée des porteurs de projet, rencontre des
     référents CLAS, formation…"""

@@ -28,7 +28,7 @@ from events.models import (
 )
 from mailing.models import OutboundEmail
 from mailing.outbox import queue_email
-from subscribers.services import InvalidEmail, normalize_email, one_line
+from subscribers.services import InvalidEmail, normalize_email, one_line, touch_address
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +189,7 @@ def register(db: Session, event: Event, name: str, email: str, structure: str = 
         position=position, consent_at=now, created_at=now)
     db.add(registration)
     db.flush()
+    touch_address(db, address, now)  # a registration is a subscriber's sign of life (retention)
     _send_confirmation(db, registration, "event_registration", again=False)
     log.info("registration %s to event %s: %s", registration.id, event.id, registration.status.value)
     return registration
