@@ -43,7 +43,8 @@ def subscribed(db, address: str = ADDRESS, **preferences) -> Subscriber:
                        preferences=preferences or {"topics": ["clas"], "role": "referent_clas", "commune": "Bondy"})
     mail = db.scalars(select(OutboundEmail).where(OutboundEmail.to_addr == address)
                       .order_by(OutboundEmail.id.desc())).first()
-    assert services.confirm(db, confirm_link(mail), services.Request(ip="198.51.100.5")) is services.ConfirmResult.confirmed
+    result = services.confirm(db, confirm_link(mail), services.Request(ip="198.51.100.5"))
+    assert result is services.ConfirmResult.confirmed
     db.commit()
     return db.scalar(select(Subscriber).where(Subscriber.email == address))
 
@@ -52,7 +53,8 @@ def rich_subscriber(db, world) -> Subscriber:
     """A subscriber with something in every source: consents, history, two letters (one sent, one
     still queued), a soft bounce, a registration to an event to come, an e-mail waiting."""
     sub = subscribed(db)
-    db.add(SubscriberEvent(subscriber_id=sub.id, kind="edited", detail="Structure corrigée", actor="redaction@reaap.test"))
+    db.add(SubscriberEvent(subscriber_id=sub.id, kind="edited", detail="Structure corrigée",
+                           actor="redaction@reaap.test"))
     issue1 = compose(db, world, numero=1)
     issue2 = compose(db, world, numero=2)
     sent = Delivery(issue_id=issue1.id, subscriber_id=sub.id, status=DeliveryStatus.sent, sent_at=utcnow(),
@@ -125,7 +127,8 @@ def test_export_contains_every_source(db, world, captured_jobs):
     assert data["consents"][0]["text"] == services.CONSENT_WORDING and data["consents"][0]["version"]["id"]
     assert [h["detail"] for h in data["history"]] == ["Structure corrigée"]
     assert [(d["letter"], d["status"]) for d in data["deliveries"]] == [
-        ("Lettre Parentalités n°1 — Lettre de test 1", "sent"), ("Lettre Parentalités n°2 — Lettre de test 2", "queued")]
+        ("Lettre Parentalités n°1 — Lettre de test 1", "sent"),
+        ("Lettre Parentalités n°2 — Lettre de test 2", "queued")]
     assert [(b["kind"], b["status_code"]) for b in data["bounces"]] == [("soft", "4.2.2")]
     [registration] = data["registrations"]
     assert (registration["event"], registration["status"], registration["accessibility_needs"]) == (
