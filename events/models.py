@@ -141,6 +141,9 @@ class Registration(Base):
     position: Mapped[int] = mapped_column(Integer)  # order of arrival within the event
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_registration_token)
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The consent text accepted (subscribers/consent.py, purpose "registration"): its version names
+    # the exact words.
+    consent_version_id: Mapped[int | None] = mapped_column(ForeignKey("consent_versions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

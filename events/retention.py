@@ -24,7 +24,7 @@ from events.models import (
     RegistrationStatus,
     new_registration_token,
 )
-from subscribers.models import Subscriber
+from subscribers.models import ConsentVersion, Subscriber
 from subscribers.retention import months_before
 
 log = logging.getLogger(__name__)
@@ -57,13 +57,18 @@ def _by_address(db: Session, address: str) -> list[Registration]:
 
 def export_registrations(db: Session, subscriber: Subscriber) -> list[dict[str, Any]]:
     """The registrations made with the subscriber's address (the subscriber.privacy registry)."""
+    registrations = _by_address(db, subscriber.email)
+    ids = {r.consent_version_id for r in registrations if r.consent_version_id}
+    versions = {v.id: v for v in db.scalars(select(ConsentVersion).where(ConsentVersion.id.in_(ids)))} if ids else {}
     return [{
         "event": r.event.title, "event_starts_at": _iso(r.event.starts_at), "place": r.event.place,
         "status": r.status.value, "name": r.name, "email": r.email, "structure": r.structure, "role": r.role,
         "accessibility_needs": r.accessibility_needs, "party_size": r.party_size,
         "registered_at": _iso(r.created_at), "consent_at": _iso(r.consent_at),
+        "consent_text": versions[r.consent_version_id].text if r.consent_version_id in versions else None,
+        "consent_version": r.consent_version_id,
         "cancelled_at": _iso(r.cancelled_at), "attended": r.attended,
-    } for r in _by_address(db, subscriber.email)]
+    } for r in registrations]
 
 
 def erase_registrations(db: Session, subscriber: Subscriber, now: datetime | None = None) -> int:

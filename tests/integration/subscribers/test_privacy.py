@@ -133,6 +133,9 @@ def test_export_contains_every_source(db, world, captured_jobs):
     [registration] = data["registrations"]
     assert (registration["event"], registration["status"], registration["accessibility_needs"]) == (
         "Soirée-rencontre du Réaap", "confirmed", "Boucle magnétique")
+    # The registration's proof names its consent version too, with the exact (French) words.
+    assert registration["consent_text"] == consent.REGISTRATION_TEXT
+    assert db.get(ConsentVersion, registration["consent_version"]).purpose == "registration"
     json.dumps(data)  # JSON-able as it is
 
 
