@@ -211,9 +211,10 @@ def erase(db: Session, subscriber: Subscriber, actor: str | None = None, channel
         suppress_hash(db, address, reason)
     others = {name: holder.erase(db, subscriber) for name, holder in sorted(_registry.items())
               if holder.erase is not None}
+    # Not sent yet: gone. One a worker holds right now (claimed) may be on the wire: it stays, anonymised,
+    # and the worker records its outcome on it as usual.
     deleted = affected_rows(db.execute(delete(Delivery).where(
-        Delivery.subscriber_id == subscriber.id,
-        Delivery.status.in_([DeliveryStatus.queued, DeliveryStatus.claimed]))))
+        Delivery.subscriber_id == subscriber.id, Delivery.status == DeliveryStatus.queued)))
     kept = affected_rows(db.execute(update(Delivery).where(Delivery.subscriber_id == subscriber.id)
                                     .values(subscriber_id=None)))
     bounces = affected_rows(db.execute(update(Bounce).where(or_(Bounce.subscriber_id == subscriber.id,

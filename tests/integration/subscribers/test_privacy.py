@@ -172,6 +172,11 @@ def test_an_export_with_a_forged_token_is_404_and_leaks_nothing(client, db, worl
 def test_erase_removes_personal_data_and_keeps_anonymised_statistics(db, world, captured_jobs):
     sub = rich_subscriber(db, world)
     sub_id = sub.id
+    # A third letter, which a worker holds right now: it may be on the wire, so it stays.
+    in_flight = Delivery(issue_id=compose(db, world, numero=3).id, subscriber_id=sub_id,
+                         status=DeliveryStatus.claimed, claim_token="t" * 32, claimed_at=utcnow())
+    db.add(in_flight)
+    db.commit()
     assert rows_mentioning(db, ADDRESS)  # the check below cannot be vacuous
     privacy.erase(db, sub, channel="web")
     db.commit()
@@ -182,8 +187,15 @@ def test_erase_removes_personal_data_and_keeps_anonymised_statistics(db, world, 
     assert db.scalar(select(func.count(ConsentRecord.id))) == 0
     assert db.scalar(select(func.count(SubscriberEvent.id))) == 0
     # The sent letter stays, anonymised; the queued one is gone.
-    deliveries = db.scalars(select(Delivery)).all()
-    assert [(d.status, d.subscriber_id, d.message_id) for d in deliveries] == [(DeliveryStatus.sent, None, "<d1@test>")]
+    deliveries = db.scalars(select(Delivery).order_by(Delivery.id)).all()
+    assert [(d.status, d.subscriber_id, d.message_id) for d in deliveries] == [
+        (DeliveryStatus.sent, None, "<d1@test>"), (DeliveryStatus.claimed, None, None)]
+    # The worker that held it records its outcome on the anonymised row, as usual.
+    from mailing import engine
+    engine.record(db, "t" * 32, [engine.Outcome(in_flight.id, DeliveryStatus.sent, 250, "OK", "<d3@test>")])
+    db.expire_all()
+    assert (db.get(Delivery, in_flight.id).status, db.get(Delivery, in_flight.id).subscriber_id) == (
+        DeliveryStatus.sent, None)
     [bounce] = db.scalars(select(Bounce)).all()
     assert (bounce.kind.value, bounce.subscriber_id, bounce.email, bounce.diagnostic, bounce.status_code) == (
         "soft", None, None, None, "4.2.2")
