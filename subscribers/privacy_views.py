@@ -29,7 +29,8 @@ class EditorEraseForm(FlaskForm):
         _l("Demande reçue"), validators=[
             DataRequired(message=_l("Indiquez d'où vient la demande (date, canal, référence du courrier).")),
             Length(max=2000)],
-        description=_l("Par exemple : « courriel du 2 décembre 2026 de la personne, réf. 2026-14 »."),
+        description=_l("Par exemple : « courriel du 2 décembre 2026, réf. 2026-14 ». N'y écrivez pas "
+                       "l'adresse de la personne : le registre des demandes n'en garde que l'empreinte."),
         render_kw={"rows": 3})
 
 
