@@ -27,9 +27,10 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from events.services import MAX_PARTY_SIZE
+from subscribers.consent import REGISTRATION_TEXT
 
-REGISTRATION_CONSENT = _l("J'accepte que mes coordonnées servent à l'organisation de cet événement "
-                          "(confirmation, rappels, liste des présents). Elles ne sont pas cédées.")
+# The text lives in subscribers/consent.py (one place, versioned); shown here in the page's language.
+REGISTRATION_CONSENT = _l(REGISTRATION_TEXT)
 
 
 class RegistrationForm(FlaskForm):

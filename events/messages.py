@@ -30,6 +30,7 @@ from core.formatting import date_time
 from core.settings import get_settings
 from events import ics
 from events.models import (
+    ANONYMOUS_DOMAIN,
     Event,
     EventStatus,
     EventType,
@@ -291,6 +292,7 @@ def after_event(db: Session, now: datetime | None = None) -> Report:
     for event in events:
         present = list(db.scalars(select(Registration).where(
             Registration.event_id == event.id, Registration.attended.is_(True),
+            ~Registration.email.endswith("@" + ANONYMOUS_DOMAIN),  # erased: nobody to thank
             _without_message("thanks")).order_by(Registration.position)))
         thanked = sum(_send_once(db, r, "thanks", "event_thanks", {}) for r in present)
         if thanked:

@@ -53,6 +53,11 @@ def new_registration_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+# An anonymised registration (erasure, retention: events/retention.py) keeps its counts and gets an
+# address in this reserved domain (RFC 2606), which is never mailed.
+ANONYMOUS_DOMAIN = "anonyme.invalid"
+
+
 class Event(Base):
     """A network event: soirée-rencontre du Réaap, journée des porteurs de projet, rencontre des
     référents CLAS, formation…"""
@@ -136,6 +141,9 @@ class Registration(Base):
     position: Mapped[int] = mapped_column(Integer)  # order of arrival within the event
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_registration_token)
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The consent text accepted (subscribers/consent.py, purpose "registration"): its version names
+    # the exact words.
+    consent_version_id: Mapped[int | None] = mapped_column(ForeignKey("consent_versions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

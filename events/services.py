@@ -28,7 +28,8 @@ from events.models import (
 )
 from mailing.models import OutboundEmail
 from mailing.outbox import queue_email
-from subscribers.services import InvalidEmail, normalize_email, one_line
+from subscribers import consent as consent_texts
+from subscribers.services import InvalidEmail, normalize_email, one_line, touch_address
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +187,11 @@ def register(db: Session, event: Event, name: str, email: str, structure: str = 
         event=event, name=one_line(name)[:200], email=address, structure=one_line(structure)[:200],
         role=one_line(role)[:200], accessibility_needs=(needs or "").strip(), party_size=party_size,
         status=RegistrationStatus.confirmed if fits else RegistrationStatus.waitlisted,
-        position=position, consent_at=now, created_at=now)
+        position=position, consent_at=now, created_at=now,
+        consent_version_id=consent_texts.current_version(db, consent_texts.REGISTRATION).id)
     db.add(registration)
     db.flush()
+    touch_address(db, address, now)  # a registration is a subscriber's sign of life (retention)
     _send_confirmation(db, registration, "event_registration", again=False)
     log.info("registration %s to event %s: %s", registration.id, event.id, registration.status.value)
     return registration

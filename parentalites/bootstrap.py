@@ -3,7 +3,8 @@
 It wires what no import may do by side effect: every model mapped, the settings checked (core's
 own checks and mailing's, every bad variable at once), logging configured, the job sender (Celery)
 installed on the project's own sessionmaker, the SQLite search index kept in sync, and the kinds of
-issue owned by other packages registered with the mail-out.
+issue owned by other packages registered with the mail-out, and the personal data they hold
+registered with subscribers.privacy (RGPD export and erasure).
 Calling it twice does nothing more.
 """
 from __future__ import annotations
@@ -24,10 +25,13 @@ from core.settings import (
     read_settings,
 )
 from events import invitations
+from events import retention as events_retention
 from mailing import config as mailing_config
 from newsletter import mailout
+from newsletter import personal_data as newsletter_personal_data
 from newsletter.models import IssueKind
 from parentalites import models
+from subscribers import privacy
 
 _done = False
 
@@ -75,5 +79,9 @@ def bootstrap(sender: Callable[[str, tuple, dict], Any] | None = None) -> Settin
     jobs.install(database.SessionFactory)
     directory.install_search_sync(database.SessionFactory)
     mailout.register_kind(IssueKind.invitation, invitations.KIND_RULES)
+    # What the packages above subscribers hold about a person: in every RGPD export and erasure.
+    privacy.register_personal_data("deliveries", export=newsletter_personal_data.export_deliveries)
+    privacy.register_personal_data("registrations", export=events_retention.export_registrations,
+                                   erase=events_retention.erase_registrations)
     _done = True
     return settings

@@ -40,7 +40,7 @@ def make_celery() -> Celery[UnitOfWorkTask]:
     settings = get_settings()
     app = Celery("parentalites", broker=settings.celery_broker_url, task_cls=UnitOfWorkTask,
                  include=["tasks.mailout", "tasks.mail", "tasks.bounces", "tasks.events", "tasks.feeds",
-                          "tasks.calendar"])
+                          "tasks.calendar", "tasks.retention"])
     app.conf.update(
         task_default_queue=settings.celery_queue,
         task_ignore_result=True,
@@ -64,6 +64,8 @@ def make_celery() -> Celery[UnitOfWorkTask]:
             "events-after": {"task": "tasks.events.after_event", "schedule": 600.0},
             "feeds-poll": {"task": "tasks.feeds.poll_feeds", "schedule": settings.feed_poll_minutes * 60.0},
             "calendar-calls": {"task": "tasks.calendar.send_due_calls", "schedule": 3600.0},
+            # RGPD retention (subscribers/retention.py, events/retention.py): once a day.
+            "retention-purge": {"task": "tasks.retention.purge", "schedule": 24 * 3600.0},
         },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     )

@@ -418,5 +418,28 @@ def calendar_send_due() -> None:
     click.echo(f"{sent['calls']} appel(s) à contributions, {sent['reminders']} rappel(s) à la rédaction.")
 
 
+
+@main.group("subscribers", help="Abonné·es à la lettre.")
+def subscribers_group() -> None:
+    pass
+
+
+@subscribers_group.command("purge", help="Appliquer les durées de conservation (RGPD) : demande de re-consentement "
+                                         "après RETENTION_YEARS sans signe de vie, effacement sans réponse ou "
+                                         "d'un abonnement non confirmé, anonymisation des inscriptions anciennes ; "
+                                         "ce que beat fait chaque jour.")
+@click.option("--dry-run", is_flag=True, help="Compter seulement : ne rien envoyer, ne rien effacer.")
+def subscribers_purge(dry_run: bool) -> None:
+    from events import retention as events_retention
+    from subscribers import retention
+    with _unit_of_work() as db:
+        report = retention.purge(db, dry_run=dry_run)
+        report.others["registrations_anonymised"] = events_retention.anonymise_expired_registrations(
+            db, dry_run=dry_run)
+        if dry_run:
+            db.rollback()
+    click.echo(("dry run, nothing changed: " if dry_run else "") + report.summary())
+
+
 if __name__ == "__main__":
     main()

@@ -18,6 +18,7 @@ from core import urls
 from core.db import utcnow
 from core.settings import get_settings
 from mailing.outbox import queue_email
+from subscribers import consent as consent_texts
 from subscribers.models import (
     ROLES,
     TOPICS,
@@ -25,12 +26,13 @@ from subscribers.models import (
     Subscriber,
     SubscriberStatus,
 )
+from subscribers.privacy import is_suppressed_hash
 from subscribers.segments import clean_commune
 
 log = logging.getLogger(__name__)
 
-CONSENT_WORDING = ("J'accepte de recevoir la lettre Parentalités par e-mail. Je peux me désabonner "
-                   "à tout moment par le lien présent dans chaque lettre.")
+# The text lives in subscribers/consent.py (one place, versioned); this name stays for the form.
+CONSENT_WORDING = consent_texts.NEWSLETTER_TEXT
 CONFIRMATION_MAX_AGE = 7 * 24 * 3600
 
 
@@ -67,14 +69,39 @@ class Request:
     user_agent: str | None = None
 
 
-def _record(db: Session, subscriber: Subscriber, action: str, request: Request | None,
-            wording: str | None = None) -> ConsentRecord:
+def record_consent(db: Session, subscriber: Subscriber, action: str, request: Request | None = None, *,
+                   source: str | None = None, details: dict | None = None,
+                   purpose: str = consent_texts.NEWSLETTER) -> ConsentRecord:
+    """A proof: the action (subscribe, confirm, reconsent, unsubscribe…, import), the version of the
+    consent text it is about and a copy of its exact words, when, from where."""
     request = request or Request()
-    record = ConsentRecord(subscriber=subscriber, action=action, wording=wording, ip=request.ip,
+    version = consent_texts.current_version(db, purpose)
+    record = ConsentRecord(subscriber=subscriber, action=action, wording=version.text, version=version,
+                           source=source, details=details, ip=request.ip,
                            user_agent=(request.user_agent or "")[:300] or None)
     db.add(record)
     db.flush()
     return record
+
+
+def _record(db: Session, subscriber: Subscriber, action: str, request: Request | None) -> ConsentRecord:
+    return record_consent(db, subscriber, action, request, source="formulaire")
+
+
+def touch(subscriber: Subscriber, now=None) -> None:
+    """A sign of life (confirmation, preferences saved, a registration, a re-consent click): the
+    retention clock starts again and a pending re-permission request is answered."""
+    subscriber.last_activity_at = now or utcnow()
+    subscriber.repermission_sent_at = None
+
+
+def touch_address(db: Session, address: str, now=None) -> bool:
+    """A sign of life from whoever holds this (normalised) address, if they are a subscriber."""
+    subscriber = db.scalar(select(Subscriber).where(Subscriber.email == address.strip().lower()))
+    if subscriber is None or subscriber.status not in (SubscriberStatus.active, SubscriberStatus.pending):
+        return False
+    touch(subscriber, now)
+    return True
 
 
 def _send_confirmation(db: Session, subscriber: Subscriber, consent: ConsentRecord) -> None:
@@ -92,6 +119,11 @@ def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
     address = normalize_email(email)
     name, structure_name = one_line(name), one_line(structure_name)
     subscriber = db.scalar(select(Subscriber).where(Subscriber.email == address))
+    if subscriber is None and is_suppressed_hash(db, address):
+        # Erased after a hard bounce or a complaint: only a keyed hash is left, and it says never
+        # again. Same answer as for anyone else.
+        log.info("subscription attempt for an erased, suppressed address ignored")
+        return
     if subscriber is None:
         subscriber = Subscriber(email=address, name=name.strip(), structure_name=structure_name.strip())
         db.add(subscriber)
@@ -109,7 +141,7 @@ def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
         if preferences is not None:
             set_preferences(db, subscriber, **preferences)
         subscriber.status = SubscriberStatus.pending
-        consent = _record(db, subscriber, "subscribe", request, CONSENT_WORDING)
+        consent = _record(db, subscriber, "subscribe", request)
         _send_confirmation(db, subscriber, consent)
 
 
@@ -141,6 +173,7 @@ def confirm(db: Session, token: str, request: Request | None = None) -> ConfirmR
         return ConfirmResult.invalid
     subscriber.status = SubscriberStatus.active
     subscriber.confirmed_at = utcnow()
+    touch(subscriber, subscriber.confirmed_at)
     _record(db, subscriber, "confirm", request)
     return ConfirmResult.confirmed
 
@@ -170,6 +203,24 @@ def set_preferences(db: Session, subscriber: Subscriber, topics: list[str] | Non
     subscriber.role = role if role in ROLES else None
     subscriber.commune = clean_commune(one_line(commune))[:120] or None
     db.flush()
+
+
+def save_preferences(db: Session, subscriber: Subscriber, topics: list[str] | None = None,
+                     role: str | None = None, commune: str | None = None) -> None:
+    """The subscriber saved their preferences themself: a sign of life."""
+    set_preferences(db, subscriber, topics=topics, role=role, commune=commune)
+    touch(subscriber)
+
+
+def reconsent(db: Session, subscriber: Subscriber, request: Request | None = None) -> bool:
+    """The « Je reste abonné·e » button of the re-permission e-mail: a new proof of consent to the
+    current text, and the retention clock starts again. False if they no longer receive the letter."""
+    if subscriber.status is not SubscriberStatus.active:
+        return False
+    record_consent(db, subscriber, "reconsent", request, source="formulaire")
+    touch(subscriber)
+    db.flush()
+    return True
 
 
 def active_subscriber_count(db: Session) -> int:

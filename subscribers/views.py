@@ -1,13 +1,18 @@
-"""Public subscription pages: /abonnement (double opt-in), /desabonnement/<token> (one click) and
-/preferences/<token> (topics, role, commune; linked from every letter's footer)."""
+"""Public subscription pages: /abonnement (double opt-in), /desabonnement/<token> (one click),
+/preferences/<token> (topics, role, commune; linked from every letter's footer) with the RGPD
+self-service (/preferences/<token>/donnees: my data as a page or JSON; /preferences/<token>/effacer:
+erase me, after one confirmation), and /abonnement/rester/<token> (the re-permission answer)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+import json
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 
 from core.db import session
 from core.extensions import csrf, limiter
-from subscribers import services
+from subscribers import privacy, services
 from subscribers.forms import PreferencesForm, SubscribeForm
 from subscribers.models import SubscriberStatus
 
@@ -89,8 +94,70 @@ def preferences(token: str):
     form = PreferencesForm(data={"topics": subscriber.topics or [], "role": subscriber.role or "",
                                  "commune": subscriber.commune or ""})
     if form.validate_on_submit():
-        services.set_preferences(db, subscriber, **form.preferences())
+        services.save_preferences(db, subscriber, **form.preferences())
         flash(_("Vos préférences sont enregistrées."), "success")
         return redirect(url_for(".preferences", token=token))
     status = 422 if form.errors else 200
     return render_template("subscribers/preferences.html", subscriber=subscriber, form=form), status
+
+
+def _subscriber_or_404(token: str, template: str, **context):
+    """The subscriber of a secret link, or the page saying the link is not valid (404)."""
+    subscriber = services.by_unsubscribe_token(session(), token)
+    if subscriber is None:
+        return None, (render_template(template, subscriber=None, **context), 404)
+    return subscriber, None
+
+
+@subscribers_bp.route("/preferences/<token>/donnees")
+@limiter.limit("30/hour")
+def my_data(token: str):
+    """Access and portability (RGPD art. 15 and 20): everything we hold, as a page or as JSON."""
+    subscriber, invalid = _subscriber_or_404(token, "subscribers/my_data.html", data=None)
+    if invalid:
+        return invalid
+    data = privacy.export_for_request(session(), subscriber, channel="web")
+    if request.args.get("format") == "json":
+        return Response(json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json",
+                        headers={"Content-Disposition": 'attachment; filename="mes-donnees-parentalites.json"',
+                                 "Cache-Control": "no-store"})
+    response = Response(render_template("subscribers/my_data.html", subscriber=subscriber, data=data, token=token))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@subscribers_bp.route("/preferences/<token>/effacer", methods=["GET", "POST"])
+@limiter.limit("30/hour", methods=["POST"])
+def erase_me(token: str):
+    """Erasure (RGPD art. 17): GET says what will happen, the POST button (CSRF) does it. The link
+    dies with the data: replayed, it finds nobody (404)."""
+    subscriber, invalid = _subscriber_or_404(token, "subscribers/erase.html", done=False)
+    if invalid:
+        return invalid
+    form = FlaskForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        address = subscriber.email
+        privacy.erase(session(), subscriber, channel="web")
+        return render_template("subscribers/erase.html", subscriber=None, done=True, address=address)
+    return render_template("subscribers/erase.html", subscriber=subscriber, done=False, form=form, token=token)
+
+
+@subscribers_bp.route("/abonnement/rester/<token>", methods=["GET", "POST"])
+@limiter.limit("30/hour", methods=["POST"])
+def reconsent(token: str):
+    """The « Je reste abonné·e » link of the re-permission e-mail: GET shows the button (link
+    scanners follow links), the POST records the consent and starts the retention clock again."""
+    subscriber, invalid = _subscriber_or_404(token, "subscribers/reconsent.html", done=False)
+    if invalid:
+        return invalid
+    form = FlaskForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        done = services.reconsent(session(), subscriber, request=_request())
+        return render_template("subscribers/reconsent.html", subscriber=subscriber, done=done, form=form,
+                               consent_text=services.CONSENT_WORDING)
+    return render_template("subscribers/reconsent.html", subscriber=subscriber, done=False, form=form,
+                           consent_text=services.CONSENT_WORDING)
