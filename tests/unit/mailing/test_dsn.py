@@ -117,7 +117,8 @@ def test_own_corpus_is_classified_on_evidence_with_exact_counts_per_class():
         got.setdefault(klass, Counter())[report.kind] += 1
         if (report.kind, report.rule, report.recipients) != (row["kind"], row["rule"], {row["recipient"]}):
             wrong.append(f"{row['file']}: expected {row['kind']}/{row['rule']}/{row['recipient']}, got "
-                         f"{report.kind}/{report.rule}/{sorted(report.recipients)} ({report.status} {report.diagnostic})")
+                         f"{report.kind}/{report.rule}/{sorted(report.recipients)} "
+                         f"({report.status} {report.diagnostic})")
         assert report.rule in dsn.RULES
     assert not wrong, "\n".join(wrong)
     assert got == {
