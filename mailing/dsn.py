@@ -58,6 +58,7 @@ RULES = {
     "delayed": "delay warning (still being retried)",
     "autoreply": "auto-reply",
     "not-a-bounce": "nothing in the message says a delivery failed",
+    "webhook": "the type given by the sending service's webhook",
 }
 
 ENVELOPE_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To",

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from accounts.models import Role, User
@@ -202,7 +203,11 @@ def read_message(db: Session, raw: bytes, source: str) -> str:
                              size=len(raw), attempts=0)
         db.add(held)
     held.attempts += 1
-    db.commit()
+    try:
+        db.commit()
+    except IntegrityError:  # another poll is reading the same message right now: leave it to that one
+        db.rollback()
+        return "failed"
     try:
         ingest_message(db, raw, source)
     except Exception as exc:  # noqa: BLE001  one bad message must not block the mailbox
@@ -446,7 +451,7 @@ def report_from_json(payload: dict) -> BounceReport:
     diagnostic = str(payload.get("diagnostic") or "")[:2000] or None
     # A forged or foreign VERP address names no delivery: the e-mail address decides then.
     delivery_id = parse_verp(delivery) if delivery else None
-    return BounceReport(kind, {address} if address else set(), delivery_id, status, diagnostic)
+    return BounceReport(kind, {address} if address else set(), delivery_id, status, diagnostic, "webhook")
 
 
 def ingest_json(db: Session, payload: dict) -> Bounce | None:

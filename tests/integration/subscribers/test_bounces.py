@@ -129,6 +129,7 @@ def test_hard_bounce_suppresses_at_once_and_the_address_is_never_planned_again(d
     assert (report.kind, report.status, report.delivery_id) == ("hard", "5.1.1", delivery.id)
     bounce = record_bounce(db, report, raw, "maildir")
     assert bounce.subscriber_id == gone.id and bounce.delivery_id == delivery.id
+    assert (bounce.rule, bounce.ignored_reason) == ("status-code", None)  # which rule decided, on the row
     db.refresh(gone)
     assert gone.status is SubscriberStatus.suppressed and gone.suppressed_at is not None
     assert "5.1.1" in gone.suppressed_reason and "Rebond définitif" in gone.suppressed_reason
@@ -210,7 +211,7 @@ def test_a_bounce_without_a_valid_return_path_changes_nobody(db, client, world):
     login(client, "redaction@reaap.test", "mdp-redaction")
     page = client.get("/redaction/abonnes/supprimes").get_data(as_text=True)
     assert "Rapports ignorés" in page and "vraie@exemple.test" in page
-    assert bounces.IGNORED_NO_VERP in page
+    assert bounces.IGNORED_NO_VERP in page and "[règle status-code]" in page
 
 
 def test_a_report_naming_another_subscriber_than_its_delivery_is_ignored(db, world, captured_jobs):
@@ -399,6 +400,7 @@ def test_webhook_authenticates_validates_and_records(app, client, db, monkeypatc
     assert person.status is SubscriberStatus.suppressed and "5.1.1" in person.suppressed_reason
     bounce = db.scalar(select(Bounce))
     assert (bounce.kind, bounce.source, bounce.subscriber_id) == (BounceKind.hard, "webhook", person.id)
+    assert bounce.rule == "webhook"
 
 
 def test_editors_see_who_is_suppressed_and_why(client, db, world):
