@@ -384,6 +384,8 @@ def ingest_imap(db: Session, host: str, port: int, user: str, password: str, fol
                            f"Le serveur IMAP {where} a cessé de répondre (plus de {timeout:.0f} s).") from None
     except (OSError, imaplib.IMAP4.abort) as exc:
         raise MailboxError("network", f"La connexion au serveur IMAP {where} a été coupée ({exc}).") from None
+    except imaplib.IMAP4.error as exc:
+        raise MailboxError("protocol", f"Le serveur IMAP {where} a refusé une commande ({exc}).") from None
     finally:
         with contextlib.suppress(Exception):  # the messages are handled: a failed goodbye changes nothing
             connection.logout()

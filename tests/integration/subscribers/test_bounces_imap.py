@@ -84,14 +84,15 @@ class FakeImapServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
     def __init__(self, certificate: tuple[Path, Path] | None, *, implicit_tls: bool = True, starttls: bool = False,
-                 password: str = "secret", folders: tuple[str, ...] = ("INBOX",), silent: bool = False):
+                 password: str = "secret", folders: tuple[str, ...] = ("INBOX",), silent: bool = False,
+                 broken_search: bool = False):
         super().__init__(("127.0.0.1", 0), ImapHandler)
         self.context = None
         if certificate:
             self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.context.load_cert_chain(*map(str, certificate))
         self.implicit_tls, self.starttls, self.password = implicit_tls, starttls, password
-        self.folders, self.silent = folders, silent
+        self.folders, self.silent, self.broken_search = folders, silent, broken_search
         self.logins: list[tuple[str, str, bool]] = []   # user, password, over TLS
         self.commands: list[str] = []
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -164,6 +165,8 @@ class ImapHandler(socketserver.StreamRequestHandler):
                     self.send(f"{tag} OK [READ-WRITE] SELECT completed")
                 else:
                     self.send(f"{tag} NO [NONEXISTENT] Unknown Mailbox")
+            elif command == "UID" and self.server.broken_search:
+                self.send(f"{tag} BAD [SERVERBUG] search is broken today")
             elif command == "UID":
                 self.send("* SEARCH")
                 self.send(f"{tag} OK SEARCH completed")
@@ -294,3 +297,10 @@ def test_nothing_listens_is_a_network_problem():
     with pytest.raises(bounces.MailboxError) as error:
         bounces.ingest_imap(None, "127.0.0.1", port, "retours", "secret", timeout=2)
     assert error.value.problem == "network"
+
+
+def test_a_command_the_server_refuses_is_a_mailbox_problem_not_a_crash(certificates):
+    with FakeImapServer(certificates["server"], broken_search=True) as server:
+        with pytest.raises(bounces.MailboxError) as error:
+            _ingest(server, ca_file=certificates["ca"])
+    assert error.value.problem == "protocol" and "a refusé une commande" in error.value.detail
