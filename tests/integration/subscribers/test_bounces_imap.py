@@ -300,7 +300,7 @@ def test_nothing_listens_is_a_network_problem():
 
 
 def test_a_command_the_server_refuses_is_a_mailbox_problem_not_a_crash(certificates):
-    with FakeImapServer(certificates["server"], broken_search=True) as server:
-        with pytest.raises(bounces.MailboxError) as error:
-            _ingest(server, ca_file=certificates["ca"])
+    with (FakeImapServer(certificates["server"], broken_search=True) as server,
+          pytest.raises(bounces.MailboxError) as error):
+        _ingest(server, ca_file=certificates["ca"])
     assert error.value.problem == "protocol" and "a refusé une commande" in error.value.detail
