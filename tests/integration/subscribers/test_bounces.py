@@ -418,3 +418,28 @@ def test_editors_see_who_is_suppressed_and_why(client, db, world):
     assert person.email in page
     english = client.get("/redaction/abonnes/supprimes?lang=en").get_data(as_text=True)
     assert "Suspended addresses" in english
+
+
+def test_a_missing_maildir_is_told_to_the_editors_once_and_fails_the_poll(db, world, tmp_path, monkeypatch,
+                                                                          reread_settings):
+    import pytest
+
+    from mailing.models import OutboundEmail
+    from subscribers.models import MailboxProblem
+    from tasks.bounces import MailboxUnavailable, poll
+    monkeypatch.setenv("BOUNCE_MAILDIR", str(tmp_path / "absent"))
+    monkeypatch.delenv("BOUNCE_IMAP_URL", raising=False)
+    reread_settings()
+    for _ in range(2):
+        with pytest.raises(MailboxUnavailable, match="maildir: maildir"):
+            poll()
+    db.expire_all()
+    assert "n'existe pas" in db.get(MailboxProblem, "maildir").detail
+    notices = select(func.count(OutboundEmail.id)).where(OutboundEmail.template == "bounce_mailbox_failing")
+    assert db.scalar(notices) == 1
+    _maildir(tmp_path, [])
+    monkeypatch.setenv("BOUNCE_MAILDIR", str(tmp_path / "retours"))
+    reread_settings()
+    assert poll() == {"maildir": 0}
+    db.expire_all()
+    assert db.get(MailboxProblem, "maildir") is None
