@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.header
+import itertools
 import json
 import logging
 import re
@@ -40,7 +41,10 @@ class BounceReport:
 # adds after them is never looked at.
 MAX_PARSE_BYTES = 64 * 1024
 MAX_PARSE_LINES = 1000
+MAX_INTROS = 10  # "the following addresses failed" lines read per notice
+MAX_LINE_BYTES = 998  # RFC 5322's limit: what a line holds beyond it is dropped before parsing
 BLANK_RUN = re.compile(rb"\n(?:[ \t]*\r?\n){2,}")  # linear: every repetition ends at its own newline
+LONG_LINE = re.compile(rb"([^\n]{%d})[^\n]+" % MAX_LINE_BYTES)  # linear: one pass, no nested quantifier
 
 # The rules that can decide a report's kind, as stored on the Bounce row (subscribers.models).
 RULES = {
@@ -153,8 +157,8 @@ SMTP_REPLY_RE = re.compile(r"(?<![\d.])([245])\d\d[ -](?:([245])\.\d{1,3}\.\d{1,
 
 def bounded(message_bytes: bytes) -> bytes:
     """The part of a message that is parsed: its first MAX_PARSE_BYTES bytes, each run of blank
-    lines made one blank line, cut after MAX_PARSE_LINES lines."""
-    head = BLANK_RUN.sub(b"\n\n", message_bytes[:MAX_PARSE_BYTES])
+    lines made one blank line, each line cut at MAX_LINE_BYTES, cut after MAX_PARSE_LINES lines."""
+    head = LONG_LINE.sub(rb"\1", BLANK_RUN.sub(b"\n\n", message_bytes[:MAX_PARSE_BYTES]))
     lines = head.split(b"\n", MAX_PARSE_LINES)
     if len(lines) > MAX_PARSE_LINES:
         head = b"\n".join(lines[:MAX_PARSE_LINES]) + b"\n"
@@ -338,7 +342,7 @@ def _addresses_after_intro(text: str) -> set[str]:
     """Addresses listed after an 'the following addresses failed' line (exim and its kind),
     for the notices flufl.bounce's detectors miss."""
     found: set[str] = set()
-    for intro in FAILED_INTRO.finditer(text):
+    for intro in itertools.islice(FAILED_INTRO.finditer(text), MAX_INTROS):  # a notice has one or two
         tail = text[intro.end():intro.end() + 600]
         for line in tail.splitlines()[:8]:
             for address in ADDRESS_RE.findall(line):

@@ -146,6 +146,7 @@ def test_the_parser_never_sees_more_than_the_cap(monkeypatch):
         classify(HOSTILE_HEAD + body)
         assert seen and all(len(raw) <= dsn.MAX_PARSE_BYTES for raw in seen)
         assert all(raw.count(b"\n") <= dsn.MAX_PARSE_LINES for raw in seen)
+        assert all(len(line) <= dsn.MAX_LINE_BYTES for raw in seen for line in raw.split(b"\n"))
     assert dsn.bounded(b"court\n") == b"court\n"
 
 
