@@ -128,6 +128,34 @@ def _path(name: str, raw: str) -> Path:
     return Path(raw)
 
 
+def _readable_file(name: str, raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_file():
+        raise InvalidSetting(name, f"{name} : le fichier {path} n'existe pas ou n'est pas un fichier.",
+                             f"{name}: the file {path} does not exist or is not a file.")
+    return path
+
+
+_TRUE = ("1", "true", "yes", "oui", "on")
+_FALSE = ("0", "false", "no", "non", "off")
+
+
+def _boolean(name: str, raw: str) -> bool:
+    value = raw.lower()
+    if value not in _TRUE + _FALSE:
+        raise InvalidSetting(name, f"{name} doit valoir 1 (oui) ou 0 (non) (reçu « {raw} »).",
+                             f"{name} must be 1 (yes) or 0 (no) (got '{raw}').")
+    return value in _TRUE
+
+
+def _timeout(name: str, raw: str) -> float:
+    value = _seconds(name, raw)
+    if not 0 < value <= 600:
+        raise InvalidSetting(name, f"{name} doit être un nombre de secondes entre 0 (exclu) et 600 (reçu « {raw} »).",
+                             f"{name} must be a number of seconds above 0 and at most 600 (got '{raw}').")
+    return value
+
+
 def _url(name: str, raw: str, accepts: Callable[[str], bool], expected_fr: str, expected_en: str,
          host: bool = False) -> str:
     """`raw` when it is a URL whose scheme `accepts` (and with a host if `host`); passwords are
@@ -276,6 +304,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BOUNCE_DOMAIN", "bounce_domain", _domain, lambda v: _domain_of(v["mail_from"])),
     Variable("BOUNCE_MAILDIR", "bounce_maildir", _path, None),
     Variable("BOUNCE_IMAP_URL", "bounce_imap_url", _imap_url, None, shown="url"),
+    Variable("BOUNCE_IMAP_CA_FILE", "bounce_imap_ca_file", _readable_file, None),
+    Variable("BOUNCE_IMAP_ALLOW_PLAINTEXT", "bounce_imap_allow_plaintext", _boolean, False),
+    Variable("BOUNCE_IMAP_TIMEOUT", "bounce_imap_timeout", _timeout, 30.0),
     Variable("BOUNCE_WEBHOOK_TOKEN", "bounce_webhook_token", _text, None, shown="secret"),
     Variable("NETWORK_NAME", "network_name", _text, "Réseau Parentalités"),
     Variable("ISSUES_PER_YEAR", "issues_per_year", _integer(1, 12), 3),
@@ -320,6 +351,9 @@ class Settings:
     bounce_domain: str               # domain of the VERP return paths (mailing/verp.py)
     bounce_maildir: Path | None      # a Maildir of bounces polled by beat (tasks/bounces.py)
     bounce_imap_url: str | None      # an IMAP folder of bounces polled by beat
+    bounce_imap_ca_file: Path | None  # PEM of a private CA the IMAP server's certificate is checked against
+    bounce_imap_allow_plaintext: bool  # imap:// without STARTTLS allowed (never by default)
+    bounce_imap_timeout: float       # seconds any IMAP socket operation may wait
     bounce_webhook_token: str | None  # bearer token of POST /webhooks/bounces; None: no webhook
     network_name: str                # events/messages.py: the structure of the network's own contributions
     issues_per_year: int             # editorial calendar: letters planned per year

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import email
 import email.header
+import itertools
+import json
 import logging
 import re
 from collections.abc import Iterable
@@ -26,11 +28,42 @@ class BounceReport:
     delivery_id: int | None = None               # from a verified VERP address
     status: str | None = None                    # enhanced status code, e.g. "5.1.1"
     diagnostic: str | None = None
+    rule: str | None = None                      # which rule decided the kind (RULES)
 
     @property
     def is_failure(self) -> bool:
         return self.kind in ("hard", "soft")
 
+
+# Every parse is bounded: only the head of a message is read (its first MAX_PARSE_BYTES bytes, runs
+# of blank lines shortened to one, then the first MAX_PARSE_LINES lines). A notice, its
+# delivery-status part and the headers of the returned original come first; what a hostile sender
+# adds after them is never looked at.
+MAX_PARSE_BYTES = 64 * 1024
+MAX_PARSE_LINES = 1000
+MAX_INTROS = 10  # "the following addresses failed" lines read per notice
+MAX_LINE_BYTES = 998  # RFC 5322's limit: what a line holds beyond it is dropped before parsing
+BLANK_RUN = re.compile(rb"\n(?:[ \t]*\r?\n){2,}")  # linear: every repetition ends at its own newline
+LONG_LINE = re.compile(rb"([^\n]{%d})[^\n]+" % MAX_LINE_BYTES)  # linear: one pass, no nested quantifier
+
+# The rules that can decide a report's kind, as stored on the Bounce row (subscribers.models).
+RULES = {
+    "arf": "ARF feedback report (complaint)",
+    "arf-not-spam": "ARF not-spam report",
+    "ses-json": "Amazon SES / SNS notification (bounceType / notificationType)",
+    "status-4xx": "the remote server answered with a temporary (4.x.x / 4xx) code",
+    "text-mailbox-full": "the reason says the mailbox is full or over quota",
+    "text-policy": "the reason is the provider's policy or spam filter, not the address",
+    "status-code": "the enhanced status code",
+    "text-unknown-user": "the reason says the address does not exist",
+    "text-soft": "the reason says the failure is temporary or about the message",
+    "final-failure": "a final failure that gives no reason",
+    "challenge": "challenge-response (the address exists)",
+    "delayed": "delay warning (still being retried)",
+    "autoreply": "auto-reply",
+    "not-a-bounce": "nothing in the message says a delivery failed",
+    "webhook": "the type given by the sending service's webhook",
+}
 
 ENVELOPE_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To",
                     "X-Original-Recipient", "Return-Path")
@@ -55,7 +88,25 @@ HARD_TEXT = re.compile("|".join([
     r"not (?:a )?(?:valid|known|recognized|our customer)", r"name is not recognized",
     r"utilisateur (?:inconnu|non recens)", r"adresse (?:inconnue|invalide)",
     r"unbekannt", r"nicht vorhanden", r"nieznany", r"nie istnieje",
+    r"recipientnotfound", r"wasn'?t found at", r"mailbox not available",
+    r"(?:does not|doesn'?t) have an? (?:[\w.-]+ )?account",
 ]), re.IGNORECASE)
+# Evidence that the mailbox exists but is full, whatever the code around it says.
+FULL_TEXT = re.compile("|".join([
+    r"quota", r"mailbox (?:is )?full", r"mailbox size", r"disk full", r"insufficient (?:system )?storage",
+    r"storage (?:limit|space|allocation)", r"boîte (?:aux lettres )?pleine", r"\bvoll\b", r"full mailbox",
+    r"mailbox (?:has )?exceeded",
+]), re.IGNORECASE)
+# A provider's own policy or spam verdict: it judges the message or the sender, not the address.
+POLICY_TEXT = re.compile("|".join([
+    r"\bspam\b", r"unsolicited", r"\bjunk\b", r"black ?list", r"block ?list", r"\bblocked\b",
+    r"\bpolicy\b", r"policies", r"reputation", r"\b(?:dmarc|spf|dkim)\b", r"\brbl\b", r"spamhaus",
+    r"not accepted for policy", r"content (?:rejected|filter)", r"rejected (?:for|as|due)",
+    r"message rejected", r"mail rejected", r"mail rejet", r"\bofr_\d+", r"\bdenylist",
+    r"suspicious", r"virus", r"bulk mail", r"temporarily (?:deferred|blocked)", r"rate ?limit",
+]), re.IGNORECASE)
+# Greylisting: a temporary refusal by design.
+GREYLIST_TEXT = re.compile(r"grey ?list|gray ?list|greylisted|try again later|please retry", re.IGNORECASE)
 SOFT_TEXT = re.compile("|".join([
     r"quota", r"mailbox (?:is )?full", r"mailbox size", r"storage", r"over ?quota", r"disk full",
     r"insufficient", r"too large", r"too big", r"size (?:limit|exceed)", r"exceeds? (?:the )?maximum",
@@ -88,14 +139,30 @@ DAEMON_FROM = re.compile(r"mailer-daemon|postmaster|mail delivery|mailerdaemon",
 
 # Where a heuristic notification stops and the returned message starts.
 ORIGINAL_MARKERS = re.compile(
-    r"^[-\s*]*(?:original message|this is a copy of the message|the header of the original message|"
+    r"^[- \t*]{0,80}(?:original message|this is a copy of the message|the header of the original message|"
     r"below (?:this|the next) line is a copy|undelivered message|unsent message|returned message|"
     r"original message follows|(?:start of )?(?:returned|original) message)"
     r"|^(?:Received|Return-Path|Message-ID|Content-Type: message/rfc822)\b", re.IGNORECASE | re.MULTILINE)
 FAILED_INTRO = re.compile(
-    r"(?:following (?:address(?:es|\(es\))?|recipients?)[^\n]*?(?:failed|aborted|could not)[^\n]*|"
-    r"recipients? was aborted[^\n]*|could not be delivered to[^\n]*|delivery to the following[^\n]*)",
+    r"(?:following (?:address(?:es|\(es\))?|recipients?)[^\n]{0,200}?(?:failed|aborted|could not)[^\n]{0,200}|"
+    r"recipients? was aborted[^\n]{0,200}|could not be delivered to[^\n]{0,200}|"
+    r"delivery to the following[^\n]{0,200}|delivery has failed to these recipients[^\n]{0,200}|"
+    r"unable to deliver your message to the following address[^\n]{0,200}|"
+    r"your message to\b(?=[^\n]{0,300}couldn'?t be delivered))",
     re.IGNORECASE)
+# The reply a remote server gave, as a notice quotes it ("Remote host said: 550 ...", "Remote Server
+# returned '550 5.1.10 ...'").
+SMTP_REPLY_RE = re.compile(r"(?<![\d.])([245])\d\d[ -](?:([245])\.\d{1,3}\.\d{1,3}\b)?")
+
+
+def bounded(message_bytes: bytes) -> bytes:
+    """The part of a message that is parsed: its first MAX_PARSE_BYTES bytes, each run of blank
+    lines made one blank line, each line cut at MAX_LINE_BYTES, cut after MAX_PARSE_LINES lines."""
+    head = LONG_LINE.sub(rb"\1", BLANK_RUN.sub(b"\n\n", message_bytes[:MAX_PARSE_BYTES]))
+    lines = head.split(b"\n", MAX_PARSE_LINES)
+    if len(lines) > MAX_PARSE_LINES:
+        head = b"\n".join(lines[:MAX_PARSE_LINES]) + b"\n"
+    return head
 
 
 def _parse(message_bytes: bytes) -> Message:
@@ -159,18 +226,41 @@ def _best_status(status: str | None, diagnostic: str) -> str | None:
     return status
 
 
-def _kind_for(status: str | None, diagnostic: str, smtp_code: str | None = None) -> str:
-    """Hard or soft, from the enhanced status code first, the diagnostic text where the code is
-    vague (x.y.0 "other", protocol x.5.x, policy x.7.x), the basic SMTP code last. A final failure that
-    says nothing at all is hard: the remote server gave up on the address."""
-    text_kind = "hard" if HARD_TEXT.search(diagnostic) else "soft" if SOFT_TEXT.search(diagnostic) else None
+def _temporary_reply(diagnostic: str) -> bool:
+    """The remote server's own words were a temporary refusal: every enhanced code quoted in the
+    reason is 4.x.x, or it says it is greylisting. Not proof that the address is dead."""
+    if GREYLIST_TEXT.search(diagnostic):
+        return True
+    classes = {match.group(1) for match in TEXT_STATUS_RE.finditer(diagnostic)}
+    return classes == {"4"}
+
+
+def _kind_for(status: str | None, diagnostic: str, smtp_code: str | None = None) -> tuple[str, str]:
+    """Hard or soft, on evidence, and the rule (RULES) that decided. In order: a temporary answer
+    (4.x.x status, or only 4.x.x codes or greylisting in the reason) is soft; a full mailbox is soft
+    whatever code wraps it; a provider's policy or spam verdict is soft unless the status is a
+    specific address status (x.1.x, x.2.1); then the specific status code; then the reason text;
+    a final failure that says nothing at all is hard (the remote server gave up on the address)."""
+    if (status and status[0] == "4") or _temporary_reply(diagnostic):
+        return "soft", "status-4xx"
+    if not status and smtp_code and smtp_code.startswith("4"):
+        return "soft", "status-4xx"
+    if FULL_TEXT.search(diagnostic):
+        return "soft", "text-mailbox-full"
+    hard_text = bool(HARD_TEXT.search(diagnostic))
+    soft_text = bool(SOFT_TEXT.search(diagnostic))
     if status:
         klass, subject, detail = (int(x) for x in status.split("."))
-        if klass == 4:
-            return "soft"
+        address_status = (subject == 1 and detail != 0) or (subject, detail) == (2, 1)
+        if not address_status and POLICY_TEXT.search(diagnostic):
+            return "soft", "text-policy"
         # Vague codes (x.y.0 "other", protocol x.5.x, policy x.7.x): the text decides if it can.
         if detail == 0 or subject in (5, 7):
-            return text_kind or ("soft" if subject in (3, 4, 6, 7) else "hard")
+            if hard_text:
+                return "hard", "text-unknown-user"
+            if soft_text:
+                return "soft", "text-soft"
+            return ("soft" if subject in (3, 4, 6, 7) else "hard"), "status-code"
         specific = {
             (1, None): "hard",              # x.1.* bad mailbox, bad domain, bad syntax, moved
             (2, 1): "hard",                 # mailbox disabled
@@ -180,12 +270,23 @@ def _kind_for(status: str | None, diagnostic: str, smtp_code: str | None = None)
             (4, None): "soft",              # network and routing trouble
             (6, None): "soft",              # content
         }
-        return specific.get((subject, detail)) or specific.get((subject, None)) or text_kind or "hard"
-    if text_kind:
-        return text_kind
-    if smtp_code and (smtp_code.startswith("4") or smtp_code == "552"):  # 552: storage exceeded
-        return "soft"
-    return "hard"
+        kind = specific.get((subject, detail)) or specific.get((subject, None))
+        if kind:
+            return kind, "status-code"
+        if hard_text:
+            return "hard", "text-unknown-user"
+        if soft_text:
+            return "soft", "text-soft"
+        return "hard", "status-code"
+    if POLICY_TEXT.search(diagnostic):
+        return "soft", "text-policy"
+    if hard_text:
+        return "hard", "text-unknown-user"
+    if soft_text:
+        return "soft", "text-soft"
+    if smtp_code == "552":  # 552: storage exceeded
+        return "soft", "status-code"
+    return "hard", "final-failure"
 
 
 def _dsn_blocks(msg: Message) -> list[dict[str, str]]:
@@ -196,7 +297,8 @@ def _dsn_blocks(msg: Message) -> list[dict[str, str]]:
             continue
         payload = part.get_payload()
         if isinstance(payload, str):  # some parsers leave it as text: parse the header blocks
-            payload = [email.message_from_string(chunk) for chunk in re.split(r"\n\s*\n", payload) if chunk.strip()]
+            payload = [email.message_from_string(chunk) for chunk in re.split(r"\n[ \t]*\n", payload)
+                       if chunk.strip()]
         for block in payload or []:
             assert isinstance(block, Message)  # the parser makes each header block a Message
             action = str(block.get("Action", "")).strip().lower()
@@ -240,7 +342,7 @@ def _addresses_after_intro(text: str) -> set[str]:
     """Addresses listed after an 'the following addresses failed' line (exim and its kind),
     for the notices flufl.bounce's detectors miss."""
     found: set[str] = set()
-    for intro in FAILED_INTRO.finditer(text):
+    for intro in itertools.islice(FAILED_INTRO.finditer(text), MAX_INTROS):  # a notice has one or two
         tail = text[intro.end():intro.end() + 600]
         for line in tail.splitlines()[:8]:
             for address in ADDRESS_RE.findall(line):
@@ -295,22 +397,95 @@ def _complaint(msg: Message, delivery_id: int | None) -> BounceReport | None:
         return None
     feedback_type = str(report.get("Feedback-Type", "")).strip().lower()
     if feedback_type == "not-spam":
-        return BounceReport("unknown", delivery_id=delivery_id, diagnostic="ARF not-spam report")
+        return BounceReport("unknown", delivery_id=delivery_id, diagnostic="ARF not-spam report",
+                            rule="arf-not-spam")
     recipients = {parseaddr(str(v))[1].lower() for v in report.get_all("Original-Rcpt-To", []) if "@" in str(v)}
     if not recipients and original is not None:
         recipients = {a.lower() for _, a in getaddresses([str(v) for v in original.get_all("To", [])]) if "@" in a}
     return BounceReport("complaint", recipients, delivery_id, None,
-                        f"ARF {feedback_type or 'abuse'}: {str(report.get('User-Agent', '')).strip()}".strip(": "))
+                        f"ARF {feedback_type or 'abuse'}: {str(report.get('User-Agent', '')).strip()}".strip(": "),
+                        "arf")
+
+
+def _json_documents(msg: Message) -> list[dict]:
+    """JSON objects carried by the text parts of a message (an SNS envelope is opened: its
+    "Message" is itself JSON)."""
+    found = []
+    for part in msg.walk():
+        if part.get_content_maintype() == "multipart" or part.get_content_type() not in (
+                "text/plain", "application/json"):
+            continue
+        text = _text(part).strip()
+        if not text.startswith("{"):
+            continue
+        try:
+            document = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(document, dict) and isinstance(document.get("Message"), str):
+            try:
+                inner = json.loads(document["Message"])
+            except ValueError:
+                inner = None
+            if isinstance(inner, dict):
+                document = inner
+        if isinstance(document, dict):
+            found.append(document)
+    return found
+
+
+def _ses(msg: Message, delivery_id: int | None) -> BounceReport | None:
+    """An Amazon SES notification (possibly inside an SNS envelope) received by e-mail."""
+    for document in _json_documents(msg):
+        kind_of = str(document.get("notificationType") or document.get("eventType") or "")
+        if not kind_of:
+            continue
+        if kind_of == "Bounce" and isinstance(document.get("bounce"), dict):
+            bounce = document["bounce"]
+            listed = [r for r in bounce.get("bouncedRecipients") or [] if isinstance(r, dict)]
+            recipients = {str(r.get("emailAddress", "")).strip().lower() for r in listed
+                          if "@" in str(r.get("emailAddress", ""))}
+            status = next((normalise_status(str(r.get("status") or "")) for r in listed if r.get("status")), None)
+            diagnostic = "; ".join(str(r["diagnosticCode"]) for r in listed if r.get("diagnosticCode")) or None
+            bounce_type = str(bounce.get("bounceType", ""))
+            reason = f"SES {bounce_type}/{bounce.get('bounceSubType', '')}: {diagnostic or ''}".strip(": ")
+            if bounce_type == "Permanent":
+                text = diagnostic or ""
+                if FULL_TEXT.search(text):
+                    return BounceReport("soft", recipients, delivery_id, status, reason, "text-mailbox-full")
+                if POLICY_TEXT.search(text) and not (status or "").startswith("5.1."):
+                    return BounceReport("soft", recipients, delivery_id, status, reason, "text-policy")
+                return BounceReport("hard", recipients, delivery_id, status, reason, "ses-json")
+            if bounce_type == "Transient":
+                return BounceReport("soft", recipients, delivery_id, status, reason, "ses-json")
+            return BounceReport("unknown", recipients, delivery_id, status, reason, "ses-json")
+        if kind_of == "Complaint" and isinstance(document.get("complaint"), dict):
+            complaint = document["complaint"]
+            recipients = {str(r.get("emailAddress", "")).strip().lower()
+                          for r in complaint.get("complainedRecipients") or []
+                          if isinstance(r, dict) and "@" in str(r.get("emailAddress", ""))}
+            feedback = complaint.get("complaintFeedbackType") or "abuse"
+            return BounceReport("complaint", recipients, delivery_id, None, f"SES complaint: {feedback}", "ses-json")
+        if kind_of == "DeliveryDelay":
+            return BounceReport("delayed", set(), delivery_id, None, "SES delivery delay", "ses-json")
+        return BounceReport("unknown", set(), delivery_id, None, f"SES {kind_of}", "ses-json")
+    return None
 
 
 def classify(message_bytes: bytes) -> BounceReport:
-    """What a message received at the bounce address says: see BounceReport and BounceKind."""
+    """What a message received at the bounce address says: see BounceReport and BounceKind. Only
+    its head is read (`bounded`)."""
+    message_bytes = bounded(message_bytes)
     msg = _parse(message_bytes)
     delivery_id = _find_delivery_id(msg, message_bytes)
 
     complaint = _complaint(msg, delivery_id)
     if complaint is not None:
         return complaint
+
+    ses = _ses(msg, delivery_id)
+    if ses is not None:
+        return ses
 
     blocks = _dsn_blocks(msg)
     failed = [b for b in blocks if b["action"].startswith(("fail", "error"))]
@@ -330,9 +505,9 @@ def classify(message_bytes: bytes) -> BounceReport:
         statuses = [_best_status(b["status"] or None, b["diagnostic"]) for b in failed]
         status = next((s for s in statuses if s and s[0] == "5"), None) or next((s for s in statuses if s), None)
         if _is_challenge(text):
-            return BounceReport("autoreply", recipients, delivery_id, status, diagnostic)
-        return BounceReport(_kind_for(status, text), recipients, delivery_id, status,
-                            diagnostic or _excerpt(notice))
+            return BounceReport("autoreply", recipients, delivery_id, status, diagnostic, "challenge")
+        kind, rule = _kind_for(status, text)
+        return BounceReport(kind, recipients, delivery_id, status, diagnostic or _excerpt(notice), rule)
 
     if permanent or (not delayed and not temporary and _looks_like_bounce(msg)):
         recipients = permanent or _addresses_after_intro(notice)
@@ -340,19 +515,20 @@ def classify(message_bytes: bytes) -> BounceReport:
             status = _text_status(notice)
             smtp = SMTP_CODE_RE.search(notice)
             if _is_challenge(notice):
-                return BounceReport("autoreply", recipients, delivery_id, None, _excerpt(notice))
-            return BounceReport(_kind_for(status, notice, smtp.group(1) if smtp else None), recipients,
-                                delivery_id, status, _excerpt(notice))
+                return BounceReport("autoreply", recipients, delivery_id, None, _excerpt(notice), "challenge")
+            kind, rule = _kind_for(status, notice, smtp.group(1) if smtp else None)
+            return BounceReport(kind, recipients, delivery_id, status, _excerpt(notice), rule)
 
     if delayed or temporary:
         recipients = {b["recipient"] for b in delayed if b["recipient"]} | temporary
         status = next((b["status"] for b in delayed if b["status"]), None)
         diagnostic = next((b["diagnostic"] for b in delayed if b["diagnostic"]), None)
-        return BounceReport("delayed", recipients, delivery_id, status, diagnostic or _excerpt(notice))
+        return BounceReport("delayed", recipients, delivery_id, status, diagnostic or _excerpt(notice), "delayed")
 
     if _is_autoreply(msg) or _is_challenge(notice):
-        return BounceReport("autoreply", set(), delivery_id, None, _header(msg, "Subject")[:300] or None)
-    return BounceReport("unknown", set(), delivery_id, None, _header(msg, "Subject")[:300] or None)
+        return BounceReport("autoreply", set(), delivery_id, None, _header(msg, "Subject")[:300] or None,
+                            "autoreply")
+    return BounceReport("unknown", set(), delivery_id, None, _header(msg, "Subject")[:300] or None, "not-a-bounce")
 
 
 def _decoded(addresses: Iterable[bytes]) -> set[str]:

@@ -1,11 +1,19 @@
 """The Celery app. Redis in production; by default kombu's SQLAlchemy transport on a SQLite file
 in the data directory, so the demo runs a real worker with no server (never eager mode).
 
-Every task is a `UnitOfWorkTask`: one transaction per run, committed when the task returns."""
+Every task is a `UnitOfWorkTask`: one transaction per run, committed when the task returns.
+
+Three queues, named from CELERY_QUEUE (`<base>`, `<base>.poll`, `<base>.housekeeping`): sending
+(mail-outs, transactional e-mails), polling (the bounce mailbox, the partners' feeds) and
+housekeeping (beat's sweeps and reminders). A worker started with `--queues send` is never held up
+by a mailbox that does not answer. Every task has a soft and a hard time limit (TASK_FAMILIES)."""
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from celery import Celery, Task
 from celery.signals import task_postrun, task_prerun, worker_init, worker_process_init
+from kombu import Queue
 
 from core import db as database
 from core.logging import bind_context, reset_context
@@ -14,6 +22,36 @@ from core.settings import SettingsError, get_settings
 # Beat's periodic work: everything here can be re-derived from the database, so a lost message
 # only delays, never loses.
 SWEEP_EVERY_SECONDS = 15.0
+
+# Queue family -> suffix of the queue name after CELERY_QUEUE.
+QUEUE_FAMILIES = {"send": "", "poll": ".poll", "housekeeping": ".housekeeping"}
+# Task -> (queue family, soft time limit, hard time limit), in seconds. The soft limit raises
+# SoftTimeLimitExceeded in the task (its transaction is rolled back); the hard one kills the process.
+# A mail-out batch stops well before MAILOUT_STALE_AFTER (300 s by default) hands its rows to another.
+TASK_FAMILIES: dict[str, tuple[str, int, int]] = {
+    "tasks.mailout.start_mailout": ("send", 120, 150),
+    "tasks.mailout.send_batch": ("send", 240, 280),
+    "tasks.mail.send_outbound": ("send", 60, 90),
+    "tasks.events.send_notices": ("send", 240, 280),
+    "tasks.bounces.poll": ("poll", 150, 180),          # IMAP: 30 s per operation (BOUNCE_IMAP_TIMEOUT)
+    "tasks.feeds.poll_feeds": ("poll", 60, 90),
+    "tasks.feeds.poll_structure": ("poll", 90, 120),   # a feed: 60 s for the whole download
+    "tasks.mailout.sweep": ("housekeeping", 60, 90),
+    "tasks.mail.sweep_outbox": ("housekeeping", 60, 90),
+    "tasks.events.reminders": ("housekeeping", 300, 360),
+    "tasks.events.after_event": ("housekeeping", 300, 360),
+    "tasks.calendar.send_due_calls": ("housekeeping", 300, 360),
+    "tasks.retention.purge": ("housekeeping", 600, 660),  # daily; erasures go one by one
+}
+DEFAULT_TIME_LIMITS = (300, 360)  # a task not listed above: on the sending queue, with these limits
+
+
+def queue_name(family: str, base: str | None = None) -> str:
+    return (base or get_settings().celery_queue) + QUEUE_FAMILIES[family]
+
+
+def queue_names(families: Iterable[str], base: str | None = None) -> list[str]:
+    return [queue_name(family, base) for family in families]
 
 
 class UnitOfWorkTask(Task):
@@ -41,8 +79,19 @@ def make_celery() -> Celery[UnitOfWorkTask]:
     app = Celery("parentalites", broker=settings.celery_broker_url, task_cls=UnitOfWorkTask,
                  include=["tasks.mailout", "tasks.mail", "tasks.bounces", "tasks.events", "tasks.feeds",
                           "tasks.calendar", "tasks.retention"])
+    base = settings.celery_queue
+
+    def route(name: str, *_args, **_kwargs) -> dict[str, str]:
+        return {"queue": queue_name(TASK_FAMILIES.get(name, ("send",))[0], base)}
+
     app.conf.update(
-        task_default_queue=settings.celery_queue,
+        task_default_queue=base,
+        task_queues=[Queue(name) for name in queue_names(QUEUE_FAMILIES, base)],
+        task_routes=(route,),
+        task_soft_time_limit=DEFAULT_TIME_LIMITS[0],
+        task_time_limit=DEFAULT_TIME_LIMITS[1],
+        task_annotations={name: {"soft_time_limit": soft, "time_limit": hard}
+                          for name, (_, soft, hard) in TASK_FAMILIES.items()},
         task_ignore_result=True,
         result_backend=None,
         task_acks_late=True,               # a task killed with its worker is delivered again

@@ -73,14 +73,31 @@ def serve(port: int, host: str) -> None:
     create_app().run(host=host, port=port, threaded=True, use_reloader=False)
 
 
+def _queue_families(_ctx: click.Context, _param: click.Parameter, value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    from parentalites.celery_app import QUEUE_FAMILIES
+    families = [part.strip() for part in value.split(",") if part.strip()]
+    unknown = [family for family in families if family not in QUEUE_FAMILIES]
+    if unknown or not families:
+        raise click.BadParameter(f"file(s) inconnue(s) : {', '.join(unknown) or value} "
+                                 f"(attendu parmi {', '.join(QUEUE_FAMILIES)}, séparées par des virgules)")
+    return families
+
+
 @main.command(help="Démarrer un worker Celery.")
 @click.option("--concurrency", type=int, default=None)
 @click.option("--loglevel", default="INFO", show_default=True)
-def worker(concurrency: int | None, loglevel: str) -> None:
-    from parentalites.celery_app import celery_app
+@click.option("--queues", callback=_queue_families, default=None,
+              help="Files à traiter, parmi send, poll, housekeeping (par défaut : toutes). "
+                   "Ex. : --queues send et un autre worker --queues poll,housekeeping.")
+def worker(concurrency: int | None, loglevel: str, queues: list[str] | None) -> None:
+    from parentalites.celery_app import celery_app, queue_names
     argv = ["worker", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
     if concurrency:
         argv.append(f"--concurrency={concurrency}")
+    if queues:
+        argv.append(f"--queues={','.join(queue_names(queues))}")
     celery_app.worker_main(argv)
 
 

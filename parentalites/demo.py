@@ -91,10 +91,14 @@ def run(serve: bool = True, port: int = 8000) -> int:
     console.print(f"[bold]Données de démonstration chargées[/] dans {settings.data_dir}")
 
     logs = settings.data_dir / "logs"
-    worker = start_process(["worker", "--concurrency", "2"], {}, logs / "worker.log")
+    # Sending has a worker of its own: a bounce mailbox or a feed that does not answer holds up
+    # only the other one (polling and housekeeping).
+    worker = start_process(["worker", "--concurrency", "2", "--queues", "send"], {}, logs / "worker.log")
+    poller = start_process(["worker", "--concurrency", "1", "--queues", "poll,housekeeping"], {},
+                           logs / "worker-poll.log")
     beat = start_process(["beat"], {}, logs / "beat.log")
-    console.print(f"Worker Celery (pid {worker.pid}) et beat (pid {beat.pid}) démarrés ; "
-                  f"courrier capturé par {settings.smtp_url} dans {settings.maildir}")
+    console.print(f"Workers Celery (envoi : pid {worker.pid} ; relevés et entretien : pid {poller.pid}) et beat "
+                  f"(pid {beat.pid}) démarrés ; courrier capturé par {settings.smtp_url} dans {settings.maildir}")
     try:
         summary = cycle(session())
         show_summary(summary, settings)
@@ -108,6 +112,7 @@ def run(serve: bool = True, port: int = 8000) -> int:
         return 0
     finally:
         stop_process(beat)
+        stop_process(poller)
         stop_process(worker)
         if catcher is not None:
             catcher.stop()

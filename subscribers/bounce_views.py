@@ -55,5 +55,7 @@ def webhook():
 @bounces_bp.route("/redaction/abonnes/supprimes")
 @editor_required
 def suppressed():
-    return render_template("redaction/suppressed.html",
-                           people=bounces.suppressed_subscribers(session()))
+    db = session()
+    return render_template("redaction/suppressed.html", people=bounces.suppressed_subscribers(db),
+                           problems=bounces.mailbox_problems(db), quarantined=bounces.quarantined_messages(db),
+                           ignored=bounces.ignored_bounces(db))

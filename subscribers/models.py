@@ -5,7 +5,7 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
@@ -215,5 +215,39 @@ class Bounce(Base):
     # SHA-256 of the raw message: the same message polled twice is recorded once.
     message_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rule: Mapped[str | None] = mapped_column(String(32))  # which rule classified it (mailing.dsn.RULES)
+    # Why this report changed nobody although it is a failure (no valid VERP, names other addresses).
+    ignored_reason: Mapped[str | None] = mapped_column(String(200))
 
     subscriber: Mapped[Subscriber | None] = relationship()
+
+
+class BounceMessage(Base):
+    """A message of a bounce mailbox while it is being read: each attempt is counted before the
+    parse, so that a message that fails (or kills its worker) twice is set aside in quarantine,
+    shown to the editors, and never parsed again. Deleted once the message is recorded."""
+
+    __tablename__ = "bounce_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(32))          # maildir, imap
+    sender: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    quarantined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MailboxProblem(Base):
+    """A bounce mailbox that cannot be read (wrong password, missing folder, unreachable): told to
+    the editors once, shown on the bounces page, deleted when a poll succeeds again."""
+
+    __tablename__ = "bounce_mailbox_problems"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)  # imap, maildir
+    problem: Mapped[str] = mapped_column(String(32))                   # login, folder, tls, network, timeout
+    detail: Mapped[str] = mapped_column(Text)                          # French, for the editors
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -158,10 +158,14 @@ def smtp(smtp_server):
 # --- Celery: real worker processes over Redis -----------------------------------------------------
 
 class WorkerProcess:
-    """`parentalites worker` (or `beat`) as a real process, with its log in the data directory."""
+    """`parentalites worker` (or `beat`) as a real process, with its log in the data directory. A
+    worker consumes every queue of the run (send, poll, housekeeping, named from the run's
+    CELERY_QUEUE) unless `queues` names some (`--queues poll,housekeeping`)."""
 
-    def __init__(self, name: str, concurrency: int = 2, command: str = "worker", ready_marker: bytes = b"ready."):
+    def __init__(self, name: str, concurrency: int = 2, command: str = "worker", ready_marker: bytes = b"ready.",
+                 queues: str | None = None):
         self.name = name
+        self.queues = queues
         self.command = command
         self.ready_marker = ready_marker
         self.log_path = DATA_DIR / "logs" / f"{name}.log"
@@ -172,6 +176,8 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         args = ["--concurrency", str(self.concurrency)] if self.command == "worker" else []
+        if self.queues and self.command == "worker":
+            args += ["--queues", self.queues]
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "parentalites.cli", self.command, *args, "--loglevel", "INFO"],

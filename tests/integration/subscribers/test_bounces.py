@@ -129,6 +129,7 @@ def test_hard_bounce_suppresses_at_once_and_the_address_is_never_planned_again(d
     assert (report.kind, report.status, report.delivery_id) == ("hard", "5.1.1", delivery.id)
     bounce = record_bounce(db, report, raw, "maildir")
     assert bounce.subscriber_id == gone.id and bounce.delivery_id == delivery.id
+    assert (bounce.rule, bounce.ignored_reason) == ("status-code", None)  # which rule decided, on the row
     db.refresh(gone)
     assert gone.status is SubscriberStatus.suppressed and gone.suppressed_at is not None
     assert "5.1.1" in gone.suppressed_reason and "Rebond définitif" in gone.suppressed_reason
@@ -163,8 +164,8 @@ def test_delayed_and_autoreplies_count_for_nothing(db):
     reply = classify(vacation("lettre@parentalites.test"))
     assert (delayed.kind, reply.kind) == ("delayed", "autoreply")
     for _ in range(4):
-        record_bounce(db, delayed, None, "imap")
-    record_bounce(db, BounceReport("autoreply", {"absente@exemple.test"}), None, "imap")
+        record_bounce(db, delayed, None, "webhook")
+    record_bounce(db, BounceReport("autoreply", {"absente@exemple.test"}), None, "webhook")
     db.refresh(person)
     assert person.status is SubscriberStatus.active and person.suppressed_reason is None
     assert db.scalar(select(func.count(Bounce.id)).where(Bounce.subscriber_id == person.id)) == 5
@@ -186,15 +187,57 @@ def test_complaint_unsubscribes_and_suppresses_with_a_consent_record(db, world, 
     assert actions == ["unsubscribe:complaint"]
 
 
-def test_a_forged_return_path_falls_back_to_the_address(db):
+def test_a_bounce_without_a_valid_return_path_changes_nobody(db, client, world):
+    """Issue 13, item 1: anyone can write to the bounce address; only a verified VERP return path
+    (or the webhook's token) names whom a report is about."""
     person = _subscriber(db, "vraie@exemple.test")
     forged = verp_address(99).replace("d99-", "d98-")
-    report = classify(dsn(forged, "vraie@exemple.test"))
-    assert report.delivery_id is None and report.kind == "hard"
-    bounce = record_bounce(db, report, None, "maildir")
-    assert bounce.subscriber_id == person.id and bounce.delivery_id is None
-    stranger = record_bounce(db, classify(dsn(forged, "inconnu@ailleurs.test")), None, "maildir")
-    assert stranger.subscriber_id is None and stranger.email == "inconnu@ailleurs.test"
+    for raw in (dsn(forged, "vraie@exemple.test"), dsn("lettre@parentalites.test", "vraie@exemple.test"),
+                dsn(forged, "vraie@exemple.test", status="5.2.2", diagnostic="smtp; 552 5.2.2 Mailbox full"),
+                arf("lettre@parentalites.test", "vraie@exemple.test")):
+        report = classify(raw)
+        assert report.delivery_id is None and report.kind in ("hard", "soft", "complaint")
+        bounce = record_bounce(db, report, raw, "maildir")
+        assert bounce.subscriber_id is None and bounce.email == "vraie@exemple.test"
+        assert bounce.ignored_reason == bounces.IGNORED_NO_VERP
+    for _ in range(3):  # nor do soft ones add up
+        record_bounce(db, BounceReport("soft", {"vraie@exemple.test"}, None, "5.2.2", "full"), None, "imap")
+    db.refresh(person)
+    assert person.status is SubscriberStatus.active and person.suppressed_reason is None
+    assert db.scalar(select(func.count(ConsentRecord.id))) == 0
+
+    # Recorded as such, visible to the editors, with no effect.
+    db.commit()
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    page = client.get("/redaction/abonnes/supprimes").get_data(as_text=True)
+    assert "Rapports ignorés" in page and "vraie@exemple.test" in page
+    assert bounces.IGNORED_NO_VERP in page and "[règle status-code]" in page
+
+
+def test_a_report_naming_another_subscriber_than_its_delivery_is_ignored(db, world, captured_jobs):
+    reader = _subscriber(db, "lectrice@exemple.test")
+    victim = _subscriber(db, "cible@exemple.test")
+    issue = _issue(db, world, 1)
+    mailout.plan(db, issue)
+    db.commit()
+    delivery = db.scalar(select(Delivery).where(Delivery.subscriber_id == reader.id))
+    # The reader's own (valid) return path, a report about someone else.
+    own = verp_address(delivery.id)
+    for raw in (dsn(own, "cible@exemple.test"), arf(own, "cible@exemple.test")):
+        bounce = record_bounce(db, classify(raw), raw, "imap")
+        assert bounce.subscriber_id is None and bounce.delivery_id == delivery.id
+        assert bounce.ignored_reason == bounces.IGNORED_OTHERS
+    db.refresh(reader)
+    db.refresh(victim)
+    assert reader.status is SubscriberStatus.active and victim.status is SubscriberStatus.active
+
+
+def test_the_webhook_token_lets_the_address_decide(db):
+    person = _subscriber(db, "vraie@exemple.test")
+    bounce = record_bounce(db, BounceReport("hard", {"vraie@exemple.test"}, None, "5.1.1", "unknown"), None, "webhook")
+    assert bounce.subscriber_id == person.id and bounce.ignored_reason is None
+    db.refresh(person)
+    assert person.status is SubscriberStatus.suppressed
 
 
 # --- Maildir and IMAP ---------------------------------------------------------------------------
@@ -235,13 +278,56 @@ def test_maildir_is_ingested_once(db, world, captured_jobs, tmp_path, monkeypatc
     assert db.scalar(select(func.count(Bounce.id))) == 3
 
 
+def test_a_message_that_fails_twice_is_quarantined_and_never_parsed_again(db, client, world, tmp_path, monkeypatch):
+    raw = dsn("lettre@parentalites.test", "x@exemple.test")
+    path = _maildir(tmp_path, [raw])
+    parsed = []
+
+    def choking(message):
+        parsed.append(len(message))
+        raise RuntimeError("le parseur a calé")
+
+    monkeypatch.setattr(bounces, "classify", choking)
+    assert bounces.ingest_maildir(db, path) == 0          # first failure: left in place, counted
+    assert len(list((path / "new").iterdir())) == 1
+    assert bounces.ingest_maildir(db, path) == 0          # second failure: set aside
+    assert len(parsed) == 2
+    assert not list((path / "new").iterdir()) and not list((path / "cur").iterdir())
+    assert len(list((path / ".quarantine" / "cur").iterdir())) == 1
+    for _ in range(3):
+        bounces.ingest_maildir(db, path)
+    assert len(parsed) == 2                               # never parsed again
+    held = db.scalar(select(bounces.BounceMessage))
+    assert held.attempts == 2 and held.quarantined_at is not None and "le parseur a calé" in held.error
+    assert held.subject == "Undelivered Mail Returned to Sender" and held.size <= len(raw)
+
+    # A worker killed in the middle of a parse (time limit) counts as a failure too: the attempt
+    # is committed before the parse starts.
+    second = dsn("lettre@parentalites.test", "y@exemple.test", status="5.1.2")
+    mailbox.Maildir(path).add(mailbox.MaildirMessage(second))
+    monkeypatch.setattr(bounces, "classify", lambda message: (_ for _ in ()).throw(SystemExit("tué")))
+    for _ in range(2):
+        try:
+            bounces.ingest_maildir(db, path)
+        except SystemExit:
+            db.rollback()
+    monkeypatch.setattr(bounces, "classify", choking)
+    bounces.ingest_maildir(db, path)
+    assert len(parsed) == 2 and len(list((path / ".quarantine" / "cur").iterdir())) == 2
+
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    page = client.get("/redaction/abonnes/supprimes").get_data(as_text=True)
+    assert "Messages mis de côté" in page and "Undelivered Mail Returned to Sender" in page
+
+
 class FakeIMAP:
     """Just enough of imaplib.IMAP4 for ingest_imap: UID SEARCH / FETCH / STORE."""
     mailbox: dict[bytes, bytes] = {}
     flags: dict[bytes, str] = {}
 
-    def __init__(self, host, port):
+    def __init__(self, host, port, **options):
         self.address = (host, port)
+        self.options = options  # the TLS context and the timeout: tests/integration/subscribers/test_bounces_imap.py
 
     def login(self, user, password):
         assert (user, password) == ("retours", "secret")
@@ -314,6 +400,7 @@ def test_webhook_authenticates_validates_and_records(app, client, db, monkeypatc
     assert person.status is SubscriberStatus.suppressed and "5.1.1" in person.suppressed_reason
     bounce = db.scalar(select(Bounce))
     assert (bounce.kind, bounce.source, bounce.subscriber_id) == (BounceKind.hard, "webhook", person.id)
+    assert bounce.rule == "webhook"
 
 
 def test_editors_see_who_is_suppressed_and_why(client, db, world):
@@ -331,3 +418,28 @@ def test_editors_see_who_is_suppressed_and_why(client, db, world):
     assert person.email in page
     english = client.get("/redaction/abonnes/supprimes?lang=en").get_data(as_text=True)
     assert "Suspended addresses" in english
+
+
+def test_a_missing_maildir_is_told_to_the_editors_once_and_fails_the_poll(db, world, tmp_path, monkeypatch,
+                                                                          reread_settings):
+    import pytest
+
+    from mailing.models import OutboundEmail
+    from subscribers.models import MailboxProblem
+    from tasks.bounces import MailboxUnavailable, poll
+    monkeypatch.setenv("BOUNCE_MAILDIR", str(tmp_path / "absent"))
+    monkeypatch.delenv("BOUNCE_IMAP_URL", raising=False)
+    reread_settings()
+    for _ in range(2):
+        with pytest.raises(MailboxUnavailable, match="maildir: maildir"):
+            poll()
+    db.expire_all()
+    assert "n'existe pas" in db.get(MailboxProblem, "maildir").detail
+    notices = select(func.count(OutboundEmail.id)).where(OutboundEmail.template == "bounce_mailbox_failing")
+    assert db.scalar(notices) == 1
+    _maildir(tmp_path, [])
+    monkeypatch.setenv("BOUNCE_MAILDIR", str(tmp_path / "retours"))
+    reread_settings()
+    assert poll() == {"maildir": 0}
+    db.expire_all()
+    assert db.get(MailboxProblem, "maildir") is None

@@ -115,6 +115,9 @@ def test_values_are_typed_and_empty_means_unset(tmp_path):
     ("LIST_ID", "lettre",
      "n'est pas de la forme « Nom <identifiant.domaine> »", "is not of the form 'Name <label.domain>'"),
     ("CELERY_QUEUE", "ma file", "ne contient pas d'espace", "holds no whitespace"),
+    ("BOUNCE_IMAP_CA_FILE", "/nulle/part/ca.pem", "n'existe pas ou n'est pas un fichier", "does not exist"),
+    ("BOUNCE_IMAP_ALLOW_PLAINTEXT", "peut-être", "doit valoir 1 (oui) ou 0 (non)", "must be 1 (yes) or 0 (no)"),
+    ("BOUNCE_IMAP_TIMEOUT", "0", "entre 0 (exclu) et 600", "above 0 and at most 600"),
 ])
 def test_a_bad_value_is_named_in_french_and_english(tmp_path, variable, value, french, english):
     problem = only_problem(tmp_path, **{variable: value})
@@ -200,3 +203,17 @@ def test_describe_masks_secrets_and_says_where_each_value_comes_from(tmp_path):
     assert shown["DKIM_DOMAIN"].value == "(non défini / unset)"
     text = "\n".join(f"{line.value} {line.source}" for line in shown.values())
     assert "clé-de-test" not in text and "jeton-webhook" not in text and "smtp-pass" not in text
+
+
+def test_imap_certificates_are_checked_and_plaintext_refused_unless_asked(tmp_path):
+    settings, problems = read_settings(env(tmp_path))
+    assert problems == []
+    assert (settings.bounce_imap_ca_file, settings.bounce_imap_allow_plaintext, settings.bounce_imap_timeout) == (
+        None, False, 30.0)
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    settings, problems = read_settings(env(tmp_path, BOUNCE_IMAP_CA_FILE=str(ca), BOUNCE_IMAP_ALLOW_PLAINTEXT="oui",
+                                           BOUNCE_IMAP_TIMEOUT="5"))
+    assert problems == []
+    assert (settings.bounce_imap_ca_file, settings.bounce_imap_allow_plaintext, settings.bounce_imap_timeout) == (
+        ca, True, 5.0)
