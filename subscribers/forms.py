@@ -84,7 +84,7 @@ class SegmentFormMixin:
 
     topics = MultiCheckboxField(
         _l("Thèmes"), choices=topic_choices(), validators=[Optional()],
-        description=_l("Les abonnés qui n'ont choisi aucun thème reçoivent les invitations de tous les thèmes."))
+        description=_l("Les abonnés qui n'ont choisi aucun thème reçoivent les envois de tous les thèmes."))
     roles = MultiCheckboxField(_l("Fonctions"), choices=role_choices(), validators=[Optional()],
                                description=_l("Par exemple : les référents CLAS."))
     communes = MultiCheckboxField(_l("Communes"), choices=[], validators=[Optional()],

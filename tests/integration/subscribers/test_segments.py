@@ -253,3 +253,23 @@ def test_the_mailout_plans_an_invitation_for_its_segment_on_both_databases(popul
     assert names(first) == {"clas", "clas_montreuil"}
     assert names(second) == ACTIVE - {"clas", "clas_montreuil"}
     db.commit()
+
+
+def test_the_mailout_plans_a_letter_for_its_segment_on_both_databases(population):
+    """A letter (a numéro) goes to its segment through the same KindRules path as an invitation."""
+    db = population
+    clas93 = Issue(kind="letter", numero=7, segment={"topics": ["clas"], "departements": ["93"]}, title="CLAS 93",
+                   issue_date=datetime(2030, 1, 10).date())
+    everyone = Issue(kind="letter", numero=8, segment=None, title="Tous", issue_date=datetime(2030, 2, 10).date())
+    db.add_all([clas93, everyone])
+    db.flush()
+    assert mailout.plan(db, clas93) == 2
+    assert mailout.plan(db, everyone) == len(ACTIVE)
+
+    def names(issue):
+        return set(db.scalars(select(Subscriber.name).join(Delivery, Delivery.subscriber_id == Subscriber.id)
+                              .where(Delivery.issue_id == issue.id)))
+
+    assert names(clas93) == {"clas", "clas_montreuil"}
+    assert names(everyone) == ACTIVE
+    db.commit()
