@@ -294,6 +294,8 @@ def schedule(issue_id: int):
         flash(_("Indiquez une date et une heure d'envoi valides."), "error")
     elif form.when_utc() <= utcnow():
         flash(_("La date d'envoi doit être dans le futur (ou utilisez « Envoyer maintenant »)."), "error")
+    elif issue.segment and segments.count(session(), issue.segment) == 0:
+        flash(_("Personne ne recevrait ce numéro : élargissez la sélection des destinataires."), "error")
     else:
         try:
             mailout.request_send(session(), issue, form.when_utc())

@@ -495,3 +495,19 @@ def test_the_segment_can_change_while_scheduled_but_not_once_sending(db, world, 
     with pytest.raises(issues.CompositionError, match="ne peut plus être modifié"):
         issues.set_segment(db, issue, None)
     assert issue.segment == {"roles": ["referent_clas"]}
+
+
+def test_a_segment_that_reaches_nobody_cannot_be_sent_nor_scheduled(client, db, world, captured_jobs):
+    people(db, 2)
+    issue = compose(db, world)
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    url = f"/redaction/numeros/{issue.id}"
+    client.post(f"{url}/destinataires", data={"roles": ["elu"]})
+    page = client.get(url).get_data(as_text=True)
+    assert "0 abonné·e·s recevront ce numéro." in page and "Envoyer maintenant" not in page
+    assert "Personne ne recevrait ce numéro" in page
+    client.post(f"{url}/envoyer", data={"confirm": "1", "expected": "0"})
+    client.post(f"{url}/programmer", data={"when": "2099-01-01T09:00"})
+    db.expire_all()
+    assert db.get(Issue, issue.id).status is IssueStatus.draft
+    assert client.get(url).get_data(as_text=True).count("Personne ne recevrait ce numéro") >= 2  # flashes and box
