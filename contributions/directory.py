@@ -17,12 +17,21 @@ Search, the same on both databases:
   when it no longer counts the fiches (rows written outside the ORM).
 
 So "parents" finds "parent", "jardins" finds "jardin", "sante" finds "santé", on both.
+
+Départements are stored by their code ("93", core/departements.py): a query term that names one
+("Seine-Saint-Denis", "val-de-marne", "93") also finds the fiches of that département (the fiche's,
+else its structure's), on both databases.
+
+Facets are normalised when they are counted: départements by code, shown "Seine-Saint-Denis (93)";
+keywords, public and dimension case-folded ("parentalité" and "Parentalité" are one value, shown in
+its most frequent spelling). Filters given in any of those spellings select the same fiches.
 """
 from __future__ import annotations
 
 import json
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import event, select, text
@@ -50,6 +59,7 @@ from contributions.models import (
     Structure,
     visible_statuses_sql,
 )
+from core import departements
 
 PER_PAGE = 20
 FTS_TABLE = "fiche_search"
@@ -63,6 +73,15 @@ class Term:
     raw: str               # the words as typed (accents folded), for PostgreSQL
     lexemes: tuple[str, ...]
     negated: bool = False
+    departement: str | None = None  # the code, when the term names a département
+
+
+def _term_departement(body: str) -> str | None:
+    """The département a search term names ("seine-saint-denis", "93"), if any; a lone digit is a
+    number, not the Ain."""
+    if body.isdigit() and len(body) < 2:
+        return None
+    return departements.normalize(body)
 
 
 @dataclass
@@ -109,7 +128,7 @@ def parse_query(q: str | None) -> Query:
             group = []
             pending_or = False
         raw = f'"{body}"' if quoted or len(words) > 1 else body
-        group.append(Term(raw=raw, lexemes=tuple(words), negated=negated))
+        group.append(Term(raw=raw, lexemes=tuple(words), negated=negated, departement=_term_departement(body)))
     if pending_or:  # "parents or": the trailing or is a word, as in PostgreSQL
         group.append(Term(raw="or", lexemes=(_word("or"),)))
     if group:
@@ -243,12 +262,28 @@ def _visible_ids_sql() -> str:
             f"WHERE c.kind = 'fiche_action' AND c.status IN ({visible_statuses_sql()})")
 
 
-def _pg_term_ids(param: str) -> str:
+_DEPARTEMENT_ROWS = ("SELECT c.id, f.departement, s.departement FROM contributions c "
+                     "JOIN fiches_action f ON f.contribution_id = c.id JOIN structures s ON s.id = c.structure_id "
+                     "WHERE c.kind = 'fiche_action'")
+
+
+def _departement_ids(db: Session, code: str) -> set[int]:
+    """The fiches of a département: the fiche's own, else its structure's (as the facet counts
+    them), whichever way it is written."""
+    return {row[0] for row in db.execute(text(_DEPARTEMENT_ROWS))
+            if canonical("departement", row[1] or row[2] or "") == code}
+
+
+def _pg_term_ids(param: str, departement_ids: set[int] | None = None) -> str:
     """Ids of the fiches holding one term (a word or a phrase), in the title and body or in the
-    fiche's fields: each side answered by its GIN expression index alone."""
+    fiche's fields: each side answered by its GIN expression index alone; and those of the
+    département the term names."""
     tsquery = f"websearch_to_tsquery('french', :{param})"
-    return (f"SELECT id FROM contributions WHERE kind = 'fiche_action' AND {pg_contribution_document()} @@ {tsquery} "
-            f"UNION SELECT contribution_id FROM fiches_action WHERE {pg_fiche_document()} @@ {tsquery}")
+    sql = (f"SELECT id FROM contributions WHERE kind = 'fiche_action' AND {pg_contribution_document()} @@ {tsquery} "
+           f"UNION SELECT contribution_id FROM fiches_action WHERE {pg_fiche_document()} @@ {tsquery}")
+    if departement_ids:
+        sql += f" UNION SELECT id FROM contributions WHERE id IN ({', '.join(str(int(i)) for i in departement_ids)})"
+    return sql
 
 
 def _pg_search(db: Session, query: Query) -> dict[int, float]:
@@ -265,7 +300,8 @@ def _pg_search(db: Session, query: Query) -> dict[int, float]:
         for term in group:
             name = f"t{len(params)}"
             params[name] = term.raw
-            matched = f"({matched}) {'EXCEPT' if term.negated else 'INTERSECT'} ({_pg_term_ids(name)})"
+            extra = _departement_ids(db, term.departement) if term.departement else None
+            matched = f"({matched}) {'EXCEPT' if term.negated else 'INTERSECT'} ({_pg_term_ids(name, extra)})"
         groups.append(f"({matched})")
     positives = " or ".join(t.raw for t in query.positive_terms)
     rank = (f"ts_rank({_pg_document(['title'], 'c.')}, websearch_to_tsquery('french', :any))"
@@ -290,13 +326,16 @@ def _sqlite_search(db: Session, query: Query) -> dict[int, float]:
     _ensure_sqlite_index(db)
     connection = db.connection()
     visible = {row.id for row in connection.execute(text(_visible_ids_sql()))}
-    cache: dict[tuple[str, ...], set[int]] = {}
+    cache: dict[tuple[tuple[str, ...], str | None], set[int]] = {}
 
     def ids(term: Term) -> set[int]:
-        if term.lexemes not in cache:
-            cache[term.lexemes] = {row[0] for row in connection.execute(
+        key = (term.lexemes, term.departement)
+        if key not in cache:
+            cache[key] = {row[0] for row in connection.execute(
                 text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :m"), {"m": _fts_phrase(term)})}
-        return cache[term.lexemes]
+            if term.departement:
+                cache[key] |= _departement_ids(db, term.departement)
+        return cache[key]
 
     found: set[int] = set()
     for group in query.groups:
@@ -339,6 +378,24 @@ FACETS = [
     ("annee", "Année", False),
 ]
 FACET_LABELS = {name: label for name, label, _ in FACETS}
+# Free text written by partners and imports: one value whatever its case and spacing.
+TEXT_FACETS = {"dimension", "mot_cle", "public"}
+
+
+def canonical(name: str, value: str) -> str:
+    """The key a facet value is counted and filtered under: a département's code (or its text
+    when it names none), a case-folded keyword, or the value itself."""
+    value = " ".join((value or "").split())
+    if name == "departement":
+        return departements.normalize(value) or value
+    if name in TEXT_FACETS:
+        return value.casefold()
+    return value
+
+
+def _display_form(spellings: Counter) -> str:
+    """The spelling shown for a case-folded value: the most frequent, then a capitalised one."""
+    return min(spellings.items(), key=lambda kv: (-kv[1], not kv[0][:1].isupper(), kv[0]))[0]
 
 
 @dataclass
@@ -387,6 +444,8 @@ def _row_values(row) -> dict[str, list[str]]:
 def _value_label(name: str, value: str) -> str:
     if name == "statut":
         return ACTION_STATUS_LABELS.get(value, value)
+    if name == "departement":
+        return departements.label(value)
     return value
 
 
@@ -395,8 +454,8 @@ def search(db: Session, q: str | None = None, filters: dict[str, list[str]] | No
     """One page of the directory: fiches matching the query and the facets, with facet counts.
     Within a facet the ticked values are alternatives (or); facets combine with and. Each facet
     counts what its values would give with the other facets as they are."""
-    filters = {name: [v for v in values if v] for name, values in (filters or {}).items()
-               if name in FACET_LABELS}
+    filters = {name: list(dict.fromkeys(canonical(name, v) for v in values if v and v.strip()))
+               for name, values in (filters or {}).items() if name in FACET_LABELS}
     ranks = matching_ids(db, q)
     rows_query = (select(Contribution.id, Contribution.title, Contribution.created_at,
                          FicheAction.departement, Structure.departement.label("structure_departement"),
@@ -408,7 +467,21 @@ def search(db: Session, q: str | None = None, filters: dict[str, list[str]] | No
     rows = db.execute(rows_query).all()
     if ranks is not None:
         rows = [r for r in rows if r.id in ranks]
-    values = {r.id: _row_values(r) for r in rows}
+    raw = {r.id: _row_values(r) for r in rows}
+    values = {row_id: {name: [canonical(name, v) for v in found] for name, found in facets.items()}
+              for row_id, facets in raw.items()}
+    # How each case-folded text value is spelled, to show one spelling.
+    spellings: dict[tuple[str, str], Counter] = {}
+    for facets_of_row in raw.values():
+        for name in TEXT_FACETS:
+            for v in set(facets_of_row[name]):
+                spellings.setdefault((name, canonical(name, v)), Counter())[" ".join(v.split())] += 1
+
+    def shown(name: str, key: str) -> str:
+        """The value a facet's checkbox carries (in the URL): the code, or one spelling."""
+        if (name, key) in spellings:
+            return _display_form(spellings[(name, key)])
+        return key
 
     def keeps(row_id: int, skip: str | None = None) -> bool:
         for name, wanted in filters.items():
@@ -431,8 +504,9 @@ def search(db: Session, q: str | None = None, filters: dict[str, list[str]] | No
         if name == "annee":
             ordered = sorted(counts.items(), key=lambda kv: kv[0], reverse=True)
         else:
-            ordered = sorted(counts.items(), key=lambda kv: (-kv[1], fold(kv[0])))
-        facets.append(Facet(name, label, [FacetValue(v, _value_label(name, v), n, v in chosen) for v, n in ordered]))
+            ordered = sorted(counts.items(), key=lambda kv: (-kv[1], fold(_value_label(name, shown(name, kv[0])))))
+        facets.append(Facet(name, label, [FacetValue(shown(name, v), _value_label(name, shown(name, v)), n, v in chosen)
+                                          for v, n in ordered]))
 
     kept = [r for r in rows if keeps(r.id)]
     if ranks is not None:

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 
 from contributions import directory
 from contributions.importer import INITIATIVE_DETAIL_PREFIX
-from core import urls
+from core import departements, urls
 from core.db import session
 from core.settings import get_settings
 from core.text import render_markdown
@@ -43,6 +43,12 @@ def _filters() -> dict[str, list[str]]:
     return {name: request.args.getlist(name) for name, _label, _multi in directory.FACETS if request.args.getlist(name)}
 
 
+@directory_bp.app_template_filter("departement")
+def departement_label(value: str | None) -> str:
+    """"93" → "Seine-Saint-Denis (93)"; a text that names no département is shown as written."""
+    return departements.label(value)
+
+
 @directory_bp.app_template_filter("fiche_text")
 def fiche_text(value: str | None):
     return render_markdown(directory.text_as_markdown(value))
@@ -64,7 +70,12 @@ def index():
         return url_for(".index") + ("?" + urlencode(args) if args else "")
 
     def without(name: str, value: str) -> str:
-        args = [(k, v) for k, v in request.args.items(multi=True) if k != "page" and not (k == name and v == value)]
+        """The same page less one criterion (a facet value given in any of its spellings)."""
+        def removed(k: str, v: str) -> bool:
+            if k != name:
+                return False
+            return v == value if k == "q" else directory.canonical(k, v) == directory.canonical(name, value)
+        args = [(k, v) for k, v in request.args.items(multi=True) if k != "page" and not removed(k, v)]
         return url_for(".index") + ("?" + urlencode(args) if args else "")
 
     return render_template("directory/index.html", result=result, q=q, page_url=page_url, without=without,

@@ -34,6 +34,7 @@ from contributions.models import (
     ContributionStatus,
 )
 from contributions.services import TERRITORIES
+from core.forms import KnownDepartement
 
 MARKDOWN_HELP = _l("Mise en forme en Markdown : **gras**, *italique*, [texte du lien](https://…), "
                    "listes avec « - » en début de ligne. Le code HTML n'est pas accepté.")
@@ -168,7 +169,8 @@ class FicheActionForm(BaseContributionForm):
         DataRequired(message=_l("Le nom de l'action est obligatoire.")), Length(max=300)])
     structure_label = StringField(_l("Structure organisatrice"), validators=[Optional(), Length(max=300)],
                                   description=_l("Si elle diffère de votre structure (action portée à plusieurs)."))
-    departement = StringField(_l("Département"), validators=[Optional(), Length(max=80)])
+    departement = StringField(_l("Département"), validators=[Optional(), Length(max=80), KnownDepartement()],
+                              description=_l("Son numéro ou son nom, par exemple : 93 ou Seine-Saint-Denis."))
     year = IntegerField(_l("Année"), validators=[Optional(), NumberRange(min=1950, max=2100, message=_l(
         "Indiquez une année à quatre chiffres."))], description=_l("L'année de l'action, par exemple 2026."))
     action_status = RadioField(_l("Statut de l'action"), choices=[

@@ -14,7 +14,12 @@ Two formats:
 An empty field stays empty (None or []): nothing is invented. Each record is saved in its own
 savepoint: a broken record is skipped with its reason and nothing of it is kept, the others go on.
 The import is idempotent: `import_key` (a hash of the normalised title, structure, département and
-year) finds the fiche again, whose changed fields are updated.
+year, as written in the file) finds the fiche again, whose changed fields are updated.
+
+A département is stored by its code ("Seine-Saint-Denis", "93", "093" → "93": core/departements.py),
+on the fiche and on a new structure; a text that names no département is kept as written (nothing
+is lost) and shown as is. Structures are found again by name and département, whichever way the
+département is written.
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ from contributions.models import (
     Structure,
     StructureKind,
 )
+from core import departements
 from core.db import utcnow
 
 # --- The fields ----------------------------------------------------------------------------------
@@ -146,6 +152,18 @@ CSV_HEADER_KEYS = {name: key for name, key in CSV_COLUMNS} | {
     _column_key(label): key for key, label, _kind in EXPORT_LABELS if key not in ("territory_again", "structure")
 } | {"nom": "title", "intitule": "title", "structure_organisatrice": "structure", "statut_de_l_action": "action_status",
      "mots_cles_associes_a_l_action": "keywords", "fichier_s_associe_s": "file_names", "raisons_fin": "status_reason"}
+
+
+def stored_departement(value: str | None) -> str | None:
+    """What is stored for a département read from a file: its code, else the text as written."""
+    if not value or not value.strip():
+        return None
+    return departements.normalize(value) or " ".join(value.split())
+
+
+def _departement_key(value: str | None) -> str:
+    """For identities (structures): "Seine-Saint-Denis", "seine-saint-denis" and "93" are one."""
+    return departements.normalize(value) or _key(value)
 
 
 def import_key(title: str, structure: str | None, departement: str | None, year: int | None) -> str:
@@ -528,28 +546,31 @@ class Report:
 
 
 class _Structures:
-    """Structures by (name, département), compared without accents nor case."""
+    """Structures by (name, département), compared without accents nor case, the département by
+    its code when it names one."""
 
     def __init__(self, db: Session):
         self.db = db
-        self.known = {(_key(s.name), _key(s.departement)): s for s in db.scalars(select(Structure))}
+        self.known = {(_key(s.name), _departement_key(s.departement)): s for s in db.scalars(select(Structure))}
 
     def get(self, name: str, departement: str | None) -> tuple[Structure, bool]:
-        found = self.known.get((_key(name), _key(departement)))
+        found = self.known.get((_key(name), _departement_key(departement)))
         if found is not None:
             return found, False
-        structure = Structure(name=name, kind=structure_kind(name), departement=departement or "", commune="")
+        structure = Structure(name=name, kind=structure_kind(name), departement=stored_departement(departement) or "",
+                              commune="")
         self.db.add(structure)
         return structure, True
 
     def keep(self, structure: Structure) -> None:
-        self.known[(_key(structure.name), _key(structure.departement))] = structure
+        self.known[(_key(structure.name), _departement_key(structure.departement))] = structure
 
 
 def _fiche_values(record: ActionRecord) -> dict:
     values = {key: record.fields.get(key) for key in FICHE_FIELDS
               if key not in ("structure_label", "departement", "year")}
-    values.update(structure_label=record.structure_label, departement=record.departement, year=record.year)
+    values.update(structure_label=record.structure_label, departement=stored_departement(record.departement),
+                  year=record.year)
     for key in LIST_FIELDS:
         values[key] = list(values.get(key) or [])
     return values

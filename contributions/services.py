@@ -37,7 +37,7 @@ from contributions.models import (
 )
 from contributions.rubriques import DEFAULT_RUBRIQUE, RUBRIQUE_LABELS
 from contributions.uploads import MAX_FILES_PER_CONTRIBUTION, ProcessedFile
-from core import urls
+from core import departements, urls
 from core.db import utcnow
 from core.text import safe_url
 from mailing.outbox import queue_email
@@ -217,6 +217,8 @@ def _apply(contribution: Contribution, data: ContributionData) -> None:
     values = data.fiche or FicheData()
     for f in fields(values):
         setattr(fiche, f.name, _clean(getattr(values, f.name)))
+    # A département by its code ("Seine-Saint-Denis" → "93"); the forms refuse one that names none.
+    fiche.departement = departements.normalize(fiche.departement) or fiche.departement
     # The description is the contribution's text; mirrored on the fiche for the directory.
     fiche.description = _clean(data.body_md) or None
     contribution.fiche = fiche

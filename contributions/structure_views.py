@@ -15,8 +15,9 @@ from accounts.auth import editor_required
 from accounts.models import User
 from contributions import structures as service
 from contributions.models import STRUCTURE_KIND_LABELS, Structure, StructureKind
+from core import departements
 from core.db import session
-from core.forms import EmptyForm
+from core.forms import EmptyForm, KnownDepartement
 
 structures_bp = Blueprint("structures", __name__, url_prefix="/redaction/structures")
 
@@ -27,8 +28,8 @@ class StructureForm(FlaskForm):
     kind = SelectField(_l("Type de structure"), validators=[DataRequired()],
                        choices=[SelectChoice(kind.value, label) for kind, label in STRUCTURE_KIND_LABELS.items()])
     commune = StringField(_l("Commune"), validators=[Optional(), Length(max=120)])
-    departement = StringField(_l("Département"), validators=[Optional(), Length(max=80)],
-                              description=_l("Par exemple : Seine-Saint-Denis (93)."))
+    departement = StringField(_l("Département"), validators=[Optional(), Length(max=80), KnownDepartement()],
+                              description=_l("Son numéro ou son nom, par exemple : 93 ou Seine-Saint-Denis."))
     website = URLField(_l("Site web"), validators=[Optional(), Length(max=500)],
                        description=_l("Adresse complète, commençant par https://"))
     feed_url = URLField(_l("Flux RSS ou Atom (facultatif)"), validators=[Optional(), Length(max=500)],
@@ -108,6 +109,7 @@ def edit(structure_id: int):
     form = StructureForm(obj=structure)
     if not form.is_submitted():
         form.kind.data = structure.kind.value
+        form.departement.data = departements.label(structure.departement)
     if form.validate_on_submit() and _save(form, structure) is not None:
         flash(_("Structure enregistrée."), "success")
         return redirect(url_for(".show", structure_id=structure.id))

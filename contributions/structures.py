@@ -17,6 +17,7 @@ from accounts.auth import (
 )
 from accounts.models import Role, User
 from contributions.models import Contribution, Structure, StructureKind
+from core import departements
 from core.db import utcnow
 from core.settings import get_settings
 from core.text import WEB_SCHEMES, safe_url
@@ -56,7 +57,19 @@ def _clean(data: StructureData) -> StructureData:
     if feed_url and not safe_url(feed_url, WEB_SCHEMES):
         raise StructureError("Le flux doit être une adresse http:// ou https:// (RSS ou Atom).", "feed_url")
     return StructureData(name=name, kind=StructureKind(data.kind), commune=" ".join(data.commune.split()),
-                         departement=" ".join(data.departement.split()), website=website, feed_url=feed_url)
+                         departement=_departement(data.departement), website=website, feed_url=feed_url)
+
+
+def _departement(value: str) -> str:
+    """Stored by its code ("Seine-Saint-Denis" → "93"); refused when it names no département."""
+    value = " ".join((value or "").split())
+    if not value:
+        return ""
+    code = departements.normalize(value)
+    if code is None:
+        raise StructureError(f"Département inconnu : « {value} ». Indiquez son numéro (93) ou son nom "
+                             "(Seine-Saint-Denis).", "departement")
+    return code
 
 
 def create_structure(db: Session, data: StructureData) -> Structure:

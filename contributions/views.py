@@ -35,6 +35,7 @@ from contributions.models import (
     ResourceKind,
 )
 from contributions.rubriques import RUBRIQUES
+from core import departements
 from core.db import session, utcnow
 from core.formatting import PARIS
 from core.forms import EmptyForm
@@ -139,6 +140,7 @@ def _fill(form: BaseContributionForm, contribution: Contribution) -> None:
         for name in FICHE_LIST_FIELDS:
             form[name].data = "\n".join(getattr(fiche, name) or [])
         form.territory.data = fiche.territory or ""
+        form.departement.data = departements.label(fiche.departement) or None
 
 
 def _own(contribution_id: int) -> Contribution:
@@ -234,7 +236,7 @@ def new_of_kind(slug: str):
     kind = kind_from_slug(slug)
     form = FORMS[kind]()
     if request.method == "GET" and isinstance(form, FicheActionForm):
-        form.departement.data = current_user.structure.departement or None
+        form.departement.data = departements.label(current_user.structure.departement) or None
     if request.method == "POST":
         return _save(form, kind, None)
     return _render_form(form, None, kind)

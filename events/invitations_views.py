@@ -17,8 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectChoice, StringField
-from wtforms.validators import Length, Optional
+from wtforms import BooleanField, HiddenField
 
 from accounts.auth import editor_required
 from core.db import session
@@ -28,28 +27,14 @@ from events.models import Event
 from newsletter import mailout
 from newsletter.models import Issue, IssueStatus
 from subscribers import segments
-from subscribers.forms import MultiCheckboxField, role_choices, topic_choices
+from subscribers.forms import SegmentFormMixin
 
 invitations_bp = Blueprint("invitations", __name__, url_prefix="/redaction")
 
 
-class InvitationForm(FlaskForm):
-    topics = MultiCheckboxField(
-        _l("Thèmes"), choices=topic_choices(), validators=[Optional()],
-        description=_l("Les abonnés qui n'ont choisi aucun thème reçoivent les invitations de tous les thèmes."))
-    roles = MultiCheckboxField(_l("Fonctions"), choices=role_choices(), validators=[Optional()],
-                               description=_l("Par exemple : les référents CLAS."))
-    communes = MultiCheckboxField(_l("Communes"), choices=[], validators=[Optional()],
-                                  description=_l("Communes indiquées par les abonnés."))
-    other_communes = StringField(_l("Autres communes (séparées par des virgules)"),
-                                 validators=[Optional(), Length(max=1000)])
+class InvitationForm(SegmentFormMixin, FlaskForm):
     expected = HiddenField()
     confirm = BooleanField(_l("Je confirme l'envoi"))
-
-    def segment(self) -> dict | None:
-        others = [c for c in (self.other_communes.data or "").split(",") if c.strip()]
-        return segments.from_lists(self.topics.data or [], self.roles.data or [],
-                                   [*(self.communes.data or []), *others])
 
 
 def _event(event_id: int) -> Event:
@@ -64,17 +49,13 @@ def invite(event_id: int):
     db = session()
     event = _event(event_id)
     form = InvitationForm()
-    form.communes.choices = [SelectChoice(c, c) for c in segments.known_communes(db)]
+    form.fill_choices(db)
     if request.method == "GET":  # start from the event's audience
         try:
-            audience = segments.normalize(event.audience) or {}
+            audience = segments.normalize(event.audience)
         except segments.SegmentError:
-            audience = {}
-        form.topics.data = audience.get("topics", [])
-        form.roles.data = audience.get("roles", [])
-        known = {choice.value for choice in form.communes.choices}
-        form.communes.data = [c for c in audience.get("communes", []) if c in known]
-        form.other_communes.data = ", ".join(c for c in audience.get("communes", []) if c not in known)
+            audience = None
+        form.fill(audience)
     segment = form.segment() if form.validate_on_submit() or request.method == "GET" else None
     count = invitations.count_recipients(db, event, segment)
     if request.method == "POST" and not form.errors and request.form.get("action") == "send":

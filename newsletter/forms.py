@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from contributions.rubriques import RUBRIQUES
 from core.formatting import PARIS
+from subscribers.forms import SegmentFormMixin
 
 RUBRIQUE_CHOICES = [SelectChoice(slug, label) for slug, label in RUBRIQUES]
 
@@ -46,3 +47,7 @@ class ScheduleForm(FlaskForm):
 
     def when_utc(self) -> datetime:
         return self.when.data.replace(tzinfo=PARIS)
+
+
+class LetterSegmentForm(SegmentFormMixin, FlaskForm):
+    """Who receives the letter: everyone (nothing ticked) or a segment, e.g. a CLAS edition."""

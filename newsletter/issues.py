@@ -10,6 +10,7 @@ from accounts.models import User
 from contributions.models import Contribution, ContributionStatus
 from contributions.rubriques import DEFAULT_RUBRIQUE, RUBRIQUE_LABELS
 from newsletter.models import Issue, IssueItem, IssueKind, IssueStatus
+from subscribers import segments
 
 
 # The rubrique each kind goes to by default; the composer may move it.
@@ -35,6 +36,17 @@ def create_issue(db: Session, editor: User, numero: int, title: str, issue_date:
 def update_issue(db: Session, issue: Issue, title: str, issue_date: date, edito_md: str) -> None:
     _check_editable(issue)
     issue.title, issue.issue_date, issue.edito_md = title.strip(), issue_date, edito_md
+    db.flush()
+
+
+def set_segment(db: Session, issue: Issue, segment: dict | None) -> None:
+    """Who the letter goes to: a segment (topics, roles, communes, départements) or everyone
+    (None). Fixed once the mail-out has started: the deliveries are planned from it."""
+    _check_editable(issue)
+    try:
+        issue.segment = segments.normalize(segment)
+    except segments.SegmentError as exc:
+        raise CompositionError(str(exc)) from exc
     db.flush()
 
 

@@ -1,8 +1,9 @@
 """Sending an issue: compile once, plan, send in claimed batches, recover, finish.
 
 This module owns the life of an issue's mail-out (listmonk's habit): when it may start, who it is
-planned for (each kind of issue says so: a letter goes to every active subscriber, an invitation
-to its segment), pausing, resuming, cancelling, and what happens once it is sent. The ledger and
+planned for (each kind of issue says so: a letter goes to the active subscribers of its segment,
+every one when it has none; an invitation to its segment, less those already invited), pausing,
+resuming, cancelling, and what happens once it is sent. The ledger and
 the wire (claiming, SMTP, throttle, recording) are mailing.engine's. The database is the truth:
 the broker only wakes workers up, and the sweeper run by beat gives back stale claims and wakes
 workers again, so a killed worker or a flushed Redis loses no recipient.
@@ -29,6 +30,7 @@ from mailing.outbox import queue_email, queue_rendered
 from mailing.sender import RelayPool
 from mailing.templates import RenderedEmail, email_environment, render_email
 from newsletter.models import Issue, IssueKind, IssueStatus
+from subscribers import segments
 from subscribers.models import Subscriber, SubscriberStatus
 
 log = logging.getLogger(__name__)
@@ -92,7 +94,12 @@ def _check_numero(issue: Issue) -> None:
         raise MailoutError("Ce numéro ne contient aucun article.")
 
 
-register_kind(IssueKind.letter, KindRules(render=_render_numero, recipients=None, archived=True,
+def _segment_recipients(issue: Issue) -> ColumnElement[bool]:
+    """A letter goes to its segment (Issue.segment, chosen in the composer; None: everyone)."""
+    return segments.condition(issue.segment)
+
+
+register_kind(IssueKind.letter, KindRules(render=_render_numero, recipients=_segment_recipients, archived=True,
                                           check=_check_numero))
 
 

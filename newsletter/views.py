@@ -27,9 +27,9 @@ from core.forms import EmptyForm, TestSendForm
 from mailing import engine
 from newsletter import archive, mailout
 from newsletter import issues as issue_service
-from newsletter.forms import AddItemForm, IssueForm, RubriqueForm, ScheduleForm
+from newsletter.forms import AddItemForm, IssueForm, LetterSegmentForm, RubriqueForm, ScheduleForm
 from newsletter.models import Issue, IssueKind, IssueStatus
-from subscribers.services import active_subscriber_count
+from subscribers import segments
 
 ISSUE_STATUS_LABELS = {
     IssueStatus.draft: _l("Brouillon"), IssueStatus.scheduled: _l("Programmé"),
@@ -130,10 +130,14 @@ def issue(issue_id: int):
     progress = (mailout.progress(db, issue.id)
                 if issue.status in (IssueStatus.sending, IssueStatus.paused, IssueStatus.sent, IssueStatus.cancelled)
                 else None)
+    segment_form = LetterSegmentForm(formdata=None)
+    segment_form.fill_choices(db)
+    segment_form.fill(issue.segment)
     return render_template(
         "redaction/issue.html", issue=issue, form=form, available=available, progress=progress,
         add_form=AddItemForm(), rubrique_form=RubriqueForm(), action_form=EmptyForm(),
-        test_form=TestSendForm(), schedule_form=ScheduleForm(), audience=active_subscriber_count(db),
+        test_form=TestSendForm(), schedule_form=ScheduleForm(), segment_form=segment_form,
+        audience=segments.count(db, issue.segment), segment_description=segments.describe(issue.segment),
         failures=mailout.failed_deliveries(db, issue.id) if progress else [])
 
 
@@ -237,14 +241,47 @@ def send_test(issue_id: int):
     return redirect(url_for(".issue", issue_id=issue.id) + "#envoi")
 
 
+@redaction_bp.route("/numeros/<int:issue_id>/destinataires", methods=["POST"])
+@editor_required
+def set_segment(issue_id: int):
+    """Everyone, or a segment (e.g. a CLAS edition): saved on the issue, counted in the send box."""
+    db = session()
+    issue = _issue(issue_id)
+    form = LetterSegmentForm()
+    form.fill_choices(db)
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return redirect(url_for(".issue", issue_id=issue.id) + "#destinataires")
+    segment = None if request.form.get("action") == "everyone" else form.segment()
+    try:
+        issue_service.set_segment(db, issue, segment)
+    except issue_service.CompositionError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("Destinataires enregistrés : %(who)s, soit %(n)s abonné·e·s.",
+                who=segments.describe(issue.segment), n=segments.count(db, issue.segment)), "success")
+    return redirect(url_for(".issue", issue_id=issue.id) + "#destinataires")
+
+
 @redaction_bp.route("/numeros/<int:issue_id>/envoyer", methods=["POST"])
 @editor_required
 def send_now(issue_id: int):
     def action(issue):
         if request.form.get("confirm") != "1":
-            raise mailout.MailoutError(_("Cochez la case de confirmation avant d'envoyer à tous les abonnés."))
+            raise mailout.MailoutError(_("Cochez la case de confirmation avant d'envoyer ce numéro."))
+        count = segments.count(session(), issue.segment)
+        if request.form.get("expected") != str(count):
+            raise mailout.MailoutError(_("La sélection a changé : vérifiez le nombre de destinataires, "
+                                         "puis confirmez de nouveau."))
+        if count == 0 and issue.segment:
+            raise mailout.MailoutError(_("Personne ne recevrait ce numéro : élargissez la sélection des "
+                                         "destinataires."))
         mailout.request_send(session(), issue)
-        return _("Envoi lancé.")
+        return _("Envoi lancé vers %(n)s abonné·e·s.", n=count)
     return _compose(issue_id, action)
 
 
@@ -257,6 +294,8 @@ def schedule(issue_id: int):
         flash(_("Indiquez une date et une heure d'envoi valides."), "error")
     elif form.when_utc() <= utcnow():
         flash(_("La date d'envoi doit être dans le futur (ou utilisez « Envoyer maintenant »)."), "error")
+    elif issue.segment and segments.count(session(), issue.segment) == 0:
+        flash(_("Personne ne recevrait ce numéro : élargissez la sélection des destinataires."), "error")
     else:
         try:
             mailout.request_send(session(), issue, form.when_utc())

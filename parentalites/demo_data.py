@@ -52,11 +52,11 @@ def _slug(name: str) -> str:
 def seed(db: Session) -> dict[str, tuple[str, str]]:
     """Load the demo data (the caller commits); returns the demo logins (role → (email, password))."""
     tilleuls = Structure(name="Centre social Les Tilleuls", kind=StructureKind.centre_social,
-                         commune="Bobigny", departement="Seine-Saint-Denis")
+                         commune="Bobigny", departement="93")
     parents = Structure(name="École des parents de l'Est", kind=StructureKind.association,
-                        commune="Montreuil", departement="Seine-Saint-Denis")
+                        commune="Montreuil", departement="93")
     ville = Structure(name="Ville de Bondy, mission parentalité", kind=StructureKind.ville,
-                      commune="Bondy", departement="Seine-Saint-Denis")
+                      commune="Bondy", departement="93")
     db.add_all([tilleuls, parents, ville])
     db.flush()
     editor = create_user(db, EDITOR[0], EDITOR[1], Role.editor, EDITOR[2])

@@ -1,7 +1,8 @@
-"""Segments: who receives an invitation.
+"""Segments: who receives an invitation or a letter sent to a part of the list.
 
 A segment is `None` (every active subscriber) or a dict `{"topics": [...], "roles": [...],
-"communes": [...]}`: OR inside a key, AND across keys; an absent or empty key does not restrict.
+"communes": [...], "departements": [...]}` (départements by code, core/departements.py): OR
+inside a key, AND across keys; an absent or empty key does not restrict.
 A subscriber who picked no topic counts as interested in every topic.
 
 `condition(segment)` is a SQL condition on `subscribers`, usable in the mail-out engine's
@@ -18,15 +19,16 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from core import departements as departements_list
 from subscribers.models import ROLES, TOPICS, Subscriber, SubscriberStatus
 
-KEYS = ("topics", "roles", "communes")
+KEYS = ("topics", "roles", "communes", "departements")
 
 Segment = dict[str, list[str]] | None
 
 
 class SegmentError(ValueError):
-    """The segment names a topic or a role that does not exist; the message says which."""
+    """The segment names a topic, a role or a département that does not exist; the message says which."""
 
 
 def clean_commune(value: str | None) -> str:
@@ -36,7 +38,8 @@ def clean_commune(value: str | None) -> str:
 
 def normalize(segment: dict | None) -> Segment:
     """A segment in its canonical form (sorted, deduplicated, known keys only), or None when it
-    restricts nothing. Raises SegmentError for an unknown topic or role."""
+    restricts nothing. Raises SegmentError for an unknown topic, role or département (a
+    département may be given by its code or its name; it is kept by its code)."""
     if not segment:
         return None
     out: dict[str, list[str]] = {}
@@ -46,11 +49,18 @@ def normalize(segment: dict | None) -> Segment:
             values = [values]
         if key == "communes":
             cleaned = sorted({clean_commune(v) for v in values if clean_commune(v)})
+        elif key == "departements":
+            codes = {v: departements_list.normalize(v) for v in values if str(v).strip()}
+            unknown = [str(v) for v, code in codes.items() if code is None]
+            if unknown:
+                raise SegmentError(f"Département inconnu : {', '.join(unknown)}")
+            cleaned = sorted({code for code in codes.values() if code})
         else:
             known = TOPICS if key == "topics" else ROLES
             unknown = [v for v in values if v not in known]
             if unknown:
-                raise SegmentError(f"Valeur inconnue pour {key} : {', '.join(map(str, unknown))}")
+                what = "Thème inconnu" if key == "topics" else "Fonction inconnue"
+                raise SegmentError(f"{what} : {', '.join(map(str, unknown))}")
             cleaned = sorted(set(values))
         if cleaned:
             out[key] = cleaned
@@ -104,6 +114,8 @@ def condition(segment: dict | None) -> ColumnElement[bool]:
         parts.append(Subscriber.role.in_(segment["roles"]))
     if segment.get("communes"):
         parts.append(Subscriber.commune.in_(segment["communes"]))
+    if segment.get("departements"):
+        parts.append(Subscriber.departement.in_(segment["departements"]))
     return and_(*parts)
 
 
@@ -127,7 +139,9 @@ def matches(subscriber: Subscriber, segment: dict | None) -> bool:
         return False
     if segment.get("roles") and subscriber.role not in segment["roles"]:
         return False
-    return not (segment.get("communes") and subscriber.commune not in segment["communes"])
+    if segment.get("communes") and subscriber.commune not in segment["communes"]:
+        return False
+    return not (segment.get("departements") and subscriber.departement not in segment["departements"])
 
 
 def known_communes(db: Session) -> list[str]:
@@ -135,6 +149,13 @@ def known_communes(db: Session) -> list[str]:
     return list(db.scalars(select(Subscriber.commune).distinct().where(
         Subscriber.status == SubscriberStatus.active, Subscriber.commune.isnot(None),
         Subscriber.commune != "").order_by(Subscriber.commune)))
+
+
+def known_departements(db: Session) -> list[str]:
+    """Départements (codes) declared by active subscribers, in the official order."""
+    found = set(db.scalars(select(Subscriber.departement).distinct().where(
+        Subscriber.status == SubscriberStatus.active, Subscriber.departement.isnot(None))))
+    return [code for code in departements_list.DEPARTEMENTS if code in found]
 
 
 def describe(segment: dict | None) -> str:
@@ -149,9 +170,13 @@ def describe(segment: dict | None) -> str:
         parts.append("fonctions : " + ", ".join(ROLES[r] for r in segment["roles"]))
     if segment.get("communes"):
         parts.append("communes : " + ", ".join(segment["communes"]))
+    if segment.get("departements"):
+        parts.append("départements : " + ", ".join(departements_list.label(d) for d in segment["departements"]))
     text = " ; ".join(parts)
     return text[:1].upper() + text[1:]
 
 
-def from_lists(topics: Iterable[str] = (), roles: Iterable[str] = (), communes: Iterable[str] = ()) -> Segment:
-    return normalize({"topics": list(topics), "roles": list(roles), "communes": list(communes)})
+def from_lists(topics: Iterable[str] = (), roles: Iterable[str] = (), communes: Iterable[str] = (),
+               departements: Iterable[str] = ()) -> Segment:
+    return normalize({"topics": list(topics), "roles": list(roles), "communes": list(communes),
+                      "departements": list(departements)})

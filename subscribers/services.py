@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core import urls
+from core import departements, urls
 from core.db import utcnow
 from core.settings import get_settings
 from mailing.outbox import queue_email
@@ -196,12 +196,14 @@ def unsubscribe(db: Session, subscriber: Subscriber, request: Request | None = N
 
 
 def set_preferences(db: Session, subscriber: Subscriber, topics: list[str] | None = None,
-                    role: str | None = None, commune: str | None = None) -> None:
-    """Topics (keys of TOPICS; none = every topic), role (key of ROLES) and commune, all optional.
-    Unknown keys are dropped."""
+                    role: str | None = None, commune: str | None = None, departement: str | None = None) -> None:
+    """Topics (keys of TOPICS; none = every topic), role (key of ROLES), commune and département
+    (a code or a name, stored as its code: core.departements), all optional. Unknown keys and
+    départements are dropped (the forms refuse them first)."""
     subscriber.topics = sorted({t for t in (topics or []) if t in TOPICS})
     subscriber.role = role if role in ROLES else None
     subscriber.commune = clean_commune(one_line(commune))[:120] or None
+    subscriber.departement = departements.normalize(departement)
     db.flush()
 
 

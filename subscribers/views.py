@@ -92,7 +92,7 @@ def preferences(token: str):
     if subscriber.status not in (SubscriberStatus.active, SubscriberStatus.pending):
         return render_template("subscribers/preferences.html", subscriber=subscriber, form=None)
     form = PreferencesForm(data={"topics": subscriber.topics or [], "role": subscriber.role or "",
-                                 "commune": subscriber.commune or ""})
+                                 "commune": subscriber.commune or "", "departement": subscriber.departement or ""})
     if form.validate_on_submit():
         services.save_preferences(db, subscriber, **form.preferences())
         flash(_("Vos préférences sont enregistrées."), "success")

@@ -192,7 +192,7 @@ def test_a_finished_action_must_say_why_then_every_field_is_kept(client, world, 
     assert fiche.initiative == ["Le centre social", "Un groupe d'habitants"]
     assert fiche.public == ["Parents", "Enfants"] and fiche.partners == ["Conseil départemental", "CAF"]
     assert (fiche.year, fiche.action_status, fiche.status_reason) == (2025, "terminee", "Fin du financement.")
-    assert fiche.territory == "Plusieurs quartiers" and fiche.departement == "Seine-Saint-Denis"
+    assert fiche.territory == "Plusieurs quartiers" and fiche.departement == "93"  # stored by its code
     assert fiche.description == contribution.body_md == "La description."
     # Empty stays empty: nothing invented.
     assert fiche.partners_description is None and fiche.people_mobilised is None and fiche.contact is None
@@ -200,8 +200,31 @@ def test_a_finished_action_must_say_why_then_every_field_is_kept(client, world, 
 
     page = client.get(f"/partenaires/contributions/{contribution.id}").get_data(as_text=True)
     for text in ("Fin du financement.", "Parentalité, Santé, Lien social", "Plusieurs quartiers", "Démarche concertée",
-                 "Terminée", "Seine-Saint-Denis", "<strong>café</strong>"):
+                 "Terminée", "Seine-Saint-Denis (93)", "<strong>café</strong>"):
         assert text in page, text
+
+
+def test_the_fiche_form_takes_a_departement_by_number_or_name_and_refuses_an_unknown_one(client, world, db):
+    login(client, "amina@tilleuls.test", "mdp-partenaire")
+    data = {**FICHE, "status_reason": "Fin du financement."}
+    refused = client.post("/partenaires/nouvelle/fiche-action", data={**data, "departement": "Seine-et-Oise"})
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "Département inconnu : indiquez son numéro (93) ou son nom (Seine-Saint-Denis)." in page
+    assert 'value="Seine-et-Oise"' in page and "Un **café** pour les parents." in page  # nothing lost
+    assert db.scalar(select(Contribution)) is None
+    response = client.post("/partenaires/nouvelle/fiche-action", data={**data, "departement": "val de marne",
+                                                                        "action": "draft"})
+    assert response.status_code == 302
+    contribution = db.scalar(select(Contribution))
+    assert contribution.fiche.departement == "94"
+    # Editing shows it by name and number, and saving it again keeps the code.
+    edit = client.get(f"/partenaires/contributions/{contribution.id}/modifier").get_data(as_text=True)
+    assert 'value="Val-de-Marne (94)"' in edit
+    client.post(f"/partenaires/contributions/{contribution.id}/modifier",
+                data={**data, "departement": "Val-de-Marne (94)", "action": "draft"})
+    db.refresh(contribution.fiche)
+    assert contribution.fiche.departement == "94"
 
 
 def test_each_kind_has_what_it_needs_to_be_sent(client, world, db):

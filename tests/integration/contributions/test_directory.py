@@ -3,6 +3,7 @@ pagination, the fiche page, the Atom feed, and a fiche placed in a letter."""
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -196,7 +197,7 @@ def test_facets_count_and_combine_with_the_query(db, structure):
     page = directory.search(db, "parents")
     facets = {f.name: {v.value: v.count for v in f.values} for f in page.facets}
     # The structure's département stands in for a fiche that has none.
-    assert facets["departement"] == {"Seine-Saint-Denis": 2, "Isère": 1}
+    assert facets["departement"] == {"93": 2, "38": 1}  # by code, whichever way it was written
     assert facets["mot_cle"] == {"Parentalité": 2, "Santé": 1, "vacances / loisirs": 1}
     assert facets["statut"] == {"en_cours": 2, "terminee": 1}
     assert facets["annee"] == {"2024": 2, "2023": 1}
@@ -206,7 +207,7 @@ def test_facets_count_and_combine_with_the_query(db, structure):
     assert titles(narrowed) == {"Groupe de parole"}
     counts = {f.name: {v.value: (v.count, v.selected) for v in f.values} for f in narrowed.facets}
     # A facet counts what each of its values would give with the other facets as they are.
-    assert counts["departement"] == {"Isère": (1, True), "Seine-Saint-Denis": (1, False)}
+    assert counts["departement"] == {"38": (1, True), "93": (1, False)}
     both = directory.search(db, "", {"departement": ["Isère", "Seine-Saint-Denis"], "statut": ["en_cours"]})
     assert titles(both) == {"Café des parents", "Groupe de parole"}
 
@@ -220,7 +221,8 @@ def test_the_directory_page_searches_filters_and_paginates_without_javascript(cl
     assert "26 actions" in page and 'aria-live="polite"' in page
     assert page.count('class="fiche-list"') == 1 and page.count("<h3><a href=\"/actions/") == 20
     assert 'href="/actions/?page=2"' in page and "<fieldset>" in page and "<legend>Département</legend>" in page
-    assert 'type="checkbox" form="recherche"' in page and 'name="departement" value="Isère"' in page
+    assert 'type="checkbox" form="recherche"' in page and 'name="departement" value="38"' in page
+    assert re.search(r'name="departement" value="93"[^>]*>\s*<label[^>]*>Seine-Saint-Denis \(93\) ', page)
     second = client.get("/actions/?page=2").get_data(as_text=True)
     assert second.count("<h3><a href=\"/actions/") == 6 and 'aria-current="page">2<' in second
     found = client.get("/actions/?q=jardins").get_data(as_text=True)
@@ -331,3 +333,76 @@ def test_an_accepted_fiche_can_be_placed_in_a_letter_and_links_to_its_page(clien
         assert "Six familles du quartier" in out  # the summary, not the whole description
         assert "Centre social des Quatre-Chemins" in out
     assert "agrément de la PMI" not in rendered.text
+
+
+# --- Normalised facets (issue 13 #24) ------------------------------------------------------------------
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def any_db(request):
+    return request.getfixturevalue("db" if request.param == "postgresql" else "sqlite_db")
+
+
+def spelled_every_way(db):
+    """Fiches written before the départements were normalised (or outside the forms): the model
+    takes the text as it comes."""
+    tilleuls = Structure(name="Centre social Les Tilleuls", kind=StructureKind.centre_social, departement="93")
+    isere = Structure(name="Maison des familles", kind=StructureKind.autre, departement="Isère")
+    old = Structure(name="Ancienne structure", kind=StructureKind.autre, departement="seine-saint-denis")
+    db.add_all([tilleuls, isere, old])
+    db.commit()
+    make_fiche(db, tilleuls, "Café des parents", departement="93", keywords=["Parentalité", "Santé"],
+               summary="Un café.", dimension="Services")
+    make_fiche(db, tilleuls, "Goûter partagé", departement="Seine-Saint-Denis", keywords=["parentalité"],
+               summary="Un goûter.", dimension="services")
+    make_fiche(db, old, "Sortie à la mer", keywords=[" Parentalité ", "santé"], summary="Une sortie.")  # structure's
+    make_fiche(db, isere, "Groupe de parole", departement="38", keywords=["Parentalité"], summary="Un groupe.")
+    make_fiche(db, isere, "Jardin", departement="Île-de-France", summary="Un jardin.")
+
+
+def test_facets_merge_a_departement_written_as_number_and_as_name(any_db):
+    db = any_db
+    spelled_every_way(db)
+    page = directory.search(db, "")
+    facets = {f.name: [(v.value, v.label, v.count) for v in f.values] for f in page.facets}
+    assert facets["departement"] == [("93", "Seine-Saint-Denis (93)", 3), ("Île-de-France", "Île-de-France", 1),
+                                     ("38", "Isère (38)", 1)]
+    # Case-folded keywords: one value, shown in its most frequent spelling.
+    assert facets["mot_cle"] == [("Parentalité", "Parentalité", 4), ("Santé", "Santé", 2)]
+    assert facets["dimension"] == [("Services", "Services", 2)]
+    # A filter in any spelling selects the same fiches, and the value shows as ticked.
+    for spelling in ("93", "Seine-Saint-Denis", "seine saint denis", "093"):
+        chosen = directory.search(db, "", {"departement": [spelling]})
+        assert titles(chosen) == {"Café des parents", "Goûter partagé", "Sortie à la mer"}, spelling
+        [selected] = [v for f in chosen.facets if f.name == "departement" for v in f.values if v.selected]
+        assert (selected.value, selected.count) == ("93", 3)
+    assert titles(directory.search(db, "", {"mot_cle": ["PARENTALITÉ"]})) == {
+        "Café des parents", "Goûter partagé", "Sortie à la mer", "Groupe de parole"}
+    assert titles(directory.search(db, "", {"mot_cle": ["santé"], "departement": ["93"]})) == {
+        "Café des parents", "Sortie à la mer"}
+
+
+def test_searching_a_departement_by_name_finds_the_fiches_stored_by_code(any_db):
+    db = any_db
+    spelled_every_way(db)
+    expected = {"Café des parents", "Goûter partagé", "Sortie à la mer"}
+    assert titles(directory.search(db, "Seine-Saint-Denis")) == expected
+    assert titles(directory.search(db, "93")) == expected
+    assert titles(directory.search(db, "Isère")) == {"Groupe de parole"}
+    assert titles(directory.search(db, "café Seine-Saint-Denis")) == {"Café des parents"}
+    assert titles(directory.search(db, "parents -Seine-Saint-Denis")) == set()
+
+
+def test_the_directory_page_shows_departements_by_name_and_code(client, db):
+    spelled_every_way(db)
+    page = client.get("/actions/").get_data(as_text=True)
+    assert re.search(r'name="departement" value="93"[^>]*>\s*<label[^>]*>Seine-Saint-Denis \(93\) ', page)
+    assert page.count('name="departement" value=') == 3
+    assert "Centre social Les Tilleuls · Seine-Saint-Denis (93)" in page  # the result list
+    assert page.count('name="mot_cle" value=') == 2
+    filtered = client.get("/actions/?departement=Seine-Saint-Denis").get_data(as_text=True)
+    assert "3 actions" in filtered
+    assert re.search(r'name="departement" value="93" checked', filtered)
+    # "Remove" takes the criterion away whichever spelling the address carried.
+    assert 'href="/actions/">Retirer Département : Seine-Saint-Denis (93)' in filtered
+    fiche = db.scalar(select(Contribution).where(Contribution.title == "Café des parents"))
+    assert "Seine-Saint-Denis (93)" in client.get(f"/actions/{fiche.id}/").get_data(as_text=True)

@@ -25,6 +25,7 @@ from contributions.models import (
     Structure,
     StructureKind,
 )
+from core import departements
 from tests.conftest import FIXTURES, ROOT, shared_path
 
 SAMPLE = FIXTURES / "actions_sample.txt"
@@ -67,7 +68,7 @@ def test_import_creates_structures_accepted_fiches_and_their_history(db, world):
     # Same name and département, written differently (hyphen, case): the structure is found again.
     assert creche.structure_id == existing.id
     assert jardin.structure.name == "Maison pour tous Les Sablons" and jardin.structure.kind is StructureKind.autre
-    assert jardin.structure.departement == "Val-de-Marne"
+    assert jardin.structure.departement == "94"  # stored by its code
     assert devoirs.structure.kind is StructureKind.autre
     for c in (creche, jardin, devoirs):
         assert c.status is ContributionStatus.accepted and c.source == "import" and c.author_id is None
@@ -135,7 +136,7 @@ def test_csv_imports_good_rows_and_skips_broken_ones_with_their_reason(db, world
     assert {c.title for c in fiches(db)} == {"Goûters-débats à la crèche", "Café des parents du collège"}
     gouter = db.scalar(select(Contribution).where(Contribution.title == "Goûters-débats à la crèche"))
     f = gouter.fiche
-    assert (f.departement, f.year, f.action_status, f.dimension) == ("Seine-Saint-Denis", 2025, "en_cours", "Services")
+    assert (f.departement, f.year, f.action_status, f.dimension) == ("93", 2025, "en_cours", "Services")
     assert f.keywords == ["Parentalité", "Petite enfance"]
     assert f.summary == "Un goûter par mois avec les parents de la crèche.\nUne psychologue anime l'échange."
     assert f.contact == "accueil@tilleuls.example.org" and f.description is None and f.status_reason is None
@@ -161,7 +162,7 @@ def test_csv_with_commas_and_no_bom_is_sniffed(db, world, tmp_path):
     atelier = db.scalar(select(Contribution).where(Contribution.title == "Atelier cuisine, parents et enfants"))
     assert atelier.fiche.keywords == ["Santé", "Parentalité"]
     assert atelier.fiche.summary == "Une fois par mois, on cuisine ensemble."
-    assert atelier.fiche.departement == "Isère" and atelier.fiche.year == 2021
+    assert atelier.fiche.departement == "38" and atelier.fiche.year == 2021
     assert {c.title for c in fiches(db)} == {"Atelier cuisine, parents et enfants", "Ludothèque mobile"}
 
 
@@ -235,7 +236,7 @@ def test_the_14_actions_of_seed_004_import_with_every_non_empty_field(db, world)
     assert [c.title for c in imported] == [t for t, _d, _y in table] == [r["title"] for r in records]
     for c, (_title, dept, year), record in zip(imported, table, records, strict=True):
         f = c.fiche
-        assert (f.departement, f.year) == (dept, year)
+        assert (f.departement, f.year) == (departements.normalize(dept), year)
         values = record["values"]
         structure_line = values[("Structure organisatrice", 0)][0]
         assert f.structure_label == structure_line.removeprefix("- ")
@@ -311,3 +312,31 @@ def test_the_command_imports_a_file_and_reports_each_record(db, world):
                              text=True, timeout=120)
     assert refused.returncode == 1 and "n'est pas un compte actif de la rédaction" in refused.stderr
     assert re.search(r"\b3\b", str(len(fiches(db))))
+
+
+def test_departements_are_stored_by_code_and_structures_found_whichever_way_written(db, world, tmp_path):
+    """Issue 13 #24: "93" beside "Seine-Saint-Denis". Each spelling is stored as the code; a
+    structure written with the name is found again with the number; a text that names no
+    département is kept as written; re-importing changes nothing."""
+    existing = Structure(name="Centre social Rosa-Parks", kind=StructureKind.centre_social, departement="93")
+    db.add(existing)
+    db.commit()
+    path = tmp_path / "actions.csv"
+    path.write_text("Titre;Structure;Département;Année\n"
+                    "Atelier 1;Centre social Rosa-Parks;Seine-Saint-Denis;2021\n"
+                    "Atelier 2;CENTRE SOCIAL ROSA PARKS;093;2022\n"
+                    "Atelier 3;Maison des familles;seine saint denis;2022\n"
+                    "Atelier 4;Maison des familles;93;2023\n"
+                    "Atelier 5;Maison des Corses;Corse-du-Sud (2A);2023\n"
+                    "Atelier 6;Association régionale;Île-de-France;2023\n", encoding="utf-8")
+    report = import_actions(db, path, world["editor"])
+    assert (report.imported, report.skipped) == (6, 0), str(report)
+    by_title = {c.title: c for c in fiches(db)}
+    assert [by_title[f"Atelier {n}"].fiche.departement for n in range(1, 7)] == [
+        "93", "93", "93", "93", "2A", "Île-de-France"]
+    assert by_title["Atelier 1"].structure_id == by_title["Atelier 2"].structure_id == existing.id
+    assert by_title["Atelier 3"].structure_id == by_title["Atelier 4"].structure_id
+    assert by_title["Atelier 3"].structure.departement == "93"
+    assert by_title["Atelier 6"].structure.departement == "Île-de-France"
+    again = import_actions(db, path, world["editor"])
+    assert (again.imported, again.updated, again.unchanged) == (0, 0, 6), str(again)

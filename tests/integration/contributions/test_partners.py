@@ -70,11 +70,30 @@ def test_editor_creates_a_structure_and_a_bad_feed_url_is_refused_in_french(clie
                            data={**form, "feed_url": "https://passerelle.example.org/feed.xml"})
     assert response.status_code == 302
     created = db.scalar(select(Structure).where(Structure.name == form["name"]))
-    assert (created.kind, created.commune, created.feed_url) == (
-        StructureKind.evs, "Bondy", "https://passerelle.example.org/feed.xml")
+    assert (created.kind, created.commune, created.feed_url, created.departement) == (
+        StructureKind.evs, "Bondy", "https://passerelle.example.org/feed.xml", "93")
     page = client.get(response.location).get_data(as_text=True)
     assert "Espace de vie sociale La Passerelle" in page and "Pas encore relevé" not in page  # full notice, not badge
     assert "Aucun compte pour l'instant" in page
+
+
+def test_a_structure_departement_must_name_one_and_shows_by_name(client, world, db):
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    form = {"name": "La Passerelle", "kind": "evs", "commune": "Bondy", "departement": "Seine-et-Oise"}
+    refused = client.post("/redaction/structures/nouvelle", data=form)
+    assert refused.status_code == 422
+    assert "Département inconnu : indiquez son numéro (93) ou son nom (Seine-Saint-Denis)." in refused.get_data(
+        as_text=True)
+    response = client.post("/redaction/structures/nouvelle", data={**form, "departement": "seine saint denis"})
+    assert response.status_code == 302
+    created = db.scalar(select(Structure).where(Structure.name == "La Passerelle"))
+    assert created.departement == "93"
+    assert "Seine-Saint-Denis (93)" in client.get(response.location).get_data(as_text=True)
+    assert 'value="Seine-Saint-Denis (93)"' in client.get(f"/redaction/structures/{created.id}/modifier").get_data(
+        as_text=True)
+    with pytest.raises(structures.StructureError, match="Département inconnu"):
+        structures.create_structure(db, structures.StructureData(name="X", kind=StructureKind.autre,
+                                                                 departement="Île-de-France"))
 
 
 def test_editing_a_structure_keeps_its_kind_and_a_new_feed_starts_afresh(client, world, db):

@@ -212,6 +212,38 @@ def test_editor_chooses_a_segment_sees_the_count_confirms_and_sends(client, db, 
     assert client.get(f"/redaction/numeros/{issue.id}/apercu/email").status_code == 200
 
 
+def test_editor_invites_by_departement(client, db, world, captured_jobs):
+    subs = people(db)
+    subs["clas_bobigny"].departement = subs["parent"].departement = "93"
+    subs["clas_montreuil"].departement = "94"
+    db.commit()
+    event = make_event(db)
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    url = f"/redaction/evenements/{event.id}/inviter"
+    page = client.get(url).get_data(as_text=True)
+    # The départements the subscribers gave, to tick, labelled with their names.
+    assert re.search(r'<input id="departements-\d+" name="departements" type="checkbox" value="93"> '
+                     r'<label for="departements-\d+">Seine-Saint-Denis \(93\)</label>', page)
+    assert "Val-de-Marne (94)" in page and "(75)" not in page
+    counted = client.post(url, data={"action": "count", "departements": ["93"], "expected": "4"})
+    text = counted.get_data(as_text=True)
+    assert "Départements : Seine-Saint-Denis (93)" in text and "2 abonné·e·s recevront cette invitation" in text
+    # Typed in by name, with one the list does not know: a French error, nothing sent.
+    refused = client.post(url, data={"action": "send", "other_departements": "Val-de-Marne, Seine-et-Oise",
+                                     "expected": "1", "confirm": "y"})
+    assert refused.status_code == 422
+    assert "Département inconnu : Seine-et-Oise" in refused.get_data(as_text=True)
+    assert db.scalar(select(func.count(Issue.id))) == 0
+    sent = client.post(url, data={"action": "send", "other_departements": "val de marne", "roles": ["referent_clas"],
+                                  "expected": "1", "confirm": "y"})
+    assert sent.status_code == 302
+    issue = db.scalar(select(Issue))
+    assert issue.segment == {"roles": ["referent_clas"], "departements": ["94"]}
+    mailout.start(db, issue.id)
+    db.commit()
+    assert delivered_to(db, issue.id) == {"clas_montreuil"}
+
+
 def test_invitation_pages_are_for_editors_only(client, db, world):
     event = make_event(db)
     login(client, "amina@tilleuls.test", "mdp-partenaire")

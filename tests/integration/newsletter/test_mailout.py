@@ -51,7 +51,7 @@ def test_editor_sends_the_letter_and_every_confirmed_subscriber_gets_it(client, 
     assert response.status_code == 302
     db.expire_all()
     assert db.get(Issue, issue.id).status is IssueStatus.draft
-    response = client.post(f"/redaction/numeros/{issue.id}/envoyer", data={"confirm": "1"})
+    response = client.post(f"/redaction/numeros/{issue.id}/envoyer", data={"confirm": "1", "expected": "23"})
     assert response.status_code == 302
     sent = wait_sent(db, issue.id)
 
@@ -409,3 +409,105 @@ def test_a_connection_dropped_mid_data_is_reopened_and_nobody_is_skipped(db, wor
     received = Counter(m.recipients[0] for m in letters(smtp))
     assert received == Counter({f"pro{n}@example.org": 1 for n in range(5)})
     assert mailout.progress(db, issue.id).sent == 5
+
+
+def test_a_letter_to_a_segment_reaches_exactly_its_active_subscribers(client, db, world, smtp, celery_worker):
+    """A CLAS edition for Seine-Saint-Denis: chosen in the composer, counted, confirmed, sent by the
+    real worker through the SMTP server to its active subscribers and nobody else."""
+    def sub(name, topics, departement, status=SubscriberStatus.active, role=None):
+        db.add(Subscriber(email=f"{name}@example.org", name=name, topics=topics, departement=departement,
+                          status=status, role=role))
+    sub("clas93", ["clas"], "93")
+    sub("clas_sante93", ["clas", "sante"], "93", role="referent_clas")
+    sub("tout93", [], "93")                                   # no topic chosen: every topic
+    sub("clas94", ["clas"], "94")
+    sub("parent93", ["parentalite"], "93")
+    sub("clas_sans_dept", ["clas"], None)
+    sub("clas93_parti", ["clas"], "93", SubscriberStatus.unsubscribed)
+    sub("clas93_attente", ["clas"], "93", SubscriberStatus.pending)
+    sub("clas93_supprime", ["clas"], "93", SubscriberStatus.suppressed)
+    db.commit()
+    issue = compose(db, world)
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    url = f"/redaction/numeros/{issue.id}"
+    page = client.get(url).get_data(as_text=True)
+    assert "<strong>Tous les abonnés</strong> : 6 abonné·e·s recevront ce numéro." in page
+    assert "Envoyer maintenant à tous les abonnés" in page
+    assert 'value="93"> <label for="departements-' in page  # the départements subscribers gave, to tick
+
+    # A département the list does not know: a French error, nothing saved.
+    response = client.post(f"{url}/destinataires", data={"topics": ["clas"], "other_departements": "Seine-et-Oise"})
+    assert response.status_code == 302
+    assert "Département inconnu : Seine-et-Oise" in client.get(url).get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Issue, issue.id).segment is None
+
+    response = client.post(f"{url}/destinataires", data={"action": "save", "topics": ["clas"],
+                                                         "departements": ["93"]})
+    assert response.status_code == 302 and response.location.endswith("#destinataires")
+    db.expire_all()
+    assert db.get(Issue, issue.id).segment == {"topics": ["clas"], "departements": ["93"]}
+    page = client.get(url).get_data(as_text=True)
+    assert ("Destinataires enregistrés : Thèmes : Accompagnement à la scolarité (CLAS) ; "
+            "départements : Seine-Saint-Denis (93), soit 3 abonné·e·s.") in page
+    assert ("<strong>Thèmes : Accompagnement à la scolarité (CLAS) ; départements : Seine-Saint-Denis (93)</strong>"
+            " : 3 abonné·e·s recevront ce numéro.") in page
+    assert "Je confirme l'envoi de ce numéro à 3 abonné·e·s confirmé·e·s." in page
+    assert '<input type="hidden" name="expected" value="3">' in page
+    assert "Envoyer maintenant à la sélection" in page
+
+    # The count confirmed is no longer the count (the page was stale): refused.
+    client.post(f"{url}/envoyer", data={"confirm": "1", "expected": "6"})
+    db.expire_all()
+    assert db.get(Issue, issue.id).status is IssueStatus.draft
+    assert "La sélection a changé" in client.get(url).get_data(as_text=True)
+
+    response = client.post(f"{url}/envoyer", data={"confirm": "1", "expected": "3"})
+    assert response.status_code == 302
+    sent = wait_sent(db, issue.id)
+    received = Counter(m.recipients[0] for m in letters(smtp))
+    assert received == {"clas93@example.org": 1, "clas_sante93@example.org": 1, "tout93@example.org": 1}
+    assert mailout.progress(db, issue.id).total == 3
+    assert "Envoi lancé vers 3 abonné·e·s." in client.get(url).get_data(as_text=True)
+
+    # Sent: the segment can no longer change, and the composer says who it went to.
+    client.post(f"{url}/destinataires", data={"action": "everyone"})
+    db.expire_all()
+    assert db.get(Issue, issue.id).segment == {"topics": ["clas"], "departements": ["93"]}
+    page = client.get(url).get_data(as_text=True)
+    assert "il ne peut plus être modifié" in page
+    assert "Destinataires : <strong>Thèmes : Accompagnement à la scolarité (CLAS)" in page
+    # It is a numbered letter: published in the archive, which says nothing of its segment.
+    assert sent.published_at is not None
+    public = client.get("/lettres/1/").get_data(as_text=True)
+    assert "Lettre de test 1" in public and "Seine-Saint-Denis" not in public and "Destinataires" not in public
+
+
+def test_the_segment_can_change_while_scheduled_but_not_once_sending(db, world, captured_jobs):
+    from newsletter import issues
+    issue = compose(db, world)
+    mailout.request_send(db, issue, utcnow() + timedelta(days=1))
+    issues.set_segment(db, issue, {"roles": ["referent_clas"]})
+    assert issue.segment == {"roles": ["referent_clas"]}
+    with pytest.raises(issues.CompositionError, match="Département inconnu : 20"):
+        issues.set_segment(db, issue, {"departements": ["20"]})
+    issue.status = IssueStatus.sending
+    with pytest.raises(issues.CompositionError, match="ne peut plus être modifié"):
+        issues.set_segment(db, issue, None)
+    assert issue.segment == {"roles": ["referent_clas"]}
+
+
+def test_a_segment_that_reaches_nobody_cannot_be_sent_nor_scheduled(client, db, world, captured_jobs):
+    people(db, 2)
+    issue = compose(db, world)
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    url = f"/redaction/numeros/{issue.id}"
+    client.post(f"{url}/destinataires", data={"roles": ["elu"]})
+    page = client.get(url).get_data(as_text=True)
+    assert "0 abonné·e·s recevront ce numéro." in page and "Envoyer maintenant" not in page
+    assert "Personne ne recevrait ce numéro" in page
+    client.post(f"{url}/envoyer", data={"confirm": "1", "expected": "0"})
+    client.post(f"{url}/programmer", data={"when": "2099-01-01T09:00"})
+    db.expire_all()
+    assert db.get(Issue, issue.id).status is IssueStatus.draft
+    assert client.get(url).get_data(as_text=True).count("Personne ne recevrait ce numéro") >= 2  # flashes and box

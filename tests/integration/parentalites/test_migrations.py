@@ -1,0 +1,106 @@
+"""Data migrations, run on rows written before them, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from alembic import command
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from contributions import directory
+from contributions.models import Contribution, ContributionKind, ContributionStatus, FicheAction, Structure
+from contributions.models import StructureKind as K
+from core.db import make_engine
+from parentalites.migrate import alembic_config
+from subscribers.models import Subscriber, SubscriberStatus
+from tests.conftest import ROOT
+
+VERSIONS = ROOT / "parentalites" / "migrations" / "versions"
+
+
+def _write_old_spellings(db: Session) -> None:
+    tilleuls = Structure(name="Les Tilleuls", kind=K.centre_social, departement="Seine-Saint-Denis")
+    isere = Structure(name="Maison des familles", kind=K.autre, departement="isère")
+    region = Structure(name="Réseau régional", kind=K.autre, departement="Île-de-France")
+    db.add_all([tilleuls, isere, region])
+    db.flush()
+    for title, structure, departement in [("Café", tilleuls, "93"), ("Goûter", tilleuls, "seine-saint-denis"),
+                                          ("Groupe", isere, "038"), ("Jardin", region, "Île-de-France"),
+                                          ("Sortie", tilleuls, None)]:
+        c = Contribution(structure_id=structure.id, kind=ContributionKind.fiche_action,
+                         status=ContributionStatus.accepted, title=title, body_md="", source="import")
+        c.fiche = FicheAction(departement=departement, summary=f"{title} du réseau.")
+        db.add(c)
+    db.add(Subscriber(email="lea@example.org", name="Léa", departement="093", status=SubscriberStatus.active))
+    db.commit()
+
+
+def _check(db: Session) -> None:
+    fiches = dict(db.execute(select(Contribution.title, FicheAction.departement).join(FicheAction)).all())
+    assert fiches == {"Café": "93", "Goûter": "93", "Groupe": "38", "Jardin": "Île-de-France", "Sortie": None}
+    structures = dict(db.execute(select(Structure.name, Structure.departement)).all())
+    assert structures == {"Les Tilleuls": "93", "Maison des familles": "38", "Réseau régional": "Île-de-France"}
+    assert db.scalar(select(Subscriber.departement)) == "93"
+    facet = next(f for f in directory.search(db, "").facets if f.name == "departement")
+    assert [(v.value, v.count) for v in facet.values] == [("93", 3), ("Île-de-France", 1), ("38", 1)]
+    assert {c.title for c in directory.search(db, "Seine-Saint-Denis", per_page=50).results} == {
+        "Café", "Goûter", "Sortie"}
+
+
+def _migration(name: str):
+    [path] = VERSIONS.glob(f"*_{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_departements_are_normalised_on_sqlite_and_the_search_index_rebuilt(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    with engine.connect() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0007_subscribers_rgpd")
+        connection.commit()
+    with Session(engine) as db:
+        _write_old_spellings(db)
+        directory.rebuild_sqlite_index(db.connection())
+        db.commit()
+        assert db.execute(text("SELECT count(*) FROM fiche_search")).scalar() == 5
+    with engine.connect() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008_subs_segments")
+        connection.commit()
+        # Emptied: the directory rebuilds it from the fiches as they are now.
+        assert connection.execute(text("SELECT count(*) FROM fiche_search")).scalar() == 0
+    with Session(engine) as db:
+        _check(db)
+        assert db.execute(text("SELECT count(*) FROM fiche_search")).scalar() == 5
+    engine.dispose()
+
+
+def test_departements_are_normalised_on_postgresql(db):
+    _write_old_spellings(db)
+    connection = db.connection()
+    with Operations.context(MigrationContext.configure(connection)):
+        _migration("0008_subs_segments").upgrade()
+    db.commit()
+    db.expire_all()
+    _check(db)
+
+
+@pytest.mark.parametrize("value", ["Paris 75", "", "Alsace"])
+def test_a_text_that_names_no_departement_is_left_as_written(db, value):
+    structure = Structure(name="S", kind=K.autre, departement=value)
+    db.add(structure)
+    db.commit()
+    with Operations.context(MigrationContext.configure(db.connection())):
+        _migration("0008_subs_segments").upgrade()
+    db.commit()
+    db.refresh(structure)
+    assert structure.departement == value
