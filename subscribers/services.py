@@ -207,10 +207,9 @@ def set_preferences(db: Session, subscriber: Subscriber, topics: list[str] | Non
     db.flush()
 
 
-def save_preferences(db: Session, subscriber: Subscriber, topics: list[str] | None = None,
-                     role: str | None = None, commune: str | None = None) -> None:
-    """The subscriber saved their preferences themself: a sign of life."""
-    set_preferences(db, subscriber, topics=topics, role=role, commune=commune)
+def save_preferences(db: Session, subscriber: Subscriber, **preferences) -> None:
+    """The subscriber saved their preferences themself (set_preferences' keywords): a sign of life."""
+    set_preferences(db, subscriber, **preferences)
     touch(subscriber)
 
 

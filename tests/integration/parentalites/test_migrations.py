@@ -64,7 +64,7 @@ def test_departements_are_normalised_on_sqlite_and_the_search_index_rebuilt(tmp_
     with engine.connect() as connection:
         config = alembic_config()
         config.attributes["connection"] = connection
-        command.upgrade(config, "0007_subscribers_rgpd")
+        command.upgrade(config, "0009_harden_mail")
         connection.commit()
     with Session(engine) as db:
         _write_old_spellings(db)
@@ -74,7 +74,7 @@ def test_departements_are_normalised_on_sqlite_and_the_search_index_rebuilt(tmp_
     with engine.connect() as connection:
         config = alembic_config()
         config.attributes["connection"] = connection
-        command.upgrade(config, "0008_subs_segments")
+        command.upgrade(config, "0010_subs_segments")
         connection.commit()
         # Emptied: the directory rebuilds it from the fiches as they are now.
         assert connection.execute(text("SELECT count(*) FROM fiche_search")).scalar() == 0
@@ -88,7 +88,7 @@ def test_departements_are_normalised_on_postgresql(db):
     _write_old_spellings(db)
     connection = db.connection()
     with Operations.context(MigrationContext.configure(connection)):
-        _migration("0008_subs_segments").upgrade()
+        _migration("0010_subs_segments").upgrade()
     db.commit()
     db.expire_all()
     _check(db)
@@ -100,7 +100,7 @@ def test_a_text_that_names_no_departement_is_left_as_written(db, value):
     db.add(structure)
     db.commit()
     with Operations.context(MigrationContext.configure(db.connection())):
-        _migration("0008_subs_segments").upgrade()
+        _migration("0010_subs_segments").upgrade()
     db.commit()
     db.refresh(structure)
     assert structure.departement == value

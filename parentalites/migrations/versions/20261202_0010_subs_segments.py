@@ -12,8 +12,8 @@ PostgreSQL's expression indexes follow the rows by themselves.
 Downgrade: nothing to undo in the schema; the former spellings are not kept, and the codes are
 valid values for the former code as well.
 
-Revision ID: 0008_subs_segments
-Revises: 0007_subscribers_rgpd
+Revision ID: 0010_subs_segments
+Revises: 0009_harden_mail
 Create Date: 2026-12-02 03:00:00
 """
 import sqlalchemy as sa
@@ -21,8 +21,8 @@ from alembic import op
 
 from core import departements
 
-revision = '0008_subs_segments'
-down_revision = '0007_subscribers_rgpd'
+revision = '0010_subs_segments'
+down_revision = '0009_harden_mail'
 branch_labels = None
 depends_on = None
 
