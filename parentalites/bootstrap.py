@@ -25,7 +25,7 @@ from core.settings import (
 )
 from events import invitations
 from mailing import config as mailing_config
-from newsletter import mailout
+from newsletter import confirmations, mailout
 from newsletter.models import IssueKind
 from parentalites import models
 
@@ -75,5 +75,6 @@ def bootstrap(sender: Callable[[str, tuple, dict], Any] | None = None) -> Settin
     jobs.install(database.SessionFactory)
     directory.install_search_sync(database.SessionFactory)
     mailout.register_kind(IssueKind.invitation, invitations.KIND_RULES)
+    confirmations.install()  # the mails of a subscriber import (kinds confirmation, welcome)
     _done = True
     return settings
