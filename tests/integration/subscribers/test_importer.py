@@ -293,7 +293,8 @@ def test_confirmation_and_welcome_mails_reach_the_server_and_the_link_confirms(c
     assert subscriber(db, "chloe@example.org").status is SubscriberStatus.pending  # a GET never confirms
 
     smtp.messages.clear()
-    done = client.post(link.group(1), headers={"User-Agent": "Firefox/140"}, environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    done = client.post(link.group(1), headers={"User-Agent": "Firefox/140"},
+                       environ_base={"REMOTE_ADDR": "198.51.100.7"})
     assert done.status_code == 200 and "Abonnement confirmé" in done.get_data(as_text=True)
     chloe = subscriber(db, "chloe@example.org")
     assert (chloe.status, chloe.legal_basis) == (SubscriberStatus.active, LegalBasis.consent)
