@@ -212,3 +212,23 @@ def test_blank_lines_are_skipped_and_line_numbers_stay_those_of_the_file():
     parsed = read("\nemail;nom\n\nanne@example.org;Anne\n;\nbad;Bob\n")
     assert parsed.rows[0].line == 4
     assert list(reasons(parsed)) == [6]
+
+
+@pytest.mark.parametrize("address", [
+    "anne@example.org", "Anne.Roy@Example.ORG", "a+b@sub.example.fr", "o'brien@example.ie", "x_y-z@a-b.co",
+    "a@b.c", "anne@example.test", "anne@localhost.localhost", "anne..roy@example.org", ".anne@example.org",
+    "anne@-example.org", "anne@example-.org", "anne@example.123", "a" * 65 + "@example.org",
+    "anne@" + "b" * 64 + ".org", "anne@example.onion", "anne@exa_mple.org",
+])
+def test_the_fast_path_for_common_addresses_answers_as_email_validator(address):
+    from email_validator import EmailNotValidError, validate_email
+
+    from subscribers.importer import _plain_address
+    try:
+        expected = validate_email(address, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        expected = None
+    if _plain_address(address):
+        assert expected == address.lower()
+    parsed = read(f"email\n{address}\n")
+    assert [r.email for r in parsed.rows] == ([expected] if expected else [])
