@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.orm import Session
 
+from core.db import among
 from core.formatting import PARIS
 from mailing import engine
 from mailing.templates import RenderedEmail, render_email
@@ -61,7 +62,7 @@ def start_campaign(db: Session, kind: IssueKind, subscriber_ids: Sequence[int], 
     db.flush()
     for start in range(0, len(subscriber_ids), PLAN_CHUNK):
         chunk = list(subscriber_ids[start:start + PLAN_CHUNK])
-        engine.plan(db, issue.id, select(Subscriber.id).where(Subscriber.id.in_(chunk)))
+        engine.plan(db, issue.id, select(Subscriber.id).where(among(db, Subscriber.id, chunk)))
     mailout.request_send(db, issue)
     return issue
 

@@ -39,7 +39,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import among, utcnow
 from core.formatting import PARIS
 from core.settings import get_settings
 from subscribers.models import (
@@ -524,7 +524,7 @@ def _existing(db: Session, addresses: list[str], chunk: int = 5000) -> dict[str,
                Subscriber.topics, Subscriber.role, Subscriber.commune, Subscriber.departement)
     for start in range(0, len(addresses), chunk):
         for sid, email, status, *values in db.execute(select(*columns).where(
-                Subscriber.email.in_(addresses[start:start + chunk]))):
+                among(db, Subscriber.email, addresses[start:start + chunk]))):
             found[email] = Existing(sid, status, dict(zip(FIELDS, values, strict=True)))
     return found
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.db import among
 from core.settings import get_settings
 from subscribers.models import SuppressedHash
 
@@ -42,5 +43,5 @@ def suppressed_among(db: Session, addresses: Iterable[str], chunk: int = 5000) -
     for start in range(0, len(hashes), chunk):
         part = hashes[start:start + chunk]
         found.update(by_hash[h] for h in db.scalars(select(SuppressedHash.address_hash)
-                                                    .where(SuppressedHash.address_hash.in_(part))))
+                                                    .where(among(db, SuppressedHash.address_hash, part))))
     return found
