@@ -330,3 +330,13 @@ def test_a_double_opt_in_confirmation_sends_the_welcome_and_links_to_the_prefere
 def test_a_forged_confirmation_link_confirms_nobody(client, db):
     assert client.get("/abonnement/valider/pas-un-jeton").status_code == 404
     assert client.post("/abonnement/valider/pas-un-jeton").status_code == 404
+
+
+def test_the_editors_can_follow_an_import_mail_out_on_the_issue_page(client, db, world, captured_jobs):
+    import_file(db, SAMPLE.encode(), "reseau.csv")
+    db.commit()
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    for issue in db.scalars(select(Issue)):
+        page = client.get(f"/redaction/numeros/{issue.id}")
+        assert page.status_code == 200, page.get_data(as_text=True)[:2000]
+        assert "abonnés importés (reseau.csv)" in page.get_data(as_text=True)
