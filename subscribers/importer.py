@@ -665,7 +665,8 @@ def apply(db: Session, plan: ImportPlan, *, actor: str | None = None, batch: int
         if on_progress is not None:
             on_progress(len(part))
     if late:  # created by another import meanwhile: judged again, as existing
-        plan.new = [r for r in plan.new if r not in late]
+        late_rows = {id(r) for r in late}
+        plan.new = [r for r in plan.new if id(r) not in late_rows]
         existing = _existing(db, [r.email for r in late])
         for r in late:
             _judge(plan, r, existing.get(r.email), False)
@@ -677,12 +678,11 @@ def apply(db: Session, plan: ImportPlan, *, actor: str | None = None, batch: int
                 for sid, r in created if r.consent_at is not None]
     if consents:
         db.execute(_insert(db, CONSENTS), consents)
-    basis_label = {SubscriberStatus.pending: "en attente de confirmation"}
     events = [{"subscriber_id": sid, "kind": "imported", "actor": actor, "at": now,
                "detail": f"importé depuis {filename} ("
                          + ("consentement du " + r.consent_at.strftime("%d/%m/%Y") if r.consent_at else
                             "intérêt légitime" if r.basis is LegalBasis.legitimate_interest else
-                            basis_label[SubscriberStatus.pending]) + ")"}
+                            "en attente de confirmation") + ")"}
               for sid, r in created]
     if plan.updated:
         stmt = (update(SUBSCRIBERS).where(SUBSCRIBERS.c.id == bindparam("b_id"))
