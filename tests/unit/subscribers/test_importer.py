@@ -49,6 +49,12 @@ def test_utf8_is_tried_strictly_first():
     assert parsed.encoding == "utf-8" and parsed.rows[0].name == "Anne Lefèvre"
 
 
+def test_a_file_neither_utf8_nor_windows_1252_is_refused():
+    # 0x81 and 0x8d are undefined in Windows-1252, and this is not UTF-8 either.
+    with pytest.raises(ImportFileError, match="ni en UTF-8 ni en Windows-1252"):
+        parse(b"email;nom\nanne@example.org;\x81\x8d\xe9\n", "liste.csv", today=TODAY)
+
+
 def test_utf16_with_a_bom_is_read():
     parsed = parse("email;nom\r\nanne@example.org;Anne\r\n".encode("utf-16"), "liste.csv", today=TODAY)
     assert parsed.rows[0].email == "anne@example.org"
