@@ -13,6 +13,12 @@ def confirm_path(token: str) -> str:
     return f"/abonnement/confirmer/{token}"
 
 
+def import_confirm_path(token: str) -> str:
+    """The confirmation link of someone an import brought in (their personal token; a GET shows a
+    button, the POST confirms)."""
+    return f"/abonnement/valider/{token}"
+
+
 def unsubscribe_path(token: str) -> str:
     return f"/desabonnement/{token}"
 

@@ -74,14 +74,15 @@ def greeting(name: str) -> str:
 
 def archive_slot_values() -> dict[str, str]:
     return {"greeting": greeting(""), "unsubscribe_url": urls.absolute("/desabonnement/"),
-            "preferences_url": urls.absolute("/preferences/")}
+            "preferences_url": urls.absolute("/preferences/"), "confirm_url": urls.absolute("/abonnement/")}
 
 
 def slot_values(name: str, unsubscribe_token: str) -> dict[str, str]:
     """One recipient's values for the slots of a compiled letter or invitation."""
     return {"greeting": greeting(name),
             "unsubscribe_url": urls.absolute(urls.unsubscribe_path(unsubscribe_token)),
-            "preferences_url": urls.absolute(urls.preferences_path(unsubscribe_token))}
+            "preferences_url": urls.absolute(urls.preferences_path(unsubscribe_token)),
+            "confirm_url": urls.absolute(urls.import_confirm_path(unsubscribe_token))}
 
 
 def neutral_letter(rendered: RenderedEmail) -> RenderedEmail:

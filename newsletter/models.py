@@ -25,6 +25,10 @@ class IssueKind(enum.StrEnum):
     segment through the same mail-out engine (no numéro, never archived; events/invitations.py)."""
     letter = "letter"
     invitation = "invitation"
+    # Mails to the people a subscriber import brought in, through the same engine (throttled,
+    # batched), never archived, no numéro (newsletter/confirmations.py).
+    confirmation = "confirmation"  # "please confirm": rows with no consent nor legitimate interest
+    welcome = "welcome"            # the welcome mail to professionals imported on legitimate interest
 
 
 class IssueStatus(enum.StrEnum):

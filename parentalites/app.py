@@ -25,6 +25,7 @@ from newsletter.calendar_views import calendar_bp
 from newsletter.views import public_bp, redaction_bp
 from parentalites.bootstrap import bootstrap, exit_on_bad_settings
 from subscribers.bounce_views import bounces_bp
+from subscribers.import_views import import_bp
 from subscribers.privacy_views import privacy_bp
 from subscribers.views import subscribers_bp
 
@@ -76,7 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     for blueprint in (feeds_bp, public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp,
                       bounces_bp, events_bp, files_bp, structures_bp, invitations_bp, calendar_bp, directory_bp,
-                      privacy_bp):
+                      privacy_bp, import_bp):
         app.register_blueprint(blueprint)
 
     app.jinja_env.filters["markdown"] = render_markdown

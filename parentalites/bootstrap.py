@@ -27,7 +27,7 @@ from core.settings import (
 from events import invitations
 from events import retention as events_retention
 from mailing import config as mailing_config
-from newsletter import mailout
+from newsletter import confirmations, mailout
 from newsletter import personal_data as newsletter_personal_data
 from newsletter.models import IssueKind
 from parentalites import models
@@ -79,6 +79,7 @@ def bootstrap(sender: Callable[[str, tuple, dict], Any] | None = None) -> Settin
     jobs.install(database.SessionFactory)
     directory.install_search_sync(database.SessionFactory)
     mailout.register_kind(IssueKind.invitation, invitations.KIND_RULES)
+    confirmations.install()  # the mails of a subscriber import (kinds confirmation, welcome)
     # What the packages above subscribers hold about a person: in every RGPD export and erasure.
     privacy.register_personal_data("deliveries", export=newsletter_personal_data.export_deliveries)
     privacy.register_personal_data("registrations", export=events_retention.export_registrations,

@@ -435,8 +435,9 @@ def calendar_send_due() -> None:
     click.echo(f"{sent['calls']} appel(s) à contributions, {sent['reminders']} rappel(s) à la rédaction.")
 
 
+# --- Subscribers (other branches add `export` and `purge` to this group) ---------------------------
 
-@main.group("subscribers", help="Abonné·es à la lettre.")
+@main.group("subscribers", help="Abonnés à la lettre.")
 def subscribers_group() -> None:
     pass
 
@@ -456,6 +457,57 @@ def subscribers_purge(dry_run: bool) -> None:
         if dry_run:
             db.rollback()
     click.echo(("dry run, nothing changed: " if dry_run else "") + report.summary())
+
+
+@subscribers_group.command("import", help="Importer des abonnés depuis un CSV (; ou ,), colonnes email, nom, "
+                                          "structure, thèmes, rôle, commune, département, base légale, date du "
+                                          "consentement, source. Ré-importer ne crée aucun doublon.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Montrer ce qui se passerait, sans rien écrire ni envoyer.")
+@click.option("--as", "as_email", default=None, metavar="EMAIL",
+              help="Compte de la rédaction qui importe (inscrit dans les preuves et l'historique).")
+def subscribers_import(file: Path, dry_run: bool, as_email: str | None) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+    from sqlalchemy import func, select
+
+    from subscribers.importer import ImportFileError, import_file
+
+    errors = Console(stderr=True)
+    progress = Progress(TextColumn("Import"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=errors, transient=True, disable=not errors.is_terminal)
+    task: TaskID | None = None
+
+    def on_total(total: int) -> None:
+        nonlocal task
+        task = progress.add_task("import", total=total)
+
+    def on_progress(count: int) -> None:
+        if task is not None:
+            progress.advance(task, count)
+
+    with _unit_of_work() as db:
+        actor = None
+        if as_email:
+            user = db.scalar(select(User).where(func.lower(User.email) == as_email.strip().lower()))
+            if user is None or not user.active or not user.is_editor:
+                raise click.ClickException(f"{as_email} n'est pas un compte actif de la rédaction.")
+            actor = user.email
+        try:
+            with progress:
+                plan = import_file(db, file.read_bytes(), file.name, actor=actor, dry_run=dry_run,
+                                   on_total=on_total, on_progress=on_progress)
+        except ImportFileError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if dry_run:
+            db.rollback()
+    for note in plan.parsed.notes:
+        click.echo(f"note : {note}", err=True)
+    for refusal in plan.skipped:
+        click.echo(str(refusal))
+    if dry_run:
+        click.echo("(essai : rien n'a été écrit ni envoyé)", err=True)
+    click.echo(plan.summary)
 
 
 if __name__ == "__main__":

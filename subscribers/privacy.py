@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +27,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.db import affected_rows, utcnow
+from core.db import affected_rows, among, utcnow
 from core.settings import get_settings
 from mailing.models import Delivery, DeliveryStatus, OutboundEmail
 from subscribers.models import (
@@ -57,14 +57,28 @@ def _hash_key() -> bytes:
     return hmac.new(get_settings().secret_key.encode("utf-8"), _HASH_SALT, hashlib.sha256).digest()
 
 
-def address_hash(address: str) -> str:
+def address_hash(address: str, key: bytes | None = None) -> str:
     """Keyed hash (HMAC-SHA-256, hex) of an address, trimmed and lower-cased as stored."""
-    return hmac.new(_hash_key(), (address or "").strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(key or _hash_key(), (address or "").strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def is_suppressed_hash(db: Session, address: str) -> bool:
     """True if this address was erased after a hard bounce or a complaint: never mail it again."""
     return db.scalar(select(SuppressedHash.id).where(SuppressedHash.address_hash == address_hash(address))) is not None
+
+
+def suppressed_among(db: Session, addresses: Iterable[str], chunk: int = 5000) -> set[str]:
+    """Which of these addresses are in the suppression list (one query per `chunk` addresses: an
+    import checks a whole file at once)."""
+    key = _hash_key()
+    by_hash = {address_hash(a, key): a for a in addresses}
+    hashes = list(by_hash)
+    found: set[str] = set()
+    for start in range(0, len(hashes), chunk):
+        part = hashes[start:start + chunk]
+        found.update(by_hash[h] for h in db.scalars(
+            select(SuppressedHash.address_hash).where(among(db, SuppressedHash.address_hash, part))))
+    return found
 
 
 def suppress_hash(db: Session, address: str, reason: str) -> None:

@@ -17,12 +17,14 @@ from sqlalchemy.orm import Session
 from core import departements, urls
 from core.db import utcnow
 from core.settings import get_settings
+from mailing.engine import greeting, letter_headers
 from mailing.outbox import queue_email
 from subscribers import consent as consent_texts
 from subscribers.models import (
     ROLES,
     TOPICS,
     ConsentRecord,
+    LegalBasis,
     Subscriber,
     SubscriberStatus,
 )
@@ -171,11 +173,52 @@ def confirm(db: Session, token: str, request: Request | None = None) -> ConfirmR
         return ConfirmResult.already
     if subscriber.status is not SubscriberStatus.pending or data.get("c") != latest:
         return ConfirmResult.invalid
+    _activate(db, subscriber)
+    _record(db, subscriber, "confirm", request)
+    send_welcome(db, subscriber)
+    return ConfirmResult.confirmed
+
+
+def _activate(db: Session, subscriber: Subscriber) -> None:
     subscriber.status = SubscriberStatus.active
     subscriber.confirmed_at = utcnow()
+    subscriber.legal_basis = LegalBasis.consent
     touch(subscriber, subscriber.confirmed_at)
-    _record(db, subscriber, "confirm", request)
+
+
+def send_welcome(db: Session, subscriber: Subscriber) -> None:
+    """The welcome mail (templates/email/subscription_welcome/, editable there): what the letter is,
+    the links to the preferences and to unsubscribe. Leaves after COMMIT, through the outbox."""
+    unsubscribe_url = urls.absolute(urls.unsubscribe_path(subscriber.unsubscribe_token))
+    queue_email(db, "subscription_welcome", subscriber.email, {
+        "subscriber": subscriber, "imported": False, "greeting": greeting(subscriber.name),
+        "preferences_url": urls.absolute(urls.preferences_path(subscriber.unsubscribe_token)),
+        "unsubscribe_url": unsubscribe_url,
+    }, headers=letter_headers(unsubscribe_url))
+
+
+def confirm_import(db: Session, subscriber: Subscriber, request: Request | None = None) -> ConfirmResult:
+    """Someone an import brought in (pending) confirms with the button of /abonnement/valider/<token>
+    (a POST: link scanners never confirm). Unsubscribed or suppressed: never brought back."""
+    if subscriber.status is SubscriberStatus.active:
+        return ConfirmResult.already
+    if subscriber.status is not SubscriberStatus.pending:
+        return ConfirmResult.invalid
+    _activate(db, subscriber)
+    record = _record(db, subscriber, "confirm", request)
+    record.source = "import"
+    record.details = {"via": "lien de confirmation envoyé après l'import", "import": subscriber.source}
+    send_welcome(db, subscriber)
     return ConfirmResult.confirmed
+
+
+def subscriber_of_confirmation(db: Session, token: str) -> Subscriber | None:
+    """The subscriber a valid confirmation link names (for the page's link to the preferences)."""
+    try:
+        data = _serializer().loads(token, max_age=CONFIRMATION_MAX_AGE)
+    except BadSignature:
+        return None
+    return db.get(Subscriber, data.get("s")) if isinstance(data, dict) else None
 
 
 def by_unsubscribe_token(db: Session, token: str) -> Subscriber | None:

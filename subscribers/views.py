@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 
 from core.db import session
 from core.extensions import csrf, limiter
+from core.forms import EmptyForm
 from subscribers import privacy, services
 from subscribers.forms import PreferencesForm, SubscribeForm
 from subscribers.models import SubscriberStatus
@@ -47,9 +48,30 @@ def check_inbox():
 
 @subscribers_bp.route("/abonnement/confirmer/<token>")
 def confirm(token: str):
-    result = services.confirm(session(), token, request=_request())
+    db = session()
+    result = services.confirm(db, token, request=_request())
     status = 200 if result in (services.ConfirmResult.confirmed, services.ConfirmResult.already) else 404
-    return render_template("subscribers/confirm.html", result=result.value), status
+    subscriber = services.subscriber_of_confirmation(db, token) if status == 200 else None
+    return render_template("subscribers/confirm.html", result=result.value, subscriber=subscriber), status
+
+
+@subscribers_bp.route("/abonnement/valider/<token>", methods=["GET", "POST"])
+@limiter.limit("30/hour", methods=["POST"])
+def confirm_import(token: str):
+    """The link of the confirmation mail sent after an import (the subscriber's personal token).
+    GET shows the consent text and a button; only the POST confirms (link scanners follow links)."""
+    db = session()
+    subscriber = services.by_unsubscribe_token(db, token)
+    if subscriber is None:
+        return render_template("subscribers/confirm.html", result="invalid", subscriber=None), 404
+    form = EmptyForm()
+    if form.validate_on_submit():
+        result = services.confirm_import(db, subscriber, request=_request())
+        status = 200 if result is not services.ConfirmResult.invalid else 410
+        return render_template("subscribers/confirm.html", result=result.value,
+                               subscriber=subscriber if status == 200 else None), status
+    return render_template("subscribers/confirm_import.html", subscriber=subscriber, form=form,
+                           wording=services.CONSENT_WORDING)
 
 
 @subscribers_bp.route("/desabonnement/")

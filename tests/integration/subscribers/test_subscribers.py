@@ -78,7 +78,8 @@ def test_double_subscription_creates_no_duplicate_and_answers_the_same(client, d
     db.refresh(sub)
     assert sub.status is SubscriberStatus.active
     # The difference goes to the mailbox only.
-    assert [m.template for m in outbox(db)] == ["subscription_confirm", "subscription_exists"]
+    # (the welcome mail follows the confirmation, issue 10 item 5)
+    assert [m.template for m in outbox(db)] == ["subscription_confirm", "subscription_welcome", "subscription_exists"]
 
 
 def test_confirmation_link_activates_once_and_a_reused_link_changes_nothing(client, db, captured_jobs):
