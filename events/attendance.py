@@ -98,10 +98,13 @@ def summary(db: Session, event: Event) -> Summary:
             result.waitlisted, result.waitlisted_registrations = people or 0, n
         else:
             result.cancelled_registrations = n
+    # Only a confirmed registration can have come: a cancelled one never counts, even if it had
+    # been ticked before it was cancelled.
+    confirmed = (Registration.event_id == event.id, Registration.status == RegistrationStatus.confirmed)
     result.present = db.scalar(select(func.coalesce(func.sum(Registration.party_size), 0)).where(
-        Registration.event_id == event.id, Registration.attended.is_(True))) or 0
+        *confirmed, Registration.attended.is_(True))) or 0
     result.marked = db.scalar(select(func.count(Registration.id)).where(
-        Registration.event_id == event.id, Registration.attended.is_not(None))) or 0
+        *confirmed, Registration.attended.is_not(None))) or 0
     return result
 
 
@@ -111,18 +114,25 @@ def distinct_values(db: Session, event: Event, column) -> list[str]:
 
 def mark_attendance(db: Session, event: Event, shown_ids: Iterable[int], present_ids: Iterable[int],
                     now: datetime | None = None) -> int:
-    """Of the registrations shown on the editor's page, those ticked came and the others did not
-    (a form sends only ticked boxes; the page says which it showed). Returns how many changed."""
+    """Of the confirmed registrations shown on the editor's page (a form sends only ticked boxes;
+    the page says which it showed), those ticked came; a row that was ticked and is no longer did
+    not come. An unticked row nobody had marked stays unmarked: only what the editor changed is
+    recorded (and counted). Waitlisted, unconfirmed and cancelled registrations are never marked.
+    Returns how many changed."""
     now = now or utcnow()
     shown, present = set(shown_ids), set(present_ids)
+    markable = (Registration.event_id == event.id, Registration.status == RegistrationStatus.confirmed)
     changed = 0
-    for value, ids in ((True, shown & present), (False, shown - present)):
-        if ids:
-            changed += affected_rows(db.execute(
-                update(Registration)
-                .where(Registration.event_id == event.id, Registration.id.in_(ids),
-                       Registration.attended.is_distinct_from(value))
-                .values(attended=value, attended_marked_at=now)))
+    if shown & present:
+        changed += affected_rows(db.execute(
+            update(Registration)
+            .where(*markable, Registration.id.in_(shown & present), Registration.attended.is_not(True))
+            .values(attended=True, attended_marked_at=now)))
+    if shown - present:
+        changed += affected_rows(db.execute(
+            update(Registration)
+            .where(*markable, Registration.id.in_(shown - present), Registration.attended.is_(True))
+            .values(attended=False, attended_marked_at=now)))
     return changed
 
 

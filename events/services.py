@@ -229,6 +229,8 @@ def cancel(db: Session, registration: Registration, now: datetime | None = None)
         return []
     registration.status = RegistrationStatus.cancelled
     registration.cancelled_at = now
+    registration.attended = None  # a cancelled person never counts as present
+    registration.attended_marked_at = None
     db.flush()
     return promote(db, event, now)
 
