@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from core import urls
 from core.db import utcnow
+from core.email_address import email_error_message
 from core.settings import get_settings
 from mailing.outbox import queue_email
 from subscribers.models import (
@@ -42,7 +43,7 @@ def normalize_email(raw: str) -> str:
     try:
         info = validate_email((raw or "").strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidEmail(f"Adresse e-mail invalide : {exc}") from exc
+        raise InvalidEmail(email_error_message(exc)) from exc
     return info.normalized.lower()
 
 

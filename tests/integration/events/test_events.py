@@ -285,3 +285,14 @@ def test_agenda_pages_in_english(client, db, captured_jobs):
     page = client.get(f"/agenda/{event.id}/?lang=en").get_data(as_text=True)
     assert "Full — registration on the waiting list" in page and "Join the waiting list" in page
     assert "Number of people, including you" in page
+
+
+def test_registration_explains_an_invalid_address_in_french(client, db, captured_jobs):
+    """Issue 13 #19."""
+    event = make_event(db, capacity=10)
+    response = client.post(f"/agenda/{event.id}/", data={"name": "Marie", "email": "marie@exemple",
+                                                         "party_size": "1", "consent": "y"})
+    page = response.get_data(as_text=True).replace("&#39;", "'")
+    assert response.status_code == 422
+    assert "Adresse e-mail invalide : le nom de domaine après le signe @ doit contenir un point" in page
+    assert "@-sign" not in page

@@ -188,3 +188,16 @@ def test_names_are_kept_on_one_line(db, captured_jobs):
     services.subscribe(db, "marie@example.org", "Marie\r\nBcc: x@example.org\t", "CLAS\nBondy")
     subscriber = db.scalar(select(Subscriber))
     assert (subscriber.name, subscriber.structure_name) == ("Marie Bcc: x@example.org", "CLAS Bondy")
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("fr", "Adresse e-mail invalide : le nom de domaine après le signe @ doit contenir un point"),
+    ("en", "Invalid e-mail address: the domain name after the @ sign must contain a period"),
+])
+def test_invalid_address_is_explained_in_the_page_language(client, db, captured_jobs, lang, expected):
+    """Issue 13 #19: not email_validator's English (« The part after the @-sign… »)."""
+    response = client.post(f"/abonnement?lang={lang}",
+                           data={"email": "marie@exemple", "name": "Marie", "consent": "y"})
+    page = response.get_data(as_text=True).replace("&#39;", "'")
+    assert response.status_code == 422
+    assert expected in page and "@-sign" not in page

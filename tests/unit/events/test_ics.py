@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from icalendar import Calendar
 
 from contributions.models import Contribution, ContributionKind, ContributionStatus, Structure, StructureKind
-from parentalites import models
 from events import ics
 from events.models import Event, EventStatus
+from parentalites import models
 
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
 models.configure()  # every mapper resolved (Structure → User) before building objects
