@@ -17,8 +17,8 @@ from core.formatting import PARIS
 from events.models import Event, Registration, RegistrationStatus
 
 NONE = "__aucune__"  # the filter value for "no structure" / "no role"
-STATUS_ORDER = case({RegistrationStatus.confirmed: 0, RegistrationStatus.waitlisted: 1},
-                    value=Registration.status, else_=2)
+STATUS_ORDER = case({RegistrationStatus.confirmed: 0, RegistrationStatus.waitlisted: 1,
+                     RegistrationStatus.unconfirmed: 2}, value=Registration.status, else_=3)
 
 
 @dataclass
@@ -83,6 +83,7 @@ class Summary:
     waitlisted: int = 0           # people
     waitlisted_registrations: int = 0
     cancelled_registrations: int = 0
+    unconfirmed_registrations: int = 0  # address not confirmed yet: no seat
     present: int = 0              # people marked present
     marked: int = 0               # registrations marked either way
 
@@ -96,6 +97,8 @@ def summary(db: Session, event: Event) -> Summary:
             result.confirmed, result.confirmed_registrations = people or 0, n
         elif status is RegistrationStatus.waitlisted:
             result.waitlisted, result.waitlisted_registrations = people or 0, n
+        elif status is RegistrationStatus.unconfirmed:
+            result.unconfirmed_registrations = n
         else:
             result.cancelled_registrations = n
     # Only a confirmed registration can have come: a cancelled one never counts, even if it had
@@ -137,7 +140,7 @@ def mark_attendance(db: Session, event: Event, shown_ids: Iterable[int], present
 
 
 STATUS_CSV = {RegistrationStatus.confirmed: "confirmée", RegistrationStatus.waitlisted: "liste d'attente",
-              RegistrationStatus.cancelled: "annulée"}
+              RegistrationStatus.cancelled: "annulée", RegistrationStatus.unconfirmed: "adresse à confirmer"}
 CSV_HEADER = ["Nom", "E-mail", "Structure", "Fonction", "Personnes", "Statut", "Ordre d'arrivée",
               "Inscrit·e le", "Besoins d'accessibilité", "Présent·e"]
 

@@ -126,7 +126,9 @@ def send_event_notices(db: Session, event: Event, now: datetime | None = None) -
         return report
     method, template = ("CANCEL", "event_cancelled") if kind == "cancel" else ("REQUEST", "event_update")
     registrations = list(db.scalars(select(Registration).where(
-        Registration.event_id == event.id, Registration.status != RegistrationStatus.cancelled,
+        Registration.event_id == event.id,
+        # Not the unconfirmed: their address is not proven, and they hold nothing.
+        Registration.status.in_([RegistrationStatus.confirmed, RegistrationStatus.waitlisted]),
         _without_message(kind)).order_by(Registration.position)))
     for registration in registrations:
         confirmed = registration.status is RegistrationStatus.confirmed

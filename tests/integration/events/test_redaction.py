@@ -311,3 +311,19 @@ def test_a_cancelled_person_never_counts_as_present(client, world, db, captured_
     editor(client)
     page = client.get(f"/redaction/evenements/{event.id}/inscriptions").get_data(as_text=True)
     assert f'id="present-{gone.id}"' not in page and f'id="present-{came.id}"' in page
+
+
+def test_the_editor_sets_a_party_size_cap(client, world, db, captured_jobs):
+    """Issue 13 #8: a cap per event, else the setting."""
+    editor(client)
+    response = client.post("/redaction/evenements/nouveau", data={**FORM, "max_party_size": "2"})
+    assert response.status_code == 302
+    event = db.scalar(select(Event))
+    assert event.max_party_size == 2 and services.max_party_size(event) == 2
+    page = client.get(f"/redaction/evenements/{event.id}/").get_data(as_text=True)
+    assert 'name="max_party_size"' in page and 'value="2"' in page
+    client.post(f"/redaction/evenements/{event.id}/", data={**FORM, "max_party_size": ""})
+    db.refresh(event)
+    assert event.max_party_size is None and services.max_party_size(event) == 5
+    response = client.post(f"/redaction/evenements/{event.id}/", data={**FORM, "max_party_size": "0"})
+    assert response.status_code == 422 and "entre 1 et 50" in response.get_data(as_text=True)
