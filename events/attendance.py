@@ -111,6 +111,15 @@ def summary(db: Session, event: Event) -> Summary:
     return result
 
 
+def waitlist_places(db: Session, event: Event) -> dict[int, int]:
+    """Registration id → its place in the waitlist (1 = next to be confirmed), not its order of
+    arrival among every registration."""
+    ids = db.scalars(select(Registration.id).where(
+        Registration.event_id == event.id, Registration.status == RegistrationStatus.waitlisted)
+        .order_by(Registration.position))
+    return {registration_id: place for place, registration_id in enumerate(ids, start=1)}
+
+
 def distinct_values(db: Session, event: Event, column) -> list[str]:
     return list(db.scalars(select(column).where(Registration.event_id == event.id).distinct().order_by(column)))
 
@@ -167,4 +176,4 @@ def registrations_csv(registrations: list[Registration]) -> bytes:
 
 
 __all__ = ["Filters", "registrations", "counts_by", "summary", "mark_attendance", "registrations_csv",
-           "distinct_values", "NONE"]
+           "distinct_values", "waitlist_places", "NONE"]

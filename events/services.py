@@ -315,21 +315,44 @@ def promote(db: Session, event: Event, now: datetime) -> list[Registration]:
     return promoted
 
 
-def cancel(db: Session, registration: Registration, now: datetime | None = None) -> list[Registration]:
-    """Cancel a registration (by the attendee or the editor) and promote whoever now fits from the
-    waitlist, e-mailing them. Returns the promoted registrations (the caller commits, which
-    releases the event's lock). Cancelling twice does nothing the second time."""
+def cancel(db: Session, registration: Registration, now: datetime | None = None,
+           by_editor: bool = False) -> list[Registration]:
+    """Cancel a registration (by the attendee or, `by_editor`, the editor) and promote whoever now
+    fits from the waitlist, e-mailing them. The person is told too, once: a confirmed one with the
+    iCalendar METHOD:CANCEL that takes the event out of their calendar; a waitlisted one that they
+    left the waitlist; an unconfirmed one is not written to (their address was never proven).
+    Returns the promoted registrations (the caller commits, which releases the event's lock).
+    Cancelling twice does nothing the second time."""
     now = now or utcnow()
     event = lock_event(db, registration.event)
     db.refresh(registration)
     if registration.status is RegistrationStatus.cancelled:
         return []
+    previous = registration.status
     registration.status = RegistrationStatus.cancelled
     registration.cancelled_at = now
     registration.attended = None  # a cancelled person never counts as present
     registration.attended_marked_at = None
     db.flush()
+    if previous is not RegistrationStatus.unconfirmed:
+        _send_cancellation(db, registration, previous, by_editor, now)
     return promote(db, event, now)
+
+
+def _send_cancellation(db: Session, registration: Registration, previous: RegistrationStatus,
+                       by_editor: bool, now: datetime) -> None:
+    message_id = claim_message(db, registration.id, "registration-cancelled")
+    if message_id is None:
+        return
+    event = registration.event
+    invited = previous is RegistrationStatus.confirmed and not event.is_cancelled
+    attachments = [ics.invitation_attachment(event, registration, "CANCEL", now)] if invited else None
+    outbound = queue_email(db, "event_registration_cancelled", registration.email,
+                           {**email_context(registration), "by_editor": by_editor, "invitation": invited,
+                            "was_waitlisted": previous is RegistrationStatus.waitlisted},
+                           attachments=attachments)
+    db.execute(update(RegistrationMessage).where(RegistrationMessage.id == message_id)
+               .values(outbound_email_id=outbound.id))
 
 
 def by_token(db: Session, token: str) -> Registration | None:

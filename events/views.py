@@ -304,6 +304,7 @@ def admin_registrations(event_id: int):
     return render_template(
         "redaction/events_registrations.html", event=event, filters=filters,
         registrations=attendance.registrations(db, event, filters), summary=attendance.summary(db, event),
+        waitlist_places=attendance.waitlist_places(db, event),
         by_structure=attendance.counts_by(db, event, Registration.structure),
         by_role=attendance.counts_by(db, event, Registration.role),
         structures=attendance.distinct_values(db, event, Registration.structure),
@@ -341,7 +342,7 @@ def admin_cancel_registration(event_id: int, registration_id: int):
         abort(404)
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
-        promoted = services.cancel(db, registration)
+        promoted = services.cancel(db, registration, by_editor=True)
         message = _("Inscription de %(name)s annulée.", name=registration.name)
         if promoted:
             message += " " + _("Confirmé·e(s) depuis la liste d'attente et prévenu·e(s) : %(names)s.",
