@@ -321,7 +321,7 @@ def _confirm_link(db, email):
     return match.group(1)
 
 
-def test_anonymous_posts_take_no_seat_until_the_address_is_confirmed(client, db, captured_jobs):
+def test_anonymous_posts_take_no_seat_until_the_address_is_confirmed(client, world, db, captured_jobs):
     event = make_event(db, capacity=10)
     for i in range(4):  # what filled an 80-seat event: parties posted for addresses nobody controls
         response = _post_registration(client, event, f"inconnu{i}@exemple.org", party_size=5)
@@ -355,6 +355,12 @@ def test_anonymous_posts_take_no_seat_until_the_address_is_confirmed(client, db,
     assert statuses == {"inconnu0@exemple.org": "confirmed", "inconnu1@exemple.org": "waitlisted",
                         "inconnu2@exemple.org": "confirmed", "inconnu3@exemple.org": "unconfirmed"}
     assert len(outbox(db, "event_registration")) == 3
+    # The editor sees the request still waiting, apart from the seats.
+    from tests.integration.helpers import login
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    page = client.get(f"/redaction/evenements/{event.id}/inscriptions").get_data(as_text=True).replace("&#39;", "'")
+    assert "<strong>1</strong> demande(s) d'inscription dont l'adresse n'est pas confirmée" in page
+    assert "Inscription à confirmer" in page
 
 
 def test_confirming_after_registration_closed_takes_no_seat(client, db, captured_jobs):
