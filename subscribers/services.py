@@ -122,8 +122,7 @@ def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
             set_preferences(db, subscriber, **preferences)
         subscriber.status = SubscriberStatus.pending
         consent = _record(db, subscriber, "subscribe", request, CONSENT_WORDING)
-        if not _mailed_recently(db, address, "subscription_confirm"):
-            _send_confirmation(db, subscriber, consent)
+        _send_confirmation(db, subscriber, consent)  # names the new record: always send its link
 
 
 RESEND_INTERVAL = timedelta(hours=1)
