@@ -19,6 +19,7 @@ from accounts.models import Role, User
 from contributions.models import Contribution, Structure, StructureKind
 from core import departements
 from core.db import utcnow
+from core.email_address import email_error_message
 from core.settings import get_settings
 from core.text import WEB_SCHEMES, safe_url
 from mailing.outbox import queue_email
@@ -159,7 +160,7 @@ def normalize_invited_address(raw: str) -> str:
         # test_environment: accept the reserved .test domain of our own fixtures and demo.
         info = validate_email((raw or "").strip(), check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
-        raise InvitationError(f"Adresse e-mail invalide : {exc}") from exc
+        raise InvitationError(email_error_message(exc)) from exc
     return normalize_address(info.normalized)
 
 

@@ -24,6 +24,15 @@ def date_time(value: datetime | None, locale: str = "fr") -> str:
                            else "MMMM d, y 'at' HH:mm", locale=locale)
 
 
+def end_time(end: datetime | None, start: datetime | None, locale: str = "fr") -> str:
+    """The end of an event after its start: « 16:30 » on the same day (Paris), else in full."""
+    if end is None or start is None or end <= start:
+        return ""
+    if end.astimezone(PARIS).date() == start.astimezone(PARIS).date():
+        return end.astimezone(PARIS).strftime("%H:%M")
+    return date_time(end, locale)
+
+
 def format_duration(seconds: float | None) -> str:
     """A short duration for people: « 2 h 05 min », « 3 min 20 s », « 12 s »."""
     if seconds is None:
@@ -41,4 +50,5 @@ def format_duration(seconds: float | None) -> str:
 def install_filters(env) -> None:
     env.filters["long_date"] = long_date
     env.filters["date_time"] = date_time
+    env.filters["end_time"] = end_time
     env.filters["duration"] = format_duration

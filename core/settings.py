@@ -322,6 +322,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PENDING_RETENTION_DAYS", "pending_retention_days", _integer(1, 365), 30),
     Variable("REPERMISSION_GRACE_DAYS", "repermission_grace_days", _integer(1, 365), 30),
     Variable("REGISTRATION_RETENTION_MONTHS", "registration_retention_months", _integer(1, 120), 12),
+    Variable("EVENT_MAX_PARTY_SIZE", "event_max_party_size", _integer(1, 50), 5),
     Variable("SUBSCRIBER_IMPORT_MAX_MB", "subscriber_import_max_mb", _integer(1, 500), 10),
     Variable("LOG_FORMAT", "log_format", _choice("text", "json"), "text"),
     Variable("LOG_LEVEL", "log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"),
@@ -368,6 +369,7 @@ class Settings:
     pending_retention_days: int      # unconfirmed subscriptions erased after this many days
     repermission_grace_days: int     # no answer to the re-permission e-mail: erased after this many days
     registration_retention_months: int  # event registrations anonymised this long after the event
+    event_max_party_size: int  # people per registration, unless the event sets its own cap
     subscriber_import_max_mb: int    # largest CSV an editor may import
     log_format: str                  # "text" or "json" (one JSON object per line)
     log_level: str

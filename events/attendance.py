@@ -17,8 +17,8 @@ from core.formatting import PARIS
 from events.models import Event, Registration, RegistrationStatus
 
 NONE = "__aucune__"  # the filter value for "no structure" / "no role"
-STATUS_ORDER = case({RegistrationStatus.confirmed: 0, RegistrationStatus.waitlisted: 1},
-                    value=Registration.status, else_=2)
+STATUS_ORDER = case({RegistrationStatus.confirmed: 0, RegistrationStatus.waitlisted: 1,
+                     RegistrationStatus.unconfirmed: 2}, value=Registration.status, else_=3)
 
 
 @dataclass
@@ -83,6 +83,7 @@ class Summary:
     waitlisted: int = 0           # people
     waitlisted_registrations: int = 0
     cancelled_registrations: int = 0
+    unconfirmed_registrations: int = 0  # address not confirmed yet: no seat
     present: int = 0              # people marked present
     marked: int = 0               # registrations marked either way
 
@@ -96,13 +97,27 @@ def summary(db: Session, event: Event) -> Summary:
             result.confirmed, result.confirmed_registrations = people or 0, n
         elif status is RegistrationStatus.waitlisted:
             result.waitlisted, result.waitlisted_registrations = people or 0, n
+        elif status is RegistrationStatus.unconfirmed:
+            result.unconfirmed_registrations = n
         else:
             result.cancelled_registrations = n
+    # Only a confirmed registration can have come: a cancelled one never counts, even if it had
+    # been ticked before it was cancelled.
+    confirmed = (Registration.event_id == event.id, Registration.status == RegistrationStatus.confirmed)
     result.present = db.scalar(select(func.coalesce(func.sum(Registration.party_size), 0)).where(
-        Registration.event_id == event.id, Registration.attended.is_(True))) or 0
+        *confirmed, Registration.attended.is_(True))) or 0
     result.marked = db.scalar(select(func.count(Registration.id)).where(
-        Registration.event_id == event.id, Registration.attended.is_not(None))) or 0
+        *confirmed, Registration.attended.is_not(None))) or 0
     return result
+
+
+def waitlist_places(db: Session, event: Event) -> dict[int, int]:
+    """Registration id → its place in the waitlist (1 = next to be confirmed), not its order of
+    arrival among every registration."""
+    ids = db.scalars(select(Registration.id).where(
+        Registration.event_id == event.id, Registration.status == RegistrationStatus.waitlisted)
+        .order_by(Registration.position))
+    return {registration_id: place for place, registration_id in enumerate(ids, start=1)}
 
 
 def distinct_values(db: Session, event: Event, column) -> list[str]:
@@ -111,23 +126,30 @@ def distinct_values(db: Session, event: Event, column) -> list[str]:
 
 def mark_attendance(db: Session, event: Event, shown_ids: Iterable[int], present_ids: Iterable[int],
                     now: datetime | None = None) -> int:
-    """Of the registrations shown on the editor's page, those ticked came and the others did not
-    (a form sends only ticked boxes; the page says which it showed). Returns how many changed."""
+    """Of the confirmed registrations shown on the editor's page (a form sends only ticked boxes;
+    the page says which it showed), those ticked came; a row that was ticked and is no longer did
+    not come. An unticked row nobody had marked stays unmarked: only what the editor changed is
+    recorded (and counted). Waitlisted, unconfirmed and cancelled registrations are never marked.
+    Returns how many changed."""
     now = now or utcnow()
     shown, present = set(shown_ids), set(present_ids)
+    markable = (Registration.event_id == event.id, Registration.status == RegistrationStatus.confirmed)
     changed = 0
-    for value, ids in ((True, shown & present), (False, shown - present)):
-        if ids:
-            changed += affected_rows(db.execute(
-                update(Registration)
-                .where(Registration.event_id == event.id, Registration.id.in_(ids),
-                       Registration.attended.is_distinct_from(value))
-                .values(attended=value, attended_marked_at=now)))
+    if shown & present:
+        changed += affected_rows(db.execute(
+            update(Registration)
+            .where(*markable, Registration.id.in_(shown & present), Registration.attended.is_not(True))
+            .values(attended=True, attended_marked_at=now)))
+    if shown - present:
+        changed += affected_rows(db.execute(
+            update(Registration)
+            .where(*markable, Registration.id.in_(shown - present), Registration.attended.is_(True))
+            .values(attended=False, attended_marked_at=now)))
     return changed
 
 
 STATUS_CSV = {RegistrationStatus.confirmed: "confirmée", RegistrationStatus.waitlisted: "liste d'attente",
-              RegistrationStatus.cancelled: "annulée"}
+              RegistrationStatus.cancelled: "annulée", RegistrationStatus.unconfirmed: "adresse à confirmer"}
 CSV_HEADER = ["Nom", "E-mail", "Structure", "Fonction", "Personnes", "Statut", "Ordre d'arrivée",
               "Inscrit·e le", "Besoins d'accessibilité", "Présent·e"]
 
@@ -154,4 +176,4 @@ def registrations_csv(registrations: list[Registration]) -> bytes:
 
 
 __all__ = ["Filters", "registrations", "counts_by", "summary", "mark_attendance", "registrations_csv",
-           "distinct_values", "NONE"]
+           "distinct_values", "waitlist_places", "NONE"]

@@ -39,6 +39,7 @@ class EventData:
     accessibility_info: str = ""
     online_url: str | None = None
     capacity: int | None = None
+    max_party_size: int | None = None  # None = the setting EVENT_MAX_PARTY_SIZE
     registration_opens_at: datetime | None = None
     registration_closes_at: datetime | None = None
     audience: dict | None = None  # None = everyone, else {"topics": [...], "roles": [...]}

@@ -1,6 +1,7 @@
 """The registration form of an event page, and the editor's event form."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -26,14 +27,29 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from events.services import MAX_PARTY_SIZE
 from subscribers.consent import REGISTRATION_TEXT
 
 # The text lives in subscribers/consent.py (one place, versioned); shown here in the page's language.
 REGISTRATION_CONSENT = _l(REGISTRATION_TEXT)
 
 
+def _party_size_within(form, field) -> None:
+    if field.data is not None and not 1 <= field.data <= form.max_party_size:
+        raise ValidationError(_("Indiquez un nombre de personnes entre 1 et %(max)s.", max=form.max_party_size))
+
+
 class RegistrationForm(FlaskForm):
+    """`max_party_size`: the event's cap (events.services.max_party_size), set with `for_event`."""
+
+    max_party_size = 5
+
+    @classmethod
+    def for_event(cls, limit: int) -> RegistrationForm:
+        form = cls()
+        form.max_party_size = limit
+        form.party_size.render_kw = {**(form.party_size.render_kw or {}), "max": limit}
+        return form
+
     name = StringField(_l("Nom et prénom"),
                        validators=[DataRequired(message=_l("Indiquez votre nom.")), Length(max=200)],
                        render_kw={"autocomplete": "name"})
@@ -48,10 +64,8 @@ class RegistrationForm(FlaskForm):
                        render_kw={"autocomplete": "organization-title"})
     party_size = IntegerField(
         _l("Nombre de personnes, vous compris"), default=1,
-        validators=[InputRequired(message=_l("Indiquez le nombre de personnes.")),
-                    NumberRange(min=1, max=MAX_PARTY_SIZE,
-                                message=_l("Indiquez un nombre de personnes entre 1 et %(max)s.", max=MAX_PARTY_SIZE))],
-        render_kw={"inputmode": "numeric", "min": 1, "max": MAX_PARTY_SIZE})
+        validators=[InputRequired(message=_l("Indiquez le nombre de personnes.")), _party_size_within],
+        render_kw={"inputmode": "numeric", "min": 1})
     needs = TextAreaField(_l("Besoins d'accessibilité (facultatif)"), validators=[Optional(), Length(max=2000)],
                           description=_l("Interprète en LSF, boucle magnétique, accès en fauteuil, garde d'enfants…"),
                           render_kw={"rows": 3})
@@ -116,6 +130,11 @@ class EventForm(FlaskForm):
                                                                 message=_l("Indiquez au moins une place."))],
                             description=_l("Vide : sans limite. Au-delà, les inscriptions vont en liste d'attente."),
                             render_kw={"inputmode": "numeric", "min": 1})
+    max_party_size = IntegerField(_l("Personnes par inscription (facultatif)"),
+                                  validators=[Optional(), NumberRange(min=1, max=50, message=_l(
+                                      "Indiquez un nombre entre 1 et 50."))],
+                                  description=_l("Vide : la valeur par défaut du site (EVENT_MAX_PARTY_SIZE)."),
+                                  render_kw={"inputmode": "numeric", "min": 1, "max": 50})
     registration_opens_at = DateTimeLocalField(_l("Ouverture des inscriptions (facultatif)"), format="%Y-%m-%dT%H:%M",
                                                validators=[Optional()], description=_l("Vide : dès maintenant."))
     registration_closes_at = DateTimeLocalField(_l("Clôture des inscriptions (facultatif)"), format="%Y-%m-%dT%H:%M",

@@ -3,22 +3,26 @@
 `icalendar`.
 
 `icalendar` writes CRLF line ends and folds lines at 75 octets without cutting a UTF-8 character;
-times are given in Europe/Paris with the matching VTIMEZONE, which `add_missing_timezones` adds.
+times are given in Europe/Paris with the matching VTIMEZONE (`paris_vtimezone`: the EU rule since
+1996, as two RRULEs; `icalendar`'s generated one put the March change an hour late). DESCRIPTION is
+plain text: the Markdown of editors and partners goes through `core.text.markdown_to_text`.
 An invitation carries the same UID as the feed, so a calendar that has both sees one event; each
 significant change of the event raises its SEQUENCE, so that calendars apply the update.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from icalendar import Calendar, vCalAddress, vText
+from icalendar import Calendar, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress, vText
 from icalendar import Event as ICalEvent
 
 from core.db import utcnow
 from core.formatting import PARIS
 from core.settings import get_settings
+from core.text import markdown_to_text
 from events.models import Event, EventStatus, Registration
 from mailing.mime import Attachment
 
@@ -55,7 +59,7 @@ def vevent(event: Event) -> ICalEvent:
     component.add("summary", event.title)
     component.add("dtstart", event.starts_at.astimezone(PARIS))
     component.add("dtend", event.ends_at.astimezone(PARIS))
-    description = event.description_md.strip()
+    description = markdown_to_text(event.description_md).strip()
     if event.online_url:
         description = f"{description}\n\nEn ligne : {event.online_url}".strip()
     if description:
@@ -90,16 +94,32 @@ def partner_vevent(contribution: Contribution) -> ICalEvent:
     component.add("dtstart", starts.astimezone(PARIS))
     if contribution.event_end and contribution.event_end > starts:
         component.add("dtend", contribution.event_end.astimezone(PARIS))
-    description = (contribution.body_md or "").strip()
     organiser = contribution.structure.name if contribution.structure else ""
-    if organiser:
-        description = f"{description}\n\nOrganisé par {organiser}".strip()
+    facts = [f"Organisé par {organiser}" if organiser else "",
+             f"Public : {contribution.audience}" if contribution.audience else "",
+             f"Contact : {contribution.contact}" if contribution.contact else ""]
+    description = "\n\n".join(p for p in (markdown_to_text(contribution.body_md).strip(),
+                                           "\n".join(f for f in facts if f)) if p)
     if description:
         component.add("description", description)
     if contribution.place:
         component.add("location", contribution.place)
     component.add("url", f"{settings.base_url}/agenda/partenaires/{contribution.id}/")
+    component.add("organizer", _partner_organizer(contribution, organiser))
     return component
+
+
+_EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def _partner_organizer(contribution: Contribution, organiser: str) -> vCalAddress:
+    """The structure, with the address of its contact when the partner wrote one (« Amina,
+    atelier@… »), else the network's address (an ORGANIZER is an address, RFC 5545 § 3.8.4.3)."""
+    found = _EMAIL_IN_TEXT.search(contribution.contact or "")
+    address = found.group(0) if found else get_settings().mail_from_address
+    organizer = vCalAddress(f"mailto:{address}")
+    organizer.params["cn"] = vText(organiser or "Réaap")
+    return organizer
 
 
 def _partner_start(contribution: Contribution) -> datetime:
@@ -119,12 +139,33 @@ def _calendar(method: str, name: str | None = None) -> Calendar:
     return cal
 
 
+def paris_vtimezone() -> Timezone:
+    """Europe/Paris since 1996 (EU rule): summer time from the last Sunday of March at 01:00 UTC
+    (02:00 CET → 03:00 CEST) to the last Sunday of October at 01:00 UTC (03:00 CEST → 02:00 CET).
+    RFC 5545 § 3.6.5: DTSTART is the local onset in the offset in force before it."""
+    zone = Timezone()
+    zone.add("tzid", "Europe/Paris")
+    zone.add("x-lic-location", "Europe/Paris")
+    summer = TimezoneDaylight()
+    summer.add("tzname", "CEST")
+    summer.add("tzoffsetfrom", timedelta(hours=1))
+    summer.add("tzoffsetto", timedelta(hours=2))
+    summer.add("dtstart", datetime(1996, 3, 31, 2, 0))
+    summer.add("rrule", {"freq": "yearly", "bymonth": 3, "byday": "-1su"})
+    winter = TimezoneStandard()
+    winter.add("tzname", "CET")
+    winter.add("tzoffsetfrom", timedelta(hours=2))
+    winter.add("tzoffsetto", timedelta(hours=1))
+    winter.add("dtstart", datetime(1996, 10, 27, 3, 0))
+    winter.add("rrule", {"freq": "yearly", "bymonth": 10, "byday": "-1su"})
+    zone.add_component(summer)
+    zone.add_component(winter)
+    return zone
+
+
 def _add_timezone(cal: Calendar, starts: list[datetime], ends: list[datetime]) -> None:
     if starts:
-        # Transitions only around the events, not from 1970 to 2038: a small VTIMEZONE.
-        first = min(starts).date() - timedelta(days=366)
-        last = max(ends or starts).date() + timedelta(days=366)
-        cal.add_missing_timezones(first_date=first, last_date=last)
+        cal.subcomponents.insert(0, paris_vtimezone())  # before the events that name it
 
 
 def calendar(events: list[Event], name: str = "Agenda du Réaap et des CLAS",
@@ -174,5 +215,5 @@ def invitation_attachment(event: Event, registration: Registration, method: str 
                       {"method": method})
 
 
-__all__ = ["calendar", "vevent", "partner_vevent", "invitation", "invitation_attachment",
+__all__ = ["calendar", "vevent", "partner_vevent", "paris_vtimezone", "invitation", "invitation_attachment",
            "ICS_STATUS", "PRODID"]

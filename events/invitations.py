@@ -18,6 +18,7 @@ from accounts.models import User
 from core import urls
 from core.db import utcnow
 from core.formatting import PARIS
+from events import services
 from events.models import Event, EventStatus
 from mailing import engine
 from mailing.models import Delivery, DeliveryStatus
@@ -62,8 +63,10 @@ def render_invitation(issue: Issue, event: Event | None = None) -> RenderedEmail
     if event is None:
         raise InvitationError("L'événement de cette invitation n'existe plus.")
     long_when, short_when = when(event)
+    event_db = object_session(event)
+    full = services.is_full(event_db, event) if event_db is not None else event.status is EventStatus.full
     return render_email("event_invitation", {
-        "issue": issue, "event": event,
+        "issue": issue, "event": event, "full": full,
         "type_label": TYPE_LABELS.get(event.type.value if event.type else "", "Événement du réseau"),
         "when": long_when, "when_short": short_when,
         "register_url": urls.absolute(f"/agenda/{event.id}/"),

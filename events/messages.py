@@ -127,7 +127,9 @@ def send_event_notices(db: Session, event: Event, now: datetime | None = None) -
         return report
     method, template = ("CANCEL", "event_cancelled") if kind == "cancel" else ("REQUEST", "event_update")
     registrations = list(db.scalars(select(Registration).where(
-        Registration.event_id == event.id, Registration.status != RegistrationStatus.cancelled,
+        Registration.event_id == event.id,
+        # Not the unconfirmed: their address is not proven, and they hold nothing.
+        Registration.status.in_([RegistrationStatus.confirmed, RegistrationStatus.waitlisted]),
         _without_message(kind)).order_by(Registration.position)))
     for registration in registrations:
         confirmed = registration.status is RegistrationStatus.confirmed
@@ -229,10 +231,12 @@ def _people(db: Session, event: Event, *conditions) -> tuple[int, int]:
 def retour_body(db: Session, event: Event) -> str:
     """The Markdown the draft starts from: the facts the editor would otherwise look up."""
     confirmed = _people(db, event, Registration.status == RegistrationStatus.confirmed)
-    present = _people(db, event, Registration.attended.is_(True))
-    marked = _people(db, event, Registration.attended.is_not(None))[0]
+    came = (Registration.status == RegistrationStatus.confirmed, Registration.attended.is_(True))
+    present = _people(db, event, *came)
+    marked = _people(db, event, Registration.status == RegistrationStatus.confirmed,
+                     Registration.attended.is_not(None))[0]
     structures = db.scalar(select(func.count(func.distinct(Registration.structure))).where(
-        Registration.event_id == event.id, Registration.attended.is_(True), Registration.structure != ""))
+        Registration.event_id == event.id, *came, Registration.structure != ""))
     place = ", ".join(p for p in (event.place, event.address) if p) or (event.online_url or "")
     lines = [
         "*Brouillon préparé automatiquement après l'événement : complétez-le, puis acceptez-le "
@@ -292,6 +296,7 @@ def after_event(db: Session, now: datetime | None = None) -> Report:
     for event in events:
         present = list(db.scalars(select(Registration).where(
             Registration.event_id == event.id, Registration.attended.is_(True),
+            Registration.status == RegistrationStatus.confirmed,
             ~Registration.email.endswith("@" + ANONYMOUS_DOMAIN),  # erased: nobody to thank
             _without_message("thanks")).order_by(Registration.position)))
         thanked = sum(_send_once(db, r, "thanks", "event_thanks", {}) for r in present)
@@ -301,7 +306,8 @@ def after_event(db: Session, now: datetime | None = None) -> Report:
                        .values(thanks_sent_at=now, updated_at=Event.updated_at))
         if event.retour_contribution_id is None:
             marked = db.scalar(select(func.count(Registration.id)).where(
-                Registration.event_id == event.id, Registration.attended.is_not(None)))
+                Registration.event_id == event.id, Registration.status == RegistrationStatus.confirmed,
+                Registration.attended.is_not(None)))
             if marked or now >= event.ends_at + RETOUR_AFTER:
                 contribution = create_retour(db, event, now)
                 if contribution is not None:

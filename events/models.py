@@ -78,6 +78,8 @@ class Event(Base):
     accessibility_info: Mapped[str] = mapped_column(Text, default="")   # step-free access, hearing loop…
     online_url: Mapped[str | None] = mapped_column(String(1000))
     capacity: Mapped[int | None] = mapped_column(Integer)  # people; None = unlimited
+    # People per registration; None = the setting EVENT_MAX_PARTY_SIZE.
+    max_party_size: Mapped[int | None] = mapped_column(Integer)
     registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     registration_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "event_status"),
@@ -107,6 +109,9 @@ class Event(Base):
 
 
 class RegistrationStatus(enum.StrEnum):
+    # Made by the public form: holds no seat and gets no invitation until the link e-mailed to
+    # the address is followed (events.services.confirm_address).
+    unconfirmed = "unconfirmed"
     confirmed = "confirmed"
     waitlisted = "waitlisted"
     cancelled = "cancelled"
@@ -138,12 +143,13 @@ class Registration(Base):
     party_size: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[RegistrationStatus] = mapped_column(
         _enum(RegistrationStatus, "registration_status"), default=RegistrationStatus.confirmed)
-    position: Mapped[int] = mapped_column(Integer)  # order of arrival within the event
+    position: Mapped[int] = mapped_column(Integer)  # order of arrival within the event (0 until confirmed)
     token: Mapped[str] = mapped_column(String(64), unique=True, default=new_registration_token)
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The consent text accepted (subscribers/consent.py, purpose "registration"): its version names
     # the exact words.
     consent_version_id: Mapped[int | None] = mapped_column(ForeignKey("consent_versions.id"))
+    address_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the e-mailed link followed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -9,7 +9,7 @@ confirmed ahead of someone already waiting, even when a smaller party would fit.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,11 +33,10 @@ from subscribers.services import InvalidEmail, normalize_email, one_line, touch_
 
 log = logging.getLogger(__name__)
 
-__all__ = ["InvalidEmail", "RegistrationClosed", "ConsentRequired", "register", "cancel", "promote",
-           "seats_taken", "seats_left", "is_full", "registration_open", "self_service_path",
+__all__ = ["InvalidEmail", "RegistrationClosed", "ConsentRequired", "PartyTooLarge", "register",
+           "request_registration", "confirm_address", "max_party_size", "cancel", "promote",
+           "seats_taken", "seats_left", "waitlist_place", "is_full", "registration_open", "self_service_path",
            "claim_message", "lock_event"]
-
-MAX_PARTY_SIZE = 20
 
 
 class RegistrationClosed(ValueError):
@@ -46,6 +45,14 @@ class RegistrationClosed(ValueError):
 
 class ConsentRequired(ValueError):
     """The registration form's consent box was not ticked."""
+
+
+class PartyTooLarge(ValueError):
+    """More people than one registration may bring to this event (the limit is `args[0]`)."""
+
+    @property
+    def limit(self) -> int:
+        return int(self.args[0])
 
 
 def self_service_path(token: str) -> str:
@@ -83,6 +90,15 @@ def seats_taken(db: Session, event: Event) -> int:
 def waitlist_length(db: Session, event: Event) -> int:
     return db.scalar(select(func.count()).select_from(Registration).where(
         Registration.event_id == event.id, Registration.status == RegistrationStatus.waitlisted)) or 0
+
+
+def waitlist_place(db: Session, registration: Registration) -> int | None:
+    """1 for the first in the waitlist…; None when the registration is not waiting."""
+    if registration.status is not RegistrationStatus.waitlisted:
+        return None
+    return db.scalar(select(func.count()).select_from(Registration).where(
+        Registration.event_id == registration.event_id, Registration.status == RegistrationStatus.waitlisted,
+        Registration.position <= registration.position)) or None
 
 
 def seats_left(db: Session, event: Event) -> int | None:
@@ -151,50 +167,131 @@ def _send_confirmation(db: Session, registration: Registration, template: str, *
     return outbound
 
 
-def register(db: Session, event: Event, name: str, email: str, structure: str = "", role: str = "",
-             needs: str = "", party_size: int = 1, consent: bool = False,
-             now: datetime | None = None) -> Registration:
-    """Register someone (and those coming with them). Confirmed if the seats allow and nobody is
-    waiting, waitlisted otherwise. Registering again with the same address changes nothing and
-    returns the existing registration with `already_registered` set (the link is e-mailed again).
-    Raises InvalidEmail, ConsentRequired, RegistrationClosed, ValueError. The event's row stays
-    locked until the caller's COMMIT: a concurrent registration waits, then counts this one."""
+def max_party_size(event: Event) -> int:
+    """People one registration may bring: the event's own cap, else EVENT_MAX_PARTY_SIZE."""
+    return event.max_party_size or get_settings().event_max_party_size
+
+
+def _check_request(event: Event, email: str, party_size: int, consent: bool) -> tuple[str, int]:
     if not consent:
         raise ConsentRequired("consent required")
     address = normalize_email(email)
     party_size = int(party_size)
-    if not 1 <= party_size <= MAX_PARTY_SIZE:
-        raise ValueError(f"party_size must be between 1 and {MAX_PARTY_SIZE}")
+    limit = max_party_size(event)
+    if not 1 <= party_size <= limit:
+        raise PartyTooLarge(limit)
+    return address, party_size
+
+
+def _new_registration(db: Session, event: Event, name: str, address: str, structure: str, role: str,
+                      needs: str, party_size: int, now: datetime) -> Registration:
+    return Registration(
+        event=event, name=one_line(name)[:200], email=address, structure=one_line(structure)[:200],
+        role=one_line(role)[:200], accessibility_needs=(needs or "").strip(), party_size=party_size,
+        status=RegistrationStatus.unconfirmed, position=0, consent_at=now, created_at=now,
+        consent_version_id=consent_texts.current_version(db, consent_texts.REGISTRATION).id)
+
+
+def _take_seat(db: Session, event: Event, registration: Registration, now: datetime) -> None:
+    """Confirmed if the seats allow and nobody is waiting, waitlisted otherwise; the position is the
+    order of arrival among those whose address is proven. The caller holds the event's lock."""
+    fits = (event.status is not EventStatus.full
+            and (event.capacity is None
+                 or (waitlist_length(db, event) == 0
+                     and seats_taken(db, event) + registration.party_size <= event.capacity)))
+    registration.position = (db.scalar(select(func.max(Registration.position)).where(
+        Registration.event_id == event.id)) or 0) + 1
+    registration.status = RegistrationStatus.confirmed if fits else RegistrationStatus.waitlisted
+    registration.address_confirmed_at = registration.address_confirmed_at or now
+    db.flush()
+    touch_address(db, registration.email, now)  # a registration is a subscriber's sign of life (retention)
+    _send_confirmation(db, registration, "event_registration", again=False)
+    log.info("registration %s to event %s: %s", registration.id, event.id, registration.status.value)
+
+
+def register(db: Session, event: Event, name: str, email: str, structure: str = "", role: str = "",
+             needs: str = "", party_size: int = 1, consent: bool = False,
+             now: datetime | None = None) -> Registration:
+    """Register someone whose address is already proven (the editor, the demo, the confirmation
+    link): confirmed if the seats allow and nobody is waiting, waitlisted otherwise. The public
+    form goes through `request_registration` instead. Registering again with the same address
+    changes nothing and returns the existing registration with `already_registered` set (the link
+    is e-mailed again). Raises InvalidEmail, ConsentRequired, PartyTooLarge, RegistrationClosed.
+    The event's row stays locked until the caller's COMMIT: a concurrent registration waits, then
+    counts this one."""
+    address, party_size = _check_request(event, email, party_size, consent)
     now = now or utcnow()
 
     event = lock_event(db, event)
     existing = _live_registration(db, event, address)
     if existing is not None:
         existing.already_registered = True
-        _send_confirmation(db, existing, "event_registration", again=True)
+        if existing.status is RegistrationStatus.unconfirmed:
+            _take_seat(db, event, existing, now)
+        else:
+            _send_confirmation(db, existing, "event_registration", again=True)
         return existing
     if not registration_open(event, now):
         db.rollback()
         raise RegistrationClosed(event.id)
-
-    fits = (event.status is not EventStatus.full
-            and (event.capacity is None
-                 or (waitlist_length(db, event) == 0
-                     and seats_taken(db, event) + party_size <= event.capacity)))
-    position = (db.scalar(select(func.max(Registration.position)).where(
-        Registration.event_id == event.id)) or 0) + 1
-    registration = Registration(
-        event=event, name=one_line(name)[:200], email=address, structure=one_line(structure)[:200],
-        role=one_line(role)[:200], accessibility_needs=(needs or "").strip(), party_size=party_size,
-        status=RegistrationStatus.confirmed if fits else RegistrationStatus.waitlisted,
-        position=position, consent_at=now, created_at=now,
-        consent_version_id=consent_texts.current_version(db, consent_texts.REGISTRATION).id)
+    registration = _new_registration(db, event, name, address, structure, role, needs, party_size, now)
     db.add(registration)
     db.flush()
-    touch_address(db, address, now)  # a registration is a subscriber's sign of life (retention)
-    _send_confirmation(db, registration, "event_registration", again=False)
-    log.info("registration %s to event %s: %s", registration.id, event.id, registration.status.value)
+    _take_seat(db, event, registration, now)
     return registration
+
+
+# A public request sends its confirmation link to an address at most this often.
+CONFIRM_RESEND_INTERVAL = timedelta(hours=1)
+
+
+def request_registration(db: Session, event: Event, name: str, email: str, structure: str = "",
+                         role: str = "", needs: str = "", party_size: int = 1, consent: bool = False,
+                         now: datetime | None = None) -> Registration:
+    """A registration asked on the public form (issue 13 #8): it is recorded « unconfirmed », takes
+    no seat and blocks nobody until the link e-mailed to the address is followed (`confirm_address`).
+    The same address again changes nothing: an unconfirmed registration gets its link again (at
+    most once an hour), a live one its usual e-mail. Raises InvalidEmail, ConsentRequired,
+    PartyTooLarge, RegistrationClosed."""
+    address, party_size = _check_request(event, email, party_size, consent)
+    now = now or utcnow()
+    event = lock_event(db, event)
+    existing = _live_registration(db, event, address)
+    if existing is not None:
+        existing.already_registered = True
+        if existing.status is not RegistrationStatus.unconfirmed:
+            _send_confirmation(db, existing, "event_registration", again=True)
+        elif not db.scalar(select(OutboundEmail.id).where(
+                OutboundEmail.to_addr == address, OutboundEmail.template == "event_confirm_address",
+                OutboundEmail.created_at > now - CONFIRM_RESEND_INTERVAL).limit(1)):
+            queue_email(db, "event_confirm_address", address, email_context(existing))
+        return existing
+    if not registration_open(event, now):
+        db.rollback()
+        raise RegistrationClosed(event.id)
+    registration = _new_registration(db, event, name, address, structure, role, needs, party_size, now)
+    db.add(registration)
+    db.flush()
+    queue_email(db, "event_confirm_address", address, email_context(registration))
+    log.info("registration %s to event %s: waiting for its address to be confirmed", registration.id, event.id)
+    return registration
+
+
+def confirm_address(db: Session, registration: Registration, now: datetime | None = None) -> bool:
+    """The link e-mailed to the address was followed (and its button pressed): the registration
+    takes a seat, or a place in the waitlist, now. False if it was not unconfirmed (confirming
+    twice changes nothing). Raises RegistrationClosed if registration to the event has closed
+    since. The caller commits, which releases the event's lock."""
+    now = now or utcnow()
+    event = lock_event(db, registration.event)
+    db.refresh(registration)
+    if registration.status is not RegistrationStatus.unconfirmed:
+        return False
+    if not registration_open(event, now):
+        db.rollback()
+        raise RegistrationClosed(event.id)
+    _take_seat(db, event, registration, now)
+    return True
 
 
 def promote(db: Session, event: Event, now: datetime) -> list[Registration]:
@@ -221,19 +318,44 @@ def promote(db: Session, event: Event, now: datetime) -> list[Registration]:
     return promoted
 
 
-def cancel(db: Session, registration: Registration, now: datetime | None = None) -> list[Registration]:
-    """Cancel a registration (by the attendee or the editor) and promote whoever now fits from the
-    waitlist, e-mailing them. Returns the promoted registrations (the caller commits, which
-    releases the event's lock). Cancelling twice does nothing the second time."""
+def cancel(db: Session, registration: Registration, now: datetime | None = None,
+           by_editor: bool = False) -> list[Registration]:
+    """Cancel a registration (by the attendee or, `by_editor`, the editor) and promote whoever now
+    fits from the waitlist, e-mailing them. The person is told too, once: a confirmed one with the
+    iCalendar METHOD:CANCEL that takes the event out of their calendar; a waitlisted one that they
+    left the waitlist; an unconfirmed one is not written to (their address was never proven).
+    Returns the promoted registrations (the caller commits, which releases the event's lock).
+    Cancelling twice does nothing the second time."""
     now = now or utcnow()
     event = lock_event(db, registration.event)
     db.refresh(registration)
     if registration.status is RegistrationStatus.cancelled:
         return []
+    previous = registration.status
     registration.status = RegistrationStatus.cancelled
     registration.cancelled_at = now
+    registration.attended = None  # a cancelled person never counts as present
+    registration.attended_marked_at = None
     db.flush()
+    if previous is not RegistrationStatus.unconfirmed:
+        _send_cancellation(db, registration, previous, by_editor, now)
     return promote(db, event, now)
+
+
+def _send_cancellation(db: Session, registration: Registration, previous: RegistrationStatus,
+                       by_editor: bool, now: datetime) -> None:
+    message_id = claim_message(db, registration.id, "registration-cancelled")
+    if message_id is None:
+        return
+    event = registration.event
+    invited = previous is RegistrationStatus.confirmed and not event.is_cancelled
+    attachments = [ics.invitation_attachment(event, registration, "CANCEL", now)] if invited else None
+    outbound = queue_email(db, "event_registration_cancelled", registration.email,
+                           {**email_context(registration), "by_editor": by_editor, "invitation": invited,
+                            "was_waitlisted": previous is RegistrationStatus.waitlisted},
+                           attachments=attachments)
+    db.execute(update(RegistrationMessage).where(RegistrationMessage.id == message_id)
+               .values(outbound_email_id=outbound.id))
 
 
 def by_token(db: Session, token: str) -> Registration | None:

@@ -56,6 +56,7 @@ STATUS_LABELS = {
     EventStatus.full: _l("Complet"),
 }
 REGISTRATION_STATUS_LABELS = {
+    RegistrationStatus.unconfirmed: _l("Inscription à confirmer"),
     RegistrationStatus.confirmed: _l("Inscription confirmée"),
     RegistrationStatus.waitlisted: _l("En liste d'attente"),
     RegistrationStatus.cancelled: _l("Inscription annulée"),
@@ -96,37 +97,40 @@ def partner_event(contribution_id: int):
     return render_template("events/partner_event.html", contribution=contribution)
 
 
+def _registration_address_key() -> str:
+    """The per-address rate limit's key: the address typed in the form, roughly normalised."""
+    return "event-address:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
 @events_bp.route("/agenda/<int:event_id>/", methods=["GET", "POST"])
-@limiter.limit("20/hour", methods=["POST"])
+@limiter.limit("10/hour", methods=["POST"])  # per client
+@limiter.limit("3/hour", methods=["POST"], key_func=_registration_address_key)  # per address, whoever asks
 def event(event_id: int):
     db = session()
     event = db.get(Event, event_id)
     if event is None:
         abort(404)
-    form = RegistrationForm()
+    form = RegistrationForm.for_event(services.max_party_size(event))
     is_open = services.registration_open(event)
     if is_open and form.validate_on_submit():
         try:
-            registration = services.register(
+            services.request_registration(
                 db, event, form.name.data, form.email.data, form.structure.data or "", form.role.data or "",
                 form.needs.data or "", form.party_size.data, consent=form.consent.data)
         except services.InvalidEmail as exc:
             form.email.errors.append(str(exc))
+        except services.PartyTooLarge as exc:
+            form.party_size.errors.append(_("Indiquez un nombre de personnes entre 1 et %(max)s.", max=exc.limit))
         except services.RegistrationClosed:
             flash(_("Les inscriptions à cet événement sont closes."), "error")
             return redirect(url_for(".event", event_id=event_id))
         else:
-            if registration.already_registered:
-                # Changes nothing, and does not show someone else's link: it goes by e-mail.
-                flash(_("Cette adresse est déjà inscrite à cet événement. Nous venons de vous renvoyer "
-                        "par e-mail le lien pour consulter ou annuler l'inscription."), "success")
-                return redirect(url_for(".event", event_id=event_id))
-            if registration.status is RegistrationStatus.waitlisted:
-                flash(_("L'événement est complet : vous êtes inscrit·e en liste d'attente. Nous vous "
-                        "écrirons si une place se libère."), "success")
-            else:
-                flash(_("Votre inscription est confirmée. Un e-mail de confirmation vous a été envoyé."), "success")
-            return redirect(url_for(".registration", token=registration.token))
+            # The same answer whether the address was new or already registered, and never the
+            # registration's link: it goes to the mailbox, which proves the address (issue 13 #8).
+            flash(_("Vérifiez vos e-mails : nous venons d'envoyer à %(email)s un lien pour confirmer votre "
+                    "inscription. Votre place n'est réservée qu'une fois l'inscription confirmée.",
+                    email=form.email.data.strip()), "success")
+            return redirect(url_for(".event", event_id=event_id))
     elif request.method == "POST" and not is_open:
         flash(_("Les inscriptions à cet événement sont closes."), "error")
     status = 422 if form.errors else 200
@@ -146,7 +150,28 @@ def registration(token: str):
             services.cancel(db, registration)
             flash(_("Votre inscription est annulée. Merci de nous avoir prévenus."), "success")
         return redirect(url_for(".registration", token=token))
-    return render_template("events/registration.html", registration=registration, event=registration.event)
+    return render_template("events/registration.html", registration=registration, event=registration.event,
+                           waitlist_place=services.waitlist_place(db, registration))
+
+
+@events_bp.route("/agenda/inscription/<token>/confirmer", methods=["POST"])
+def confirm_registration(token: str):
+    """The button of the page the e-mailed link opens (a GET confirms nothing: link scanners)."""
+    db = session()
+    registration = services.by_token(db, token)
+    if registration is None:
+        return render_template("events/registration.html", registration=None), 404
+    try:
+        confirmed = services.confirm_address(db, registration)
+    except services.RegistrationClosed:
+        flash(_("Les inscriptions à cet événement sont closes."), "error")
+    else:
+        if confirmed and registration.status is RegistrationStatus.waitlisted:
+            flash(_("Adresse confirmée. L'événement est complet : vous êtes inscrit·e en liste d'attente. "
+                    "Nous vous écrirons si une place se libère."), "success")
+        elif confirmed:
+            flash(_("Votre inscription est confirmée. Un e-mail de confirmation vous a été envoyé."), "success")
+    return redirect(url_for(".registration", token=token))
 
 
 # --- Back office: the editor's events ---------------------------------------------------------------
@@ -174,7 +199,7 @@ def _event_form(event: Event | None = None) -> EventForm:
     if event is not None:
         data = {name: getattr(event, name) for name in (
             "title", "description_md", "place", "address", "access_info", "accessibility_info", "online_url",
-            "capacity", "organiser", "contact_email", "reminder_days", "survey_url")}
+            "capacity", "max_party_size", "organiser", "contact_email", "reminder_days", "survey_url")}
         data.update({name: _to_paris(getattr(event, name)) for name in (
             "starts_at", "ends_at", "registration_opens_at", "registration_closes_at")})
         data.update(type=event.type.value, status=event.status.value,
@@ -195,7 +220,8 @@ def _event_data(form: EventForm) -> editing.EventData:
         starts_at=starts_at, ends_at=ends_at,
         place=form.place.data or "", address=form.address.data or "", access_info=form.access_info.data or "",
         accessibility_info=form.accessibility_info.data or "", online_url=form.online_url.data,
-        capacity=form.capacity.data, registration_opens_at=_to_utc(form.registration_opens_at.data),
+        capacity=form.capacity.data, max_party_size=form.max_party_size.data,
+        registration_opens_at=_to_utc(form.registration_opens_at.data),
         registration_closes_at=_to_utc(form.registration_closes_at.data),
         audience=editing.audience(form.topics.data, form.roles.data), status=EventStatus(form.status.data),
         organiser=form.organiser.data or "", contact_email=form.contact_email.data,
@@ -278,6 +304,7 @@ def admin_registrations(event_id: int):
     return render_template(
         "redaction/events_registrations.html", event=event, filters=filters,
         registrations=attendance.registrations(db, event, filters), summary=attendance.summary(db, event),
+        waitlist_places=attendance.waitlist_places(db, event),
         by_structure=attendance.counts_by(db, event, Registration.structure),
         by_role=attendance.counts_by(db, event, Registration.role),
         structures=attendance.distinct_values(db, event, Registration.structure),
@@ -315,7 +342,7 @@ def admin_cancel_registration(event_id: int, registration_id: int):
         abort(404)
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
-        promoted = services.cancel(db, registration)
+        promoted = services.cancel(db, registration, by_editor=True)
         message = _("Inscription de %(name)s annulée.", name=registration.name)
         if promoted:
             message += " " + _("Confirmé·e(s) depuis la liste d'attente et prévenu·e(s) : %(names)s.",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -16,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from core import departements, urls
 from core.db import utcnow
+from core.email_address import email_error_message
 from core.settings import get_settings
 from mailing.engine import greeting, letter_headers
+from mailing.models import OutboundEmail
 from mailing.outbox import queue_email
 from subscribers import consent as consent_texts
 from subscribers.models import (
@@ -46,7 +49,7 @@ def normalize_email(raw: str) -> str:
     try:
         info = validate_email((raw or "").strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidEmail(f"Adresse e-mail invalide : {exc}") from exc
+        raise InvalidEmail(email_error_message(exc)) from exc
     return info.normalized.lower()
 
 
@@ -116,8 +119,10 @@ def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
               request: Request | None = None, preferences: dict | None = None) -> None:
     """Start a subscription (double opt-in). Raises InvalidEmail; otherwise always succeeds in the
     same way (the e-mail leaves after COMMIT). `preferences` (topics, role, commune) apply to a
-    new, pending or returning subscriber only: an active one changes them through the link in
-    their letters."""
+    new or returning subscriber only: an active one changes them through the link in their
+    letters; a pending one keeps what it gave (an anonymous form cannot overwrite it) and its
+    link keeps working. Whatever the form is sent again, the address gets at most one e-mail of
+    each kind per hour (RESEND_INTERVAL)."""
     address = normalize_email(email)
     name, structure_name = one_line(name), one_line(structure_name)
     subscriber = db.scalar(select(Subscriber).where(Subscriber.email == address))
@@ -126,16 +131,23 @@ def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
         # again. Same answer as for anyone else.
         log.info("subscription attempt for an erased, suppressed address ignored")
         return
+    created = subscriber is None
     if subscriber is None:
         subscriber = Subscriber(email=address, name=name.strip(), structure_name=structure_name.strip())
         db.add(subscriber)
         db.flush()
     if subscriber.status is SubscriberStatus.active:
-        queue_email(db, "subscription_exists", subscriber.email, {"subscriber": subscriber,
-                    "unsubscribe_url": urls.absolute(urls.unsubscribe_path(subscriber.unsubscribe_token))})
+        if not _mailed_recently(db, address, "subscription_exists"):
+            queue_email(db, "subscription_exists", subscriber.email, {"subscriber": subscriber,
+                        "unsubscribe_url": urls.absolute(urls.unsubscribe_path(subscriber.unsubscribe_token))})
     elif subscriber.status is SubscriberStatus.suppressed:
         log.info("subscription attempt for suppressed subscriber %s ignored", subscriber.id)
-    else:  # new, still pending, or subscribing again after leaving
+    elif (subscriber.status is SubscriberStatus.pending and not created
+          and (consent := _pending_consent(db, subscriber)) is not None):
+        # Already waiting for confirmation: keep the record and its link; send the link again.
+        if not _mailed_recently(db, address, "subscription_confirm"):
+            _send_confirmation(db, subscriber, consent)
+    else:  # new, or subscribing again after leaving
         if name.strip():
             subscriber.name = name.strip()
         if structure_name.strip():
@@ -144,7 +156,24 @@ def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
             set_preferences(db, subscriber, **preferences)
         subscriber.status = SubscriberStatus.pending
         consent = _record(db, subscriber, "subscribe", request)
-        _send_confirmation(db, subscriber, consent)
+        _send_confirmation(db, subscriber, consent)  # names the new record: always send its link
+
+
+RESEND_INTERVAL = timedelta(hours=1)
+
+
+def _mailed_recently(db: Session, address: str, template: str) -> bool:
+    """Whether the form already made this e-mail to this address within RESEND_INTERVAL."""
+    return db.scalar(select(OutboundEmail.id).where(
+        OutboundEmail.to_addr == address, OutboundEmail.template == template,
+        OutboundEmail.created_at > utcnow() - RESEND_INTERVAL).limit(1)) is not None
+
+
+def _pending_consent(db: Session, subscriber: Subscriber) -> ConsentRecord | None:
+    """The subscription record a pending subscriber's link names (the latest), if any."""
+    return db.scalar(select(ConsentRecord).where(
+        ConsentRecord.subscriber_id == subscriber.id, ConsentRecord.action == "subscribe")
+        .order_by(ConsentRecord.id.desc()).limit(1))
 
 
 class ConfirmResult(enum.Enum):

@@ -35,6 +35,17 @@ def register_in_browser(page, server: str, event_id: int, name: str, email: str,
     page.get_by_role("button", name=button, exact=True).click()
 
 
+def confirm_from_the_email(page, server: str, smtp, email: str) -> None:
+    """Issue 13 #8: a seat counts once the link e-mailed to the address is followed and confirmed."""
+    def confirmation_request():
+        return [m for m in smtp.to(email) if m.message["Subject"].startswith("Confirmez votre inscription")]
+    [mail] = wait_for(confirmation_request, 60, message="the e-mail that confirms the address")
+    [link] = set(re.findall(re.escape(BASE_URL) + r"/agenda/inscription/\S+",
+                            mail.message.get_body(("plain",)).get_content()))
+    page.goto(local(link, server))
+    page.get_by_role("button", name="Confirmer mon inscription").click()
+
+
 def test_last_seat_waitlist_cancel_from_the_email_and_promotion(
         browser, live_server, db, smtp, celery_worker, artifacts):
     from playwright.sync_api import expect
@@ -52,6 +63,9 @@ def test_last_seat_waitlist_cancel_from_the_email_and_promotion(
         page.goto(f"{live_server}/agenda/{event.id}/")
         expect(page.get_by_text("1 place(s) restante(s) sur 2")).to_be_visible()
         register_in_browser(page, live_server, event.id, "Inès Martin", FIRST, "M'inscrire")
+        expect(page.get_by_text("Vérifiez vos e-mails")).to_be_visible()
+        assert status_of(db, FIRST) is RegistrationStatus.unconfirmed
+        confirm_from_the_email(page, live_server, smtp, FIRST)
         expect(page.get_by_role("heading", level=1)).to_have_text("Votre inscription")
         expect(page.get_by_text("Inscription confirmée", exact=True)).to_be_visible()
         page.screenshot(path=artifacts / "event-1-confirmed.png", full_page=True)
@@ -64,13 +78,17 @@ def test_last_seat_waitlist_cancel_from_the_email_and_promotion(
         other_page.goto(f"{live_server}/agenda/{event.id}/")
         expect(other_page.get_by_text("Complet — inscription en liste d'attente").first).to_be_visible()
         register_in_browser(other_page, live_server, event.id, "Paul Durand", SECOND, "M'inscrire en liste d'attente")
+        confirm_from_the_email(other_page, live_server, smtp, SECOND)
         expect(other_page.get_by_text("En liste d'attente", exact=True)).to_be_visible()
+        expect(other_page.get_by_text("vous êtes n°1 sur la liste d'attente", exact=False)).to_be_visible()
         other_page.screenshot(path=artifacts / "event-2-waitlisted.png", full_page=True)
         other.close()
         assert status_of(db, SECOND) is RegistrationStatus.waitlisted
 
         # 3. The confirmation e-mail, sent by the worker: the invitation and the self-service link.
-        [confirmation] = wait_for(lambda: smtp.to(FIRST), 60, message="the confirmation e-mail")
+        def confirmed():
+            return [m for m in smtp.to(FIRST) if m.message["Subject"].startswith("Inscription confirmée")]
+        [confirmation] = wait_for(confirmed, 60, message="the confirmation e-mail")
         message = confirmation.message
         [invitation] = list(message.iter_attachments())
         assert invitation.get_content_type() == "text/calendar" and invitation.get_param("method") == "REQUEST"
@@ -124,7 +142,8 @@ def test_editor_marks_attendance_without_javascript_on_a_phone(
         expect(page.get_by_role("heading", level=1)).to_contain_text("Inscriptions")
         page.get_by_label("Inès Martin est venu·e").check()
         page.get_by_role("button", name="Enregistrer les présences").click()
-        expect(page.get_by_text("Présences enregistrées (2 modification(s)).")).to_be_visible()
+        # Only what the editor changed (issue 13 #25): Paul, never ticked, stays unmarked.
+        expect(page.get_by_text("Présences enregistrées (1 modification(s)).")).to_be_visible()
         page.screenshot(path=artifacts / "phone-event-registrations.png", full_page=True)
         for path in (f"/redaction/evenements/{event.id}/inscriptions", f"/redaction/evenements/{event.id}/",
                      "/redaction/evenements/", f"/redaction/evenements/{event.id}/emargement"):
@@ -134,4 +153,4 @@ def test_editor_marks_attendance_without_javascript_on_a_phone(
     finally:
         context.close()
     db.expire_all()
-    assert (db.get(Registration, came.id).attended, db.get(Registration, absent.id).attended) == (True, False)
+    assert (db.get(Registration, came.id).attended, db.get(Registration, absent.id).attended) == (True, None)

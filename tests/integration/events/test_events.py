@@ -249,7 +249,10 @@ def test_register_then_cancel_through_the_self_service_page(client, db, captured
         "name": "Fatou Diallo", "email": "Fatou@Exemple.org", "party_size": "1", "consent": "y"})
     assert response.status_code == 302
     registration = db.scalar(select(Registration))
-    assert response.headers["Location"].endswith(f"/agenda/inscription/{registration.token}")
+    assert registration.token not in response.headers["Location"]  # the link goes by e-mail only
+    assert client.post(f"/agenda/inscription/{registration.token}/confirmer").status_code == 302
+    db.refresh(registration)
+    assert registration.status is RegistrationStatus.confirmed
     waiting = reg(db, event, "suivant@exemple.org")
     assert waiting.status is RegistrationStatus.waitlisted
 
@@ -274,8 +277,13 @@ def test_second_registration_on_the_web_does_not_reveal_the_link(client, db, cap
         "name": "Quelqu'un", "email": "marie@exemple.org", "party_size": "3", "consent": "y"})
     assert response.status_code == 302 and first.token not in response.headers["Location"]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert first.token not in page and "déjà inscrite" in page
+    # The same answer as for a new address (issue 13 #8): nothing tells a stranger who is registered.
+    assert first.token not in page and "Vérifiez vos e-mails" in page
     assert db.scalar(select(func.count(Registration.id))) == 1
+    db.refresh(first)
+    assert (first.party_size, first.status) == (1, RegistrationStatus.confirmed)
+    [again] = [m for m in outbox(db, "event_registration") if "Vous (ou quelqu'un pour vous)" in m.text_body]
+    assert again.to_addr == "marie@exemple.org"
 
 
 def test_agenda_pages_in_english(client, db, captured_jobs):
@@ -285,3 +293,124 @@ def test_agenda_pages_in_english(client, db, captured_jobs):
     page = client.get(f"/agenda/{event.id}/?lang=en").get_data(as_text=True)
     assert "Full — registration on the waiting list" in page and "Join the waiting list" in page
     assert "Number of people, including you" in page
+
+
+def test_registration_explains_an_invalid_address_in_french(client, db, captured_jobs):
+    """Issue 13 #19."""
+    event = make_event(db, capacity=10)
+    response = client.post(f"/agenda/{event.id}/", data={"name": "Marie", "email": "marie@exemple",
+                                                         "party_size": "1", "consent": "y"})
+    page = response.get_data(as_text=True).replace("&#39;", "'")
+    assert response.status_code == 422
+    assert "Adresse e-mail invalide : le nom de domaine après le signe @ doit contenir un point" in page
+    assert "@-sign" not in page
+
+
+# --- Issue 13 #8: registration abuse ----------------------------------------------------------------
+
+def _post_registration(client, event, email, party_size=1, name="Parent", **extra):
+    return client.post(f"/agenda/{event.id}/", data={"name": name, "email": email,
+                                                      "party_size": str(party_size), "consent": "y", **extra})
+
+
+def _confirm_link(db, email):
+    import re
+    [mail] = [m for m in outbox(db, "event_confirm_address") if m.to_addr == email]
+    match = re.search(r"https?://[^/\s]+(/agenda/inscription/[\w-]+)", mail.text_body)
+    assert match, mail.text_body
+    return match.group(1)
+
+
+def test_anonymous_posts_take_no_seat_until_the_address_is_confirmed(client, world, db, captured_jobs):
+    event = make_event(db, capacity=10)
+    for i in range(4):  # what filled an 80-seat event: parties posted for addresses nobody controls
+        response = _post_registration(client, event, f"inconnu{i}@exemple.org", party_size=5)
+        assert response.status_code == 302
+        # The answer never carries the registration's link: only the mailbox does.
+        assert "/agenda/inscription/" not in response.headers["Location"]
+    db.expire_all()
+    assert services.seats_taken(db, event) == 0 and not services.is_full(db, event)
+    assert {r.status for r in db.scalars(select(Registration))} == {RegistrationStatus.unconfirmed}
+    assert outbox(db, "event_registration") == []  # no invitation before the address is proven
+
+    link = _confirm_link(db, "inconnu2@exemple.org")
+    page = client.get(link)
+    assert page.status_code == 200 and "Confirmer mon inscription" in page.get_data(as_text=True)
+    db.expire_all()
+    assert services.seats_taken(db, event) == 0  # GET confirms nothing (link scanners)
+    response = client.post(link + "/confirmer")
+    assert response.status_code == 302
+    db.expire_all()
+    confirmed = db.scalar(select(Registration).where(Registration.email == "inconnu2@exemple.org"))
+    assert confirmed.status is RegistrationStatus.confirmed and confirmed.address_confirmed_at is not None
+    assert services.seats_taken(db, event) == 5
+    [mail] = outbox(db, "event_registration")
+    assert mail.to_addr == "inconnu2@exemple.org" and mail.attachments
+    # Confirming twice changes nothing; the next confirmed party that does not fit waits.
+    client.post(link + "/confirmer")
+    client.post(_confirm_link(db, "inconnu0@exemple.org") + "/confirmer")
+    client.post(_confirm_link(db, "inconnu1@exemple.org") + "/confirmer")
+    db.expire_all()
+    statuses = {r.email: r.status.value for r in db.scalars(select(Registration))}
+    assert statuses == {"inconnu0@exemple.org": "confirmed", "inconnu1@exemple.org": "waitlisted",
+                        "inconnu2@exemple.org": "confirmed", "inconnu3@exemple.org": "unconfirmed"}
+    assert len(outbox(db, "event_registration")) == 3
+    # The editor sees the request still waiting, apart from the seats.
+    from tests.integration.helpers import login
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    page = client.get(f"/redaction/evenements/{event.id}/inscriptions").get_data(as_text=True).replace("&#39;", "'")
+    assert "<strong>1</strong> demande(s) d'inscription dont l'adresse n'est pas confirmée" in page
+    assert "Inscription à confirmer" in page
+
+
+def test_confirming_after_registration_closed_takes_no_seat(client, db, captured_jobs):
+    event = make_event(db, capacity=10)
+    _post_registration(client, event, "tard@exemple.org")
+    link = _confirm_link(db, "tard@exemple.org")
+    event.registration_closes_at = utcnow() - timedelta(minutes=1)
+    db.commit()
+    response = client.post(link + "/confirmer", follow_redirects=True)
+    assert "closes" in response.get_data(as_text=True)
+    db.expire_all()
+    assert db.scalar(select(Registration)).status is RegistrationStatus.unconfirmed
+
+
+def test_party_size_is_capped_by_the_setting_and_by_the_event(client, db, captured_jobs):
+    from core.settings import get_settings
+    assert get_settings().event_max_party_size == 5
+    event = make_event(db, capacity=80)
+    response = _post_registration(client, event, "groupe@exemple.org", party_size=6)
+    assert response.status_code == 422
+    assert "entre 1 et 5" in response.get_data(as_text=True)
+    assert db.scalar(select(func.count(Registration.id))) == 0
+    event.max_party_size = 2
+    db.commit()
+    response = _post_registration(client, event, "groupe@exemple.org", party_size=3)
+    assert response.status_code == 422 and "entre 1 et 2" in response.get_data(as_text=True)
+    assert 'max="2"' in client.get(f"/agenda/{event.id}/").get_data(as_text=True)
+    with pytest.raises(services.PartyTooLarge):
+        services.register(db, event, "A", "a@exemple.org", party_size=3, consent=True)
+    assert _post_registration(client, event, "groupe@exemple.org", party_size=2).status_code == 302
+
+
+def test_registration_is_rate_limited_per_address_and_per_client(db, captured_jobs):
+    from core.extensions import limiter
+    from parentalites.app import create_app
+    previous = limiter.enabled
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": True})
+    limiter.reset()
+    try:
+        client = app.test_client()
+        event = make_event(db, capacity=80)
+        # Per address: three requests an hour, whichever client sends them.
+        codes = [_post_registration(client, event, "cible@exemple.org").status_code for _ in range(4)]
+        assert codes == [302, 302, 302, 429]
+        assert len(outbox(db, "event_confirm_address")) == 1  # and the address got one e-mail
+        # Per client: ten an hour, whatever the addresses.
+        limiter.reset()
+        codes = [_post_registration(client, event, f"p{i}@exemple.org").status_code for i in range(11)]
+        assert codes == [302] * 10 + [429]
+        assert client.get(f"/agenda/{event.id}/").status_code == 200  # showing the page is not limited
+    finally:
+        limiter.reset()
+        limiter.enabled = previous

@@ -294,3 +294,21 @@ def test_editor_sends_a_test_of_the_invitation_to_one_address(client, db, world,
     assert db.scalar(select(func.count(Delivery.id))) == 0 and db.scalar(select(func.count(Issue.id))) == 0
     preview = client.get(f"/redaction/evenements/{event.id}/inviter/apercu").get_data(as_text=True)
     assert "Rencontre des référents CLAS" in preview and "%%" not in preview
+
+
+def test_an_invitation_to_a_full_event_says_it_is_full(db, captured_jobs):
+    """Issue 13 #22: not a bare « Je m'inscris »."""
+    from events import services
+    event = make_event(db, capacity=1)
+    issue = Issue(kind="invitation", event_id=event.id, title="x", issue_date=date(2030, 3, 12))
+    assert "Je m'inscris" in invitations.render_invitation(issue, event).html
+    services.register(db, event, "Inès", "ines@example.org", consent=True)  # the only seat
+    db.commit()
+    rendered = invitations.render_invitation(issue, event)
+    for part in (rendered.html, rendered.text):
+        assert "Complet — inscription sur liste d'attente" in part
+        assert f"https://parentalites.test/agenda/{event.id}/" in part
+    assert "Je m'inscris" not in rendered.html
+    closed = make_event(db, status=EventStatus.full)  # closed by the editor, no capacity
+    rendered = invitations.render_invitation(issue, closed)
+    assert "Complet — inscription sur liste d'attente" in rendered.html and "Je m'inscris" not in rendered.html

@@ -257,7 +257,8 @@ def test_reminders_j7_and_j1_exactly_once_and_only_to_the_confirmed(db, captured
     # Promoted at J-3: no J-7 for them (they had just been told), but J-1 yes. Never the cancelled.
     assert sorted(m.to_addr for m in j1_mails) == ["a@example.org", "w@example.org"]
     assert messages_of(db, a) == ["reminder:1", "reminder:7"] and messages_of(db, waiting) == ["reminder:1"]
-    assert messages_of(db, b) == [] and messages_of(db, gone) == []
+    # No reminder to the cancelled: only the message that told them of their cancellation (issue 13 #21).
+    assert messages_of(db, b) == ["registration-cancelled"] and messages_of(db, gone) == ["registration-cancelled"]
     assert messages.send_due_reminders(db, now=START + timedelta(minutes=1)).total == 0
 
 
@@ -378,3 +379,74 @@ def test_after_the_event_the_retour_comes_after_two_days_even_unmarked_never_for
     db.refresh(cancelled)
     assert cancelled.retour_contribution_id is None
     assert messages.after_event(db, now=journee.ends_at + timedelta(days=40)).total == 0
+
+
+# --- Issue 13 #21: a cancelled registration is told, with METHOD:CANCEL -------------------------------
+
+def test_cancelling_ones_registration_sends_an_ics_cancel(db, captured_jobs, smtp):
+    event = make_event(db, capacity=1, title="Soirée-rencontre : les écrans")
+    ines = services.register(db, event, "Inès Martin", "ines@example.org", consent=True)
+    paul = services.register(db, event, "Paul", "paul@example.org", consent=True)  # waitlisted
+    db.commit()
+    services.cancel(db, ines)
+    db.commit()
+    services.cancel(db, ines)  # twice: nothing more
+    db.commit()
+    [mail] = outbox(db, "event_registration_cancelled")
+    assert mail.to_addr == "ines@example.org" and "Vous avez annulé" in mail.text_body
+    cal = invitation_of(mail)
+    assert str(cal["METHOD"]) == "CANCEL"
+    v = vevent(cal)
+    assert str(v["UID"]) == event.uid and str(v["STATUS"]) == "CANCELLED"
+    assert str(v["ATTENDEE"]) == "mailto:ines@example.org"
+    assert messages_of(db, ines) == ["registration-cancelled"]
+    # Sent over real SMTP: a text/calendar; method=CANCEL part.
+    assert send_outbound(db, mail.id).value == "sent"
+    [received] = smtp.to("ines@example.org")
+    [attachment] = list(received.message.iter_attachments())
+    assert attachment.get_content_type() == "text/calendar" and attachment.get_param("method") == "CANCEL"
+    assert attachment.get_filename() == "annulation.ics"
+    db.refresh(paul)
+    assert paul.status is RegistrationStatus.confirmed  # promoted, and told as before
+    assert [m.to_addr for m in outbox(db, "event_promoted")] == ["paul@example.org"]
+
+
+def test_the_editor_cancelling_a_registration_tells_the_person(client, world, db, captured_jobs):
+    from tests.integration.helpers import login
+    event = make_event(db, capacity=1)
+    first = services.register(db, event, "Inès", "ines@example.org", consent=True)
+    waiting = services.register(db, event, "Paul", "paul@example.org", consent=True)
+    pending = services.request_registration(db, event, "Inconnu", "inconnu@example.org", consent=True)
+    db.commit()
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    for registration in (waiting, first, pending):
+        path = f"/redaction/evenements/{event.id}/inscriptions/{registration.id}/annuler"
+        assert client.post(path).status_code == 302
+    mails = {m.to_addr: m for m in outbox(db, "event_registration_cancelled")}
+    assert sorted(mails) == ["ines@example.org", "paul@example.org"]  # not an address never confirmed
+    assert "L'équipe a annulé" in mails["ines@example.org"].text_body
+    assert str(invitation_of(mails["ines@example.org"])["METHOD"]) == "CANCEL"
+    # Waitlisted: they had no invitation in their calendar, and are told they left the waitlist.
+    assert invitation_of(mails["paul@example.org"]) is None
+    assert "liste d'attente" in mails["paul@example.org"].text_body
+
+
+def test_a_waitlisted_person_sees_their_place_in_the_waitlist(client, world, db, captured_jobs):
+    from tests.integration.helpers import login
+    event = make_event(db, capacity=2)
+    for i in range(2):
+        services.register(db, event, f"Confirmé {i}", f"c{i}@example.org", consent=True)
+    w1 = services.register(db, event, "Attente Un", "w1@example.org", consent=True)
+    w2 = services.register(db, event, "Attente Deux", "w2@example.org", consent=True)
+    db.commit()
+    assert (services.waitlist_place(db, w1), services.waitlist_place(db, w2)) == (1, 2)
+    page = client.get(f"/agenda/inscription/{w2.token}").get_data(as_text=True).replace("&#39;", "'")
+    assert "vous êtes n°2 sur la liste d'attente" in page
+    assert "libérer votre place" not in page and "Quitter la liste d'attente" in page
+    services.cancel(db, w1)
+    db.commit()
+    page = client.get(f"/agenda/inscription/{w2.token}").get_data(as_text=True).replace("&#39;", "'")
+    assert "vous êtes n°1 sur la liste d'attente" in page
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    page = client.get(f"/redaction/evenements/{event.id}/inscriptions").get_data(as_text=True)
+    assert "(n°1)" in page and f"(n°{w2.position})" not in page

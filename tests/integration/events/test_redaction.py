@@ -161,11 +161,12 @@ def test_mark_present_with_plain_checkboxes_then_filter(client, world, db, captu
                            data={"shown": [a.id, b.id, c.id], "present": [a.id, c.id]})
     assert response.status_code == 302 and response.headers["Location"].endswith("#presences")
     db.expire_all()
-    assert [db.get(Registration, r.id).attended for r in (a, b, c)] == [True, False, True]
+    # b was never ticked: left unmarked (issue 13 #25), not recorded as a change.
+    assert [db.get(Registration, r.id).attended for r in (a, b, c)] == [True, None, True]
     # Unticking someone shown marks them absent; someone not shown is left alone.
     client.post(f"/redaction/evenements/{event.id}/presences", data={"shown": [c.id], "present": []})
     db.expire_all()
-    assert [db.get(Registration, r.id).attended for r in (a, b, c)] == [True, False, False]
+    assert [db.get(Registration, r.id).attended for r in (a, b, c)] == [True, None, False]
     page = client.get(f"/redaction/evenements/{event.id}/inscriptions?presence=oui").get_data(as_text=True)
     assert "a@exemple.org" in page and "b@exemple.org" not in page and "c@exemple.org" not in page
     assert f'id="present-{a.id}" checked' in page
@@ -270,3 +271,59 @@ def test_accepted_partner_events_are_in_the_agenda_and_the_feed(client, world, d
     assert str(v["URL"]).endswith(f"/agenda/partenaires/{accepted.id}/")
     assert f"contribution-{published.id}@parentalites.test" in uids and network.uid in uids
     assert len(uids) == 3
+
+
+def test_saving_attendance_records_only_what_the_editor_changed(client, world, db, captured_jobs):
+    """Issue 13 #25: an unticked row that nobody had marked is not a change; unticking a ticked
+    row is one."""
+    event = make_event(db)
+    a, b, c = people(db, event, [("a@exemple.org", "", "", 1), ("b@exemple.org", "", "", 1),
+                                 ("c@exemple.org", "", "", 1)])
+    editor(client)
+    response = client.post(f"/redaction/evenements/{event.id}/presences",
+                           data={"shown": [a.id, b.id, c.id], "present": [a.id]}, follow_redirects=True)
+    assert "(1 modification(s))" in response.get_data(as_text=True)
+    db.expire_all()
+    assert [db.get(Registration, r.id).attended for r in (a, b, c)] == [True, None, None]
+    assert db.get(Registration, b.id).attended_marked_at is None
+    # The same form again: nothing changed.
+    response = client.post(f"/redaction/evenements/{event.id}/presences",
+                           data={"shown": [a.id, b.id, c.id], "present": [a.id]}, follow_redirects=True)
+    assert "(0 modification(s))" in response.get_data(as_text=True)
+
+
+def test_a_cancelled_person_never_counts_as_present(client, world, db, captured_jobs):
+    """Issue 13 #25: marked present, then cancelled (or ticked while cancelled): not present, no thanks."""
+    from events.attendance import mark_attendance, summary
+    event = make_event(db)
+    came, gone = people(db, event, [("came@exemple.org", "", "", 1), ("gone@exemple.org", "", "", 2)])
+    mark_attendance(db, event, [came.id, gone.id], [came.id, gone.id])
+    db.commit()
+    services.cancel(db, gone)
+    db.commit()
+    assert summary(db, event).present == 1
+    other = people(db, event, [("other@exemple.org", "", "", 1)])[0]
+    services.cancel(db, other)
+    db.commit()
+    assert mark_attendance(db, event, [other.id], [other.id]) == 0  # a cancelled row cannot be ticked
+    db.commit()
+    assert summary(db, event).present == 1 and summary(db, event).marked == 1
+    editor(client)
+    page = client.get(f"/redaction/evenements/{event.id}/inscriptions").get_data(as_text=True)
+    assert f'id="present-{gone.id}"' not in page and f'id="present-{came.id}"' in page
+
+
+def test_the_editor_sets_a_party_size_cap(client, world, db, captured_jobs):
+    """Issue 13 #8: a cap per event, else the setting."""
+    editor(client)
+    response = client.post("/redaction/evenements/nouveau", data={**FORM, "max_party_size": "2"})
+    assert response.status_code == 302
+    event = db.scalar(select(Event))
+    assert event.max_party_size == 2 and services.max_party_size(event) == 2
+    page = client.get(f"/redaction/evenements/{event.id}/").get_data(as_text=True)
+    assert 'name="max_party_size"' in page and 'value="2"' in page
+    client.post(f"/redaction/evenements/{event.id}/", data={**FORM, "max_party_size": ""})
+    db.refresh(event)
+    assert event.max_party_size is None and services.max_party_size(event) == 5
+    response = client.post(f"/redaction/evenements/{event.id}/", data={**FORM, "max_party_size": "0"})
+    assert response.status_code == 422 and "entre 1 et 50" in response.get_data(as_text=True)

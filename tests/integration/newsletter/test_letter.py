@@ -208,3 +208,23 @@ def test_editor_pauses_resumes_and_cancels_from_the_issue_page(client, db, issue
     assert status() is IssueStatus.cancelled
     progress = client.get(f"/redaction/numeros/{issue.id}/progression.json").get_json()
     assert progress["status"] == "cancelled" and progress["remaining"] == 0
+
+
+def test_an_event_in_the_letter_keeps_what_the_partner_entered_and_links_its_page(db, world, captured_jobs):
+    """Issue 13 #23: contact, audience and end time, and the event's page in the agenda."""
+    from datetime import UTC, datetime
+    letter = issues.create_issue(db, world["editor"], 1, "Rentrée", date(2026, 9, 15), "")
+    event = accepted(db, world, "Atelier « écrans »", kind=ContributionKind.evenement,
+                     event_start=datetime(2031, 10, 20, 12, 0, tzinfo=UTC),
+                     event_end=datetime(2031, 10, 20, 14, 30, tzinfo=UTC), place="Médiathèque de Bondy",
+                     audience="Parents d'enfants de 6 à 11 ans", contact="Amina, atelier@tilleuls.test")
+    issues.add_item(db, letter, event)
+    db.commit()
+    rendered = mailout.render_letter(letter)
+    web = mailout.render_web_version(letter)
+    for name, part in (("html", rendered.html), ("text", rendered.text), ("web", web)):
+        part = part.replace("&#39;", "'").replace("&#x27;", "'")
+        assert "Parents d'enfants de 6 à 11 ans" in part, name
+        assert "Amina, atelier@tilleuls.test" in part, name
+        assert "16:30" in part, name  # the end, in Paris time
+        assert f"https://parentalites.test/agenda/partenaires/{event.id}/" in part, name

@@ -189,3 +189,69 @@ def test_names_are_kept_on_one_line(db, captured_jobs):
     services.subscribe(db, "marie@example.org", "Marie\r\nBcc: x@example.org\t", "CLAS\nBondy")
     subscriber = db.scalar(select(Subscriber))
     assert (subscriber.name, subscriber.structure_name) == ("Marie Bcc: x@example.org", "CLAS Bondy")
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("fr", "Adresse e-mail invalide : le nom de domaine après le signe @ doit contenir un point"),
+    ("en", "Invalid e-mail address: the domain name after the @ sign must contain a period"),
+])
+def test_invalid_address_is_explained_in_the_page_language(client, db, captured_jobs, lang, expected):
+    """Issue 13 #19: not email_validator's English (« The part after the @-sign… »)."""
+    response = client.post(f"/abonnement?lang={lang}",
+                           data={"email": "marie@exemple", "name": "Marie", "consent": "y"})
+    page = response.get_data(as_text=True).replace("&#39;", "'")
+    assert response.status_code == 422
+    assert expected in page and "@-sign" not in page
+
+
+def _hours_ago(db, hours: float) -> None:
+    """Move every e-mail already queued `hours` back in time."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from core.db import utcnow
+    db.execute(update(OutboundEmail).values(created_at=utcnow() - timedelta(hours=hours)))
+    db.commit()
+
+
+def test_subscribing_a_pending_address_again_keeps_it_and_its_link(client, db, captured_jobs):
+    """Issue 13 #10: an anonymous form does not overwrite the pending record (name, preferences)
+    nor kill the link already sent; the confirmation goes again at most once an hour."""
+    services.subscribe(db, "marie@example.org", "Marie", "CLAS Bondy",
+                       preferences={"topics": ["numerique"], "role": None, "commune": "Bondy"})
+    db.commit()
+    first_link = confirm_link(outbox(db)[0])
+    for _ in range(5):  # someone else, again and again (a forged X-Forwarded-For resets the web limit)
+        services.subscribe(db, "Marie@Example.org", "Intrus", "Autre",
+                           preferences={"topics": ["sante"], "role": None, "commune": "Paris"})
+        db.commit()
+    sub = db.scalar(select(Subscriber))
+    assert (sub.name, sub.structure_name, sub.topics, sub.commune) == ("Marie", "CLAS Bondy", ["numerique"], "Bondy")
+    assert len(outbox(db, "subscription_confirm")) == 1  # no flood of e-mails to the address
+    assert [c.action for c in sub.consents] == ["subscribe"]
+    _hours_ago(db, 1.01)
+    services.subscribe(db, "marie@example.org", "Intrus")
+    services.subscribe(db, "marie@example.org", "Intrus")
+    db.commit()
+    mails = outbox(db, "subscription_confirm")
+    assert len(mails) == 2  # an hour later: once more
+    # Both links work (the same consent record): the first confirms.
+    response = client.get(first_link)
+    assert response.status_code == 200 and "Abonnement confirmé" in response.get_data(as_text=True)
+    db.refresh(sub)
+    assert sub.status is SubscriberStatus.active and sub.name == "Marie"
+
+
+def test_subscribing_an_active_address_again_tells_it_at_most_once_an_hour(db, captured_jobs):
+    services.subscribe(db, "marie@example.org", "Marie")
+    services.confirm(db, confirm_link(outbox(db)[0]).rsplit("/", 1)[1])
+    db.commit()
+    for _ in range(4):
+        services.subscribe(db, "marie@example.org", "Marie")
+        db.commit()
+    assert len(outbox(db, "subscription_exists")) == 1
+    _hours_ago(db, 2)
+    services.subscribe(db, "marie@example.org", "Marie")
+    db.commit()
+    assert len(outbox(db, "subscription_exists")) == 2
