@@ -406,6 +406,13 @@ def progress(db: Session, issue_id: int) -> Progress:
     return p
 
 
+def shown_progress(db: Session, issue: Issue) -> Progress | None:
+    """The progress an issue's (or an invitation's) page shows: from the moment sending is asked
+    for and due (before a worker has planned anyone: all zeros), else None."""
+    shown = (IssueStatus.sending, IssueStatus.paused, IssueStatus.sent, IssueStatus.cancelled)
+    return progress(db, issue.id) if issue.status in shown or issue.is_starting else None
+
+
 def failed_deliveries(db: Session, issue_id: int, limit: int = 100) -> list[tuple[Delivery, str]]:
     return engine.failed_deliveries(db, issue_id, RECIPIENTS, limit)
 

@@ -69,7 +69,7 @@ def test_editor_sends_the_letter_and_every_confirmed_subscriber_gets_it(client, 
     assert {i.contribution.status for i in sent.items} == {S.published}
     # The editor sees the outcome.
     page = client.get(f"/redaction/numeros/{issue.id}").get_data(as_text=True)
-    assert "22</span> envoyé(s)" in page and "pro5@example.org" in page
+    assert 'Envoyés : <span data-k="sent">22</span>' in page and "pro5@example.org" in page
 
 
 def test_each_message_is_a_proper_personal_multipart_letter(client, db, world, smtp, celery_worker):
