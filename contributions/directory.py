@@ -16,7 +16,9 @@ Search, the same on both databases:
   The table is kept in sync on every flush that touches a fiche (`_sync_after_flush`), and rebuilt
   when it no longer counts the fiches (rows written outside the ORM).
 
-So "parents" finds "parent", "jardins" finds "jardin", "sante" finds "santé", on both.
+So "parents" finds "parent", "jardins" finds "jardin", "sante" finds "santé", on both. A one-word
+term is also searched in its other number (`other_number`): the stemmer alone sends « goûter » to
+goût (a verb) and « goûters » to goûter, so neither found the other.
 """
 from __future__ import annotations
 
@@ -63,6 +65,22 @@ class Term:
     raw: str               # the words as typed (accents folded), for PostgreSQL
     lexemes: tuple[str, ...]
     negated: bool = False
+    alternatives: tuple[str, ...] = ()  # the lexemes of the word's other number (one-word terms)
+
+
+
+_PLAIN_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def other_number(word: str) -> list[str]:
+    """The word in its other grammatical number, as far as spelling tells: « gouters » → « gouter »,
+    « gouter » → « gouters ». The Snowball stemmer reads some singulars as verbs (« goûter » → goût)
+    and not their plurals (« goûters » → goûter): searching both forms finds either."""
+    if not _PLAIN_WORD.fullmatch(word):
+        return []
+    if word.endswith(("s", "x")) and not word.endswith("ss"):
+        return [word[:-1]]
+    return [word + "s"]
 
 
 @dataclass
@@ -109,7 +127,8 @@ def parse_query(q: str | None) -> Query:
             group = []
             pending_or = False
         raw = f'"{body}"' if quoted or len(words) > 1 else body
-        group.append(Term(raw=raw, lexemes=tuple(words), negated=negated))
+        alternatives = tuple(lexeme for lexeme in map(_word, other_number(raw)) if lexeme not in (GAP, words[0]))
+        group.append(Term(raw=raw, lexemes=tuple(words), negated=negated, alternatives=alternatives))
     if pending_or:  # "parents or": the trailing or is a word, as in PostgreSQL
         group.append(Term(raw="or", lexemes=(_word("or"),)))
     if group:
@@ -119,6 +138,10 @@ def parse_query(q: str | None) -> Query:
 
 def _websearch_text(query: Query) -> str:
     return " or ".join(" ".join(("-" if t.negated else "") + t.raw for t in group) for group in query.groups)
+
+
+def _pg_term_text(term: Term) -> str:
+    return " or ".join((term.raw, *other_number(term.raw))) if term.alternatives else term.raw
 
 
 # --- Keeping the SQLite index in sync --------------------------------------------------------------
@@ -264,10 +287,10 @@ def _pg_search(db: Session, query: Query) -> dict[int, float]:
         matched = _visible_ids_sql()
         for term in group:
             name = f"t{len(params)}"
-            params[name] = term.raw
+            params[name] = _pg_term_text(term)
             matched = f"({matched}) {'EXCEPT' if term.negated else 'INTERSECT'} ({_pg_term_ids(name)})"
         groups.append(f"({matched})")
-    positives = " or ".join(t.raw for t in query.positive_terms)
+    positives = " or ".join(_pg_term_text(t) for t in query.positive_terms)
     rank = (f"ts_rank({_pg_document(['title'], 'c.')}, websearch_to_tsquery('french', :any))"
             if positives else "0")
     params["any"] = positives
@@ -283,20 +306,22 @@ def _pg_search(db: Session, query: Query) -> dict[int, float]:
 
 
 def _fts_phrase(term: Term) -> str:
-    return '"' + " ".join(term.lexemes) + '"'
+    phrase = '"' + " ".join(term.lexemes) + '"'
+    return " OR ".join((phrase, *(f'"{lexeme}"' for lexeme in term.alternatives)))
 
 
 def _sqlite_search(db: Session, query: Query) -> dict[int, float]:
     _ensure_sqlite_index(db)
     connection = db.connection()
     visible = {row.id for row in connection.execute(text(_visible_ids_sql()))}
-    cache: dict[tuple[str, ...], set[int]] = {}
+    cache: dict[str, set[int]] = {}
 
     def ids(term: Term) -> set[int]:
-        if term.lexemes not in cache:
-            cache[term.lexemes] = {row[0] for row in connection.execute(
-                text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :m"), {"m": _fts_phrase(term)})}
-        return cache[term.lexemes]
+        match = _fts_phrase(term)
+        if match not in cache:
+            cache[match] = {row[0] for row in connection.execute(
+                text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :m"), {"m": match})}
+        return cache[match]
 
     found: set[int] = set()
     for group in query.groups:
@@ -311,7 +336,7 @@ def _sqlite_search(db: Session, query: Query) -> dict[int, float]:
     ranks = {i: 0.0 for i in found}
     positives = query.positive_terms
     if found and positives:
-        any_match = " OR ".join(_fts_phrase(t) for t in positives)
+        any_match = " OR ".join(f"({_fts_phrase(t)})" for t in positives)
         for rowid, score in connection.execute(
                 text(f"SELECT rowid, bm25({FTS_TABLE}) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :m"), {"m": any_match}):
             if rowid in ranks:
