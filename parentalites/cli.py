@@ -27,12 +27,25 @@ from parentalites.bootstrap import bootstrap, check_settings, exit_on_bad_settin
 @click.group(help="Parentalités : la lettre du Réaap et du réseau CLAS.")
 @click.pass_context
 def main(ctx: click.Context) -> None:
+    if ctx.invoked_subcommand == "demo":
+        _refuse_a_foreign_demo_dir()  # before the settings write the secret key file there
     # Every command starts with the settings checked: a bad variable stops it with its message.
     if ctx.invoked_subcommand != "check-config":  # which reports them itself
         try:
             check_settings()
         except SettingsError as error:
             exit_on_bad_settings(error)
+
+
+def _refuse_a_foreign_demo_dir() -> None:
+    from core.settings import read_settings
+    from parentalites.demo import DemoError, check_data_dir, console
+    settings, _ = read_settings(create_files=False)  # writes nothing; bad values are reported next
+    try:
+        check_data_dir(settings.data_dir)
+    except DemoError as exc:
+        console.print(f"[bold red]Démo interrompue :[/] {exc}")
+        sys.exit(1)
 
 
 @main.command("check-config", help="Afficher la configuration effective (secrets masqués) et sa provenance ; "
