@@ -76,7 +76,7 @@ def preview(event: Event, segment: dict | None = None) -> RenderedEmail:
 def send_test(db: Session, event: Event, address: str) -> None:
     """The invitation as it would go out, to one address, through the outbox; no delivery."""
     queue_rendered(db, KIND, address, preview(event),
-                   headers=engine.letter_headers(engine.archive_slot_values()["unsubscribe_url"]),
+                   headers=engine.test_send_headers(),
                    subject_prefix="[TEST] ")
 
 

@@ -423,5 +423,5 @@ def send_test(db: Session, issue: Issue, address: str) -> OutboundEmail:
     """Send the letter as it would go out, to one address, through the outbox. Nothing is
     recorded as a delivery; the unsubscribe link points to the generic page."""
     return queue_rendered(db, "letter", address, neutral_letter(render_letter(issue)),
-                          headers=engine.letter_headers(engine.archive_slot_values()["unsubscribe_url"]),
+                          headers=engine.test_send_headers(),
                           subject_prefix="[TEST] ")

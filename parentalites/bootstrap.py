@@ -8,6 +8,7 @@ Calling it twice does nothing more.
 """
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -25,6 +26,7 @@ from core.settings import (
 )
 from events import invitations
 from mailing import config as mailing_config
+from mailing import engine
 from newsletter import mailout
 from newsletter.models import IssueKind
 from parentalites import models
@@ -67,6 +69,8 @@ def bootstrap(sender: Callable[[str, tuple, dict], Any] | None = None) -> Settin
         return settings
     models.configure()  # every mapper defined and resolved before the first query
     configure_logging(settings)
+    for warning in engine.settings_warnings(settings):
+        logging.getLogger("parentalites").warning(warning)
     if sender is None:
         from parentalites.celery_app import (
             celery_app,  # the Celery app reads the settings
