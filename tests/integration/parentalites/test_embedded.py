@@ -65,6 +65,8 @@ def test_archive_export_writes_a_static_site_of_the_demo(demo_run, tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "site" / "index.html").exists() and (tmp_path / "site" / "1" / "index.html").exists()
     assert "Café des parents" in (tmp_path / "site" / "1" / "index.html").read_text()
+    assert (tmp_path / "site" / "favicon.svg").exists() and 'href="../favicon.svg"' in (
+        tmp_path / "site" / "1" / "index.html").read_text()
     feed = feedparser.parse((tmp_path / "site" / "feed.atom").read_bytes())
     assert feed.bozo == 0 and len(feed.entries) == 1
 
