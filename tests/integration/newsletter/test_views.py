@@ -7,8 +7,8 @@ from newsletter.models import Issue, IssueStatus
 from tests.integration.helpers import compose, login, people
 
 
-def test_send_now_shows_the_sending_state_and_progress_at_once(client, db, world):
-    """No worker here: the issue stays requested (scheduled for now) until one starts it. The page
+def test_send_now_shows_the_sending_state_and_progress_at_once(client, db, world, captured_jobs):
+    """No worker takes the job (captured): the issue stays requested (scheduled for now). The page
     already says it is being sent, with the progress box, refreshing itself without JavaScript, and
     neither the send box nor « Déprogrammer »."""
     people(db, 3)
@@ -41,7 +41,7 @@ def test_a_future_schedule_still_offers_to_unschedule(client, db, world):
     assert "Programmé" in page and "Déprogrammer" in page and 'http-equiv="refresh"' not in page
 
 
-def test_a_send_no_worker_has_started_says_so_and_can_be_unscheduled(client, db, world):
+def test_a_send_no_worker_has_started_says_so_and_can_be_unscheduled(client, db, world, captured_jobs):
     from datetime import timedelta
 
     from core.db import utcnow
