@@ -17,8 +17,9 @@ install: $(BIN)/parentalites translations
 translations: $(BIN)/parentalites
 	@if [ -d translations ]; then $(BIN)/pybabel -q compile --use-fuzzy -d translations; fi
 
+# `make demo PORT=9000` serves the site on another port (default 8000).
 demo: install
-	$(BIN)/parentalites demo
+	$(BIN)/parentalites demo $(if $(PORT),--port $(PORT))
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 chromium:

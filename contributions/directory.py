@@ -16,7 +16,9 @@ Search, the same on both databases:
   The table is kept in sync on every flush that touches a fiche (`_sync_after_flush`), and rebuilt
   when it no longer counts the fiches (rows written outside the ORM).
 
-So "parents" finds "parent", "jardins" finds "jardin", "sante" finds "santé", on both.
+So "parents" finds "parent", "jardins" finds "jardin", "sante" finds "santé", on both. A one-word
+term is also searched in its other number (`other_number`): the stemmer alone sends « goûter » to
+goût (a verb) and « goûters » to goûter, so neither found the other.
 
 Départements are stored by their code ("93", core/departements.py): a query term that names one
 ("Seine-Saint-Denis", "val-de-marne", "93") also finds the fiches of that département (the fiche's,
@@ -74,6 +76,7 @@ class Term:
     lexemes: tuple[str, ...]
     negated: bool = False
     departement: str | None = None  # the code, when the term names a département
+    alternatives: tuple[str, ...] = ()  # the lexemes of the word's other number (one-word terms)
 
 
 def _term_departement(body: str) -> str | None:
@@ -82,6 +85,20 @@ def _term_departement(body: str) -> str | None:
     if body.isdigit() and len(body) < 2:
         return None
     return departements.normalize(body)
+
+
+_PLAIN_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def other_number(word: str) -> list[str]:
+    """The word in its other grammatical number, as far as spelling tells: « gouters » → « gouter »,
+    « gouter » → « gouters ». The Snowball stemmer reads some singulars as verbs (« goûter » → goût)
+    and not their plurals (« goûters » → goûter): searching both forms finds either."""
+    if not _PLAIN_WORD.fullmatch(word):
+        return []
+    if word.endswith(("s", "x")) and not word.endswith("ss"):
+        return [word[:-1]]
+    return [word + "s"]
 
 
 @dataclass
@@ -128,7 +145,9 @@ def parse_query(q: str | None) -> Query:
             group = []
             pending_or = False
         raw = f'"{body}"' if quoted or len(words) > 1 else body
-        group.append(Term(raw=raw, lexemes=tuple(words), negated=negated, departement=_term_departement(body)))
+        alternatives = tuple(lexeme for lexeme in map(_word, other_number(raw)) if lexeme not in (GAP, words[0]))
+        group.append(Term(raw=raw, lexemes=tuple(words), negated=negated, alternatives=alternatives,
+                          departement=_term_departement(body)))
     if pending_or:  # "parents or": the trailing or is a word, as in PostgreSQL
         group.append(Term(raw="or", lexemes=(_word("or"),)))
     if group:
@@ -138,6 +157,10 @@ def parse_query(q: str | None) -> Query:
 
 def _websearch_text(query: Query) -> str:
     return " or ".join(" ".join(("-" if t.negated else "") + t.raw for t in group) for group in query.groups)
+
+
+def _pg_term_text(term: Term) -> str:
+    return " or ".join((term.raw, *other_number(term.raw))) if term.alternatives else term.raw
 
 
 # --- Keeping the SQLite index in sync --------------------------------------------------------------
@@ -299,11 +322,11 @@ def _pg_search(db: Session, query: Query) -> dict[int, float]:
         matched = _visible_ids_sql()
         for term in group:
             name = f"t{len(params)}"
-            params[name] = term.raw
+            params[name] = _pg_term_text(term)
             extra = _departement_ids(db, term.departement) if term.departement else None
             matched = f"({matched}) {'EXCEPT' if term.negated else 'INTERSECT'} ({_pg_term_ids(name, extra)})"
         groups.append(f"({matched})")
-    positives = " or ".join(t.raw for t in query.positive_terms)
+    positives = " or ".join(_pg_term_text(t) for t in query.positive_terms)
     rank = (f"ts_rank({_pg_document(['title'], 'c.')}, websearch_to_tsquery('french', :any))"
             if positives else "0")
     params["any"] = positives
@@ -319,20 +342,22 @@ def _pg_search(db: Session, query: Query) -> dict[int, float]:
 
 
 def _fts_phrase(term: Term) -> str:
-    return '"' + " ".join(term.lexemes) + '"'
+    phrase = '"' + " ".join(term.lexemes) + '"'
+    return " OR ".join((phrase, *(f'"{lexeme}"' for lexeme in term.alternatives)))
 
 
 def _sqlite_search(db: Session, query: Query) -> dict[int, float]:
     _ensure_sqlite_index(db)
     connection = db.connection()
     visible = {row.id for row in connection.execute(text(_visible_ids_sql()))}
-    cache: dict[tuple[tuple[str, ...], str | None], set[int]] = {}
+    cache: dict[tuple[str, str | None], set[int]] = {}
 
     def ids(term: Term) -> set[int]:
-        key = (term.lexemes, term.departement)
+        match = _fts_phrase(term)
+        key = (match, term.departement)
         if key not in cache:
             cache[key] = {row[0] for row in connection.execute(
-                text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :m"), {"m": _fts_phrase(term)})}
+                text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :m"), {"m": match})}
             if term.departement:
                 cache[key] |= _departement_ids(db, term.departement)
         return cache[key]
@@ -350,7 +375,7 @@ def _sqlite_search(db: Session, query: Query) -> dict[int, float]:
     ranks = {i: 0.0 for i in found}
     positives = query.positive_terms
     if found and positives:
-        any_match = " OR ".join(_fts_phrase(t) for t in positives)
+        any_match = " OR ".join(f"({_fts_phrase(t)})" for t in positives)
         for rowid, score in connection.execute(
                 text(f"SELECT rowid, bm25({FTS_TABLE}) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :m"), {"m": any_match}):
             if rowid in ranks:

@@ -569,7 +569,7 @@ def _ingest(db: Session, structure_id: int, url: str, feed_title: str, entries, 
         result.titles.append(data.title)
     _record_success(db, structure_id, response, warning, keep_warning=False)
     if result.created:
-        log.info("feed of structure %s: %s new contribution(s)", structure_id, result.created)
+        log.info("feed of structure %s: new contributions: %s", structure_id, result.created)
     return result
 
 

@@ -46,6 +46,7 @@ from contributions.models import (
 )
 from core import departements
 from core.db import utcnow
+from core.formatting import plural
 
 # --- The fields ----------------------------------------------------------------------------------
 
@@ -540,6 +541,13 @@ class Report:
     def summary(self) -> str:
         return (f"imported: {self.imported}, updated: {self.updated}, skipped: {self.skipped}, "
                 f"unchanged: {self.unchanged}")
+
+    @property
+    def summary_fr(self) -> str:
+        """The summary for people (the demo): « 2 importées, 0 mise à jour, 1 ignorée, 0 inchangée »."""
+        return ", ".join(f"{n} {plural(n, one, many)}" for n, one, many in (
+            (self.imported, "importée", "importées"), (self.updated, "mise à jour", "mises à jour"),
+            (self.skipped, "ignorée", "ignorées"), (self.unchanged, "inchangée", "inchangées")))
 
     def __str__(self) -> str:
         return "\n".join([*(f"note: {n}" for n in self.notes), *map(str, self.lines), self.summary])

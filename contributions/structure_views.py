@@ -25,8 +25,12 @@ structures_bp = Blueprint("structures", __name__, url_prefix="/redaction/structu
 class StructureForm(FlaskForm):
     name = StringField(_l("Nom de la structure"), validators=[
         DataRequired(message=_l("Le nom de la structure est obligatoire.")), Length(max=200)])
-    kind = SelectField(_l("Type de structure"), validators=[DataRequired()],
-                       choices=[SelectChoice(kind.value, label) for kind, label in STRUCTURE_KIND_LABELS.items()])
+    # A required select starts with an empty choice (HTML: its first option is the placeholder), so
+    # that nobody is a « centre social » by default.
+    kind = SelectField(_l("Type de structure"), validators=[
+        DataRequired(message=_l("Choisissez le type de structure."))], render_kw={"required": True},
+        choices=[SelectChoice("", _l("— Choisir —")),
+                 *(SelectChoice(kind.value, label) for kind, label in STRUCTURE_KIND_LABELS.items())])
     commune = StringField(_l("Commune"), validators=[Optional(), Length(max=120)])
     departement = StringField(_l("Département"), validators=[Optional(), Length(max=80), KnownDepartement()],
                               description=_l("Son numéro ou son nom, par exemple : 93 ou Seine-Saint-Denis."))

@@ -198,3 +198,53 @@ def sniff_image_type(data: bytes) -> str:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return "application/octet-stream"
+
+
+# --- Pending files: chosen in a form that did not save (preview, an error), kept for its next POST ----
+
+PENDING_DIR = "pending_uploads"
+PENDING_MAX_AGE = 24 * 3600  # seconds; older pending files are removed when another is kept
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+
+
+def _pending_dir(owner_id: int):
+    from core.settings import get_settings
+    return get_settings().data_dir / PENDING_DIR / str(int(owner_id))
+
+
+def keep_pending(raw: bytes, filename: str | None, owner_id: int) -> str:
+    """Keep a sent file (as sent: it is checked again when used) for its owner's next POST of the
+    form; returns the token the form carries. Nothing of it is ever served as sent."""
+    import json
+    import secrets
+    import time
+    directory = _pending_dir(owner_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in directory.iterdir():
+        if now - old.stat().st_mtime > PENDING_MAX_AGE:
+            old.unlink(missing_ok=True)
+    token = secrets.token_urlsafe(24)
+    (directory / f"{token}.json").write_text(json.dumps({"filename": filename or ""}))
+    (directory / token).write_bytes(raw)
+    return token
+
+
+def pending(token: str | None, owner_id: int) -> tuple[bytes, str] | None:
+    """The file kept under `token` for `owner_id` (raw bytes, sent name), or None."""
+    import json
+    if not token or not _TOKEN.fullmatch(token):
+        return None
+    directory = _pending_dir(owner_id)
+    try:
+        meta = json.loads((directory / f"{token}.json").read_text())
+        return (directory / token).read_bytes(), meta.get("filename") or ""
+    except (OSError, ValueError):
+        return None
+
+
+def drop_pending(token: str | None, owner_id: int) -> None:
+    if token and _TOKEN.fullmatch(token):
+        directory = _pending_dir(owner_id)
+        (directory / token).unlink(missing_ok=True)
+        (directory / f"{token}.json").unlink(missing_ok=True)

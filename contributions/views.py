@@ -2,6 +2,8 @@
 the files attached to contributions (/fichiers/)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import (
     Blueprint,
     Response,
@@ -37,9 +39,9 @@ from contributions.models import (
 from contributions.rubriques import RUBRIQUES
 from core import departements
 from core.db import session, utcnow
-from core.formatting import PARIS
+from core.formatting import PARIS, date_range, long_date
 from core.forms import EmptyForm
-from core.text import render_markdown
+from core.text import render_markdown, safe_url
 
 partner_bp = Blueprint("partners", __name__, url_prefix="/partenaires")
 moderation_bp = Blueprint("moderation", __name__, url_prefix="/redaction/moderation")
@@ -150,37 +152,93 @@ def _own(contribution_id: int) -> Contribution:
     return contribution
 
 
-def _uploaded(form: BaseContributionForm) -> list[uploads.ProcessedFile] | None:
-    """The file sent with the form, checked; None (and the error on the form) when refused."""
+@dataclass
+class ChosenFile:
+    """The file of the form: sent with this POST or kept from an earlier one (a preview, an error),
+    under a token the form carries until the contribution is saved."""
+    token: str
+    raw: bytes
+    filename: str
+
+    @property
+    def is_image(self) -> bool:
+        return not uploads.is_pdf(self.raw)
+
+    @property
+    def url(self) -> str:
+        return url_for("partners.pending_file", token=self.token)
+
+
+def _chosen_file(form: BaseContributionForm) -> ChosenFile | None:
     storage = form.upload.data
-    if not storage or not getattr(storage, "filename", None):
-        return []
-    raw = storage.read(uploads.MAX_PDF_BYTES + 1)
+    kept = request.form.get("pending_upload") or None
+    if storage and getattr(storage, "filename", None):
+        uploads.drop_pending(kept, current_user.id)  # replaced by the new one
+        raw = storage.read(uploads.MAX_PDF_BYTES + 1)
+        return ChosenFile(uploads.keep_pending(raw, storage.filename, current_user.id), raw, storage.filename)
+    found = uploads.pending(kept, current_user.id)
+    return ChosenFile(kept, *found) if kept and found else None
+
+
+def _check_file(form: BaseContributionForm, chosen: ChosenFile | None,
+                for_preview: bool = False) -> tuple[list[uploads.ProcessedFile] | None, ChosenFile | None]:
+    """The chosen file, checked: ([file], chosen) or ([], None) without one; (None, chosen or None)
+    and the error on its field when refused. A refused file is dropped; one only waiting for its
+    description is kept. A preview checks the file, not yet its description."""
+    if chosen is None:
+        return [], None
+    alt = form.upload_alt.data or ("-" if for_preview else None)
     try:
-        return [uploads.process_upload(raw, storage.filename, form.upload_alt.data, form.upload_title.data)]
+        return [uploads.process_upload(chosen.raw, chosen.filename, alt, form.upload_title.data)], chosen
     except uploads.UploadError as exc:
         form[exc.field].errors = [*form[exc.field].errors, str(exc)]
-        return None
+        if exc.field == "upload":
+            uploads.drop_pending(chosen.token, current_user.id)
+            return None, None
+        return None, chosen
 
 
-def _preview(form: BaseContributionForm) -> list[tuple[str, object]]:
-    """The Markdown fields as they will be shown (sanitized), for the "Prévisualiser" button."""
-    return [(str(f.label.text), render_markdown(f.data)) for f in form.markdown_fields() if f.data]
+def _preview(form: BaseContributionForm, contribution: Contribution | None, chosen: ChosenFile | None) -> dict:
+    """The contribution as it will be published, for the "Prévisualiser" button: title, when and
+    where, the other details, the images (kept and chosen) and the Markdown fields (sanitized)."""
+    try:
+        data: services.ContributionData | None = _data(form)
+    except (ValueError, AttributeError):  # a value the form has not validated yet
+        data = None
+    facts: list[tuple[str, str]] = []
+    if data is not None:
+        if data.event_start:
+            facts.append((_("Quand"), date_range(data.event_start, data.event_end)))
+        for name in ("place", "audience", "contact"):
+            if name in form and _text(form[name].data):
+                facts.append((str(form[name].label.text), _text(form[name].data) or ""))
+        if data.deadline:
+            facts.append((_("Date limite de réponse"), long_date(data.deadline)))
+        if data.link and safe_url(data.link):
+            facts.append((_("Lien"), data.link))
+    images = [(url_for("files.file", file_id=f.id), f.alt_text or "") for f in (contribution.files if contribution
+              else []) if f.kind == "image" and str(f.id) not in request.form.getlist("remove_file")]
+    if chosen is not None and chosen.is_image:
+        images.append((chosen.url, form.upload_alt.data or ""))
+    return {"title": (form.title.data or "").strip(), "facts": facts, "images": images,
+            "sections": [(str(f.label.text), render_markdown(f.data)) for f in form.markdown_fields() if f.data]}
 
 
-def _render_form(form, contribution, kind, status=200, preview=None):
+def _render_form(form, contribution, kind, status=200, preview=None, chosen=None):
     return render_template("partners/form.html", form=form, contribution=contribution, kind=kind,
-                           kind_label=KIND_LABELS[kind], preview=preview), status
+                           kind_label=KIND_LABELS[kind], preview=preview, chosen=chosen), status
 
 
 def _save(form: BaseContributionForm, kind: ContributionKind, contribution: Contribution | None):
     """The POST of a contribution form: preview, save as draft, or send to the editors."""
     action = request.form.get("action", "submit")
+    chosen = _chosen_file(form)
     if action == "preview":
-        return _render_form(form, contribution, kind, preview=_preview(form))
+        chosen = _check_file(form, chosen, for_preview=True)[1]
+        return _render_form(form, contribution, kind, preview=_preview(form, contribution, chosen), chosen=chosen)
     form.submitting = action != "draft"
     valid = form.validate_on_submit()
-    files = _uploaded(form) if valid else None
+    files, chosen = _check_file(form, chosen) if valid else (None, chosen)
     if valid and files is not None:
         remove = {int(v) for v in request.form.getlist("remove_file") if v.isdigit()}
         try:
@@ -192,16 +250,32 @@ def _save(form: BaseContributionForm, kind: ContributionKind, contribution: Cont
                                 files=files, remove_file_ids=remove)
         except services.ModerationError as exc:
             flash(str(exc), "error")
-            return _render_form(form, contribution, kind, 422)
+            return _render_form(form, contribution, kind, 422, chosen=chosen)
+        if chosen is not None:
+            uploads.drop_pending(chosen.token, current_user.id)
         if contribution.status is ContributionStatus.submitted and form.submitting:
             flash(_("Contribution envoyée à la rédaction. Vous serez prévenu·e par e-mail de sa décision."), "success")
         else:
             flash(_("Brouillon enregistré. Il n'est pas encore envoyé à la rédaction."), "success")
         return redirect(url_for(".contribution", contribution_id=contribution.id))
-    if form.upload.data and getattr(form.upload.data, "filename", None) and not form.upload.errors:
-        form.upload.errors = [*form.upload.errors, _(
-            "Le fichier n'a pas été enregistré, à cause des erreurs ci-dessus : choisissez-le de nouveau.")]
-    return _render_form(form, contribution, kind, 422)
+    return _render_form(form, contribution, kind, 422, chosen=chosen)
+
+
+@partner_bp.route("/fichier-en-attente/<token>")
+@partner_required
+def pending_file(token: str):
+    """A chosen image not saved yet (preview, form with errors), re-encoded, to its owner only."""
+    found = uploads.pending(token, current_user.id)
+    if found is None or uploads.is_pdf(found[0]):
+        abort(404)
+    try:
+        image = uploads.process_image(found[0], found[1], "-")
+    except uploads.UploadError:
+        abort(404)
+    response = Response(image.data, mimetype=image.content_type)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 # --- Partner space ------------------------------------------------------------------------------

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from babel.dates import format_datetime
 from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.orm import Session, object_session
 
 from accounts.models import User
 from core import urls
 from core.db import utcnow
-from core.formatting import PARIS
+from core.formatting import PARIS, date_range, long_date
 from events import services
 from events.models import Event, EventStatus
 from mailing import engine
@@ -45,14 +44,9 @@ class InvitationError(ValueError):
 
 
 def when(event: Event) -> tuple[str, str]:
-    """The event's date and time in Paris, long and short: « jeudi 12 mars 2026, de 18:30 à
-    21:00 » and « 12 mars 2026 »."""
-    start, end = event.starts_at.astimezone(PARIS), event.ends_at.astimezone(PARIS)
-    day = format_datetime(start, "EEEE d MMMM y", locale="fr")
-    short = format_datetime(start, "d MMMM y", locale="fr")
-    if start.date() == end.date():
-        return f"{day}, de {start:%H:%M} à {end:%H:%M}", short
-    return f"du {day} à {start:%H:%M} au {format_datetime(end, 'EEEE d MMMM y', locale='fr')} à {end:%H:%M}", short
+    """The event's date and time in Paris, long and short: « jeudi 12 mars 2026, de 18 h 30 à
+    21 h » and « 12 mars 2026 »."""
+    return date_range(event.starts_at, event.ends_at), long_date(event.starts_at)
 
 
 def render_invitation(issue: Issue, event: Event | None = None) -> RenderedEmail:
@@ -85,7 +79,7 @@ def preview(event: Event, segment: dict | None = None) -> RenderedEmail:
 def send_test(db: Session, event: Event, address: str) -> None:
     """The invitation as it would go out, to one address, through the outbox; no delivery."""
     queue_rendered(db, KIND, address, preview(event),
-                   headers=engine.letter_headers(engine.archive_slot_values()["unsubscribe_url"]),
+                   headers=engine.test_send_headers(),
                    subject_prefix="[TEST] ")
 
 

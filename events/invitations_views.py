@@ -25,7 +25,7 @@ from core.forms import TestSendForm
 from events import invitations
 from events.models import Event
 from newsletter import mailout
-from newsletter.models import Issue, IssueStatus
+from newsletter.models import Issue
 from subscribers import segments
 from subscribers.forms import SegmentFormMixin
 
@@ -123,9 +123,7 @@ def invitation(issue_id: int):
     issue = db.get(Issue, issue_id)
     if issue is None or issue.kind != invitations.KIND:
         abort(404)
-    progress = (mailout.progress(db, issue.id)
-                if issue.status in (IssueStatus.sending, IssueStatus.paused, IssueStatus.sent, IssueStatus.cancelled)
-                else None)
+    progress = mailout.shown_progress(db, issue)
     event = db.get(Event, issue.event_id) if issue.event_id else None
     return render_template("redaction/invitation.html", issue=issue, event=event, progress=progress,
                            failures=mailout.failed_deliveries(db, issue.id) if progress else [],

@@ -26,7 +26,7 @@ from contributions.models import (
     StructureKind,
 )
 from core.db import utcnow
-from core.formatting import date_time
+from core.formatting import date_time, plural
 from core.settings import get_settings
 from events import ics
 from events.models import (
@@ -221,6 +221,10 @@ RETOUR_TITLES = {
 }
 
 
+def _counted(count: int, word: str) -> str:
+    return f"{count} {plural(count, word, word + 's')}"
+
+
 def _people(db: Session, event: Event, *conditions) -> tuple[int, int]:
     """(registrations, people) matching the conditions."""
     rows, people = db.execute(select(func.count(Registration.id), func.coalesce(func.sum(Registration.party_size), 0))
@@ -246,9 +250,9 @@ def retour_body(db: Session, event: Event) -> str:
     ]
     if place:
         lines.append(f"- Lieu : {place}")
-    lines.append(f"- Inscrits : {confirmed[1]} personne(s) ({confirmed[0]} inscription(s))")
+    lines.append(f"- Inscrits : {_counted(confirmed[1], 'personne')} ({_counted(confirmed[0], 'inscription')})")
     if marked:
-        lines.append(f"- Présents : {present[1]} personne(s) ({present[0]} inscription(s))")
+        lines.append(f"- Présents : {_counted(present[1], 'personne')} ({_counted(present[0], 'inscription')})")
         lines.append(f"- Structures représentées : {structures or 0}")
     else:
         lines.append("- Présents : à compléter (les présences n'ont pas été pointées)")

@@ -101,5 +101,5 @@ def anonymise_expired_registrations(db: Session, now: datetime | None = None, dr
         anonymise(registration)
     db.flush()
     if registrations:
-        log.info("retention: %d registration(s) of past events anonymised", len(registrations))
+        log.info("retention: registrations of past events anonymised: %d", len(registrations))
     return len(registrations)

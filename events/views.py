@@ -23,6 +23,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from wtforms import SelectChoice
 
 from accounts.auth import editor_required
@@ -325,7 +326,8 @@ def admin_attendance(event_id: int):
     if not form.validate_on_submit():
         abort(400)
     changed = attendance.mark_attendance(db, event, _ids("shown"), _ids("present"))
-    flash(_("Présences enregistrées (%(n)s modification(s)).", n=changed), "success")
+    flash(ngettext("Présences enregistrées (%(num)s modification).", "Présences enregistrées (%(num)s modifications).",
+                   changed), "success")
     filters = attendance.Filters.from_args(request.form)
     values: dict[str, Any] = {"event_id": event.id, **filters.as_args()}  # url_for's own keywords are not str
     return redirect(url_for(".admin_registrations", **values) + "#presences")
@@ -345,8 +347,9 @@ def admin_cancel_registration(event_id: int, registration_id: int):
         promoted = services.cancel(db, registration, by_editor=True)
         message = _("Inscription de %(name)s annulée.", name=registration.name)
         if promoted:
-            message += " " + _("Confirmé·e(s) depuis la liste d'attente et prévenu·e(s) : %(names)s.",
-                               names=", ".join(r.name for r in promoted))
+            message += " " + ngettext("Confirmé·e depuis la liste d'attente et prévenu·e : %(names)s.",
+                                      "Confirmé·e·s depuis la liste d'attente et prévenu·e·s : %(names)s.",
+                                      len(promoted), names=", ".join(r.name for r in promoted))
         flash(message, "success")
         return redirect(url_for(".admin_registrations", event_id=event.id))
     return render_template("redaction/events_cancel_registration.html", event=event,

@@ -95,16 +95,45 @@ def neutral_letter(rendered: RenderedEmail) -> RenderedEmail:
 
 
 def letter_headers(unsubscribe_url: str) -> dict[str, str]:
-    return {**static_letter_headers(), "List-Unsubscribe": f"<{unsubscribe_url}>"}
+    return {**static_letter_headers(), **unsubscribe_headers(unsubscribe_url)}
+
+
+def test_send_headers() -> dict[str, str]:
+    """A test send's headers: no List-Unsubscribe, since there is no subscription to end (the
+    generic page takes no one-click POST). A working one-click link or none."""
+    return static_letter_headers()
 
 
 def static_letter_headers() -> dict[str, str]:
     return {
         "List-Id": get_settings().list_id,
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "Precedence": "bulk",
         "Auto-Submitted": "auto-generated",
     }
+
+
+def _https(url: str) -> bool:
+    return url.lower().startswith("https://")
+
+
+def unsubscribe_headers(unsubscribe_url: str) -> dict[str, str]:
+    """RFC 8058 one-click unsubscription. An https site never offers an http link (refused and
+    logged: the header is left out); a site without https gets its links and a warning at start
+    (`settings_warnings`)."""
+    if _https(get_settings().base_url) and not _https(unsubscribe_url):
+        log.warning("List-Unsubscribe left out: an http link while BASE_URL is https")  # not the URL: a token
+        return {}
+    return {"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def settings_warnings(settings) -> list[str]:
+    """What a process says at start about settings that work but will hurt delivery."""
+    if _https(settings.base_url):
+        return []
+    return [f"BASE_URL ({settings.base_url}) n'est pas en https : les grandes messageries refusent le "
+            "désabonnement en un clic (List-Unsubscribe, RFC 8058) d'un lien http. En production, servez le site en "
+            "https. / BASE_URL is not https: one-click List-Unsubscribe links over http are refused by large "
+            "mailbox providers."]
 
 
 def letter_mime(subject: str, html_body: str, text_body: str) -> LetterMIME:
@@ -215,7 +244,7 @@ def personalised_message(letter: LetterMIME, prefix: str, claimed: Claimed) -> t
     message_id = f"<{prefix}.{claimed.delivery_id}.{secrets.token_hex(4)}@{get_settings().mail_domain}>"
     return message_id, letter.render(
         to=format_recipient(claimed.name, claimed.email), message_id=message_id,
-        personal_headers={"List-Unsubscribe": f"<{unsubscribe_url}>"}, text_values=values,
+        personal_headers=unsubscribe_headers(unsubscribe_url), text_values=values,
         html_values={key: html.escape(value, quote=True) for key, value in values.items()})
 
 

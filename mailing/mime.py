@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email import quoprimime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 
 from core.settings import get_settings
 
@@ -88,6 +89,12 @@ def _header_block(headers: list[tuple[str, str]]) -> bytes:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
+def date_header(when: datetime | None = None) -> str:
+    """A Date: value with a numeric zone, « Wed, 02 Dec 2026 03:00:00 +0000 » (RFC 5322 §3.3;
+    « GMT » is obsolete syntax, « -0000 » says the zone is unknown)."""
+    return format_datetime((when or datetime.now(UTC)).astimezone(UTC))
+
+
 def format_recipient(name: str, address: str) -> str:
     """`Name <address>`, encoded when needed; control characters (a CRLF smuggled into a name
     would start a new header) become spaces."""
@@ -122,7 +129,7 @@ class LetterMIME:
 
     def render(self, *, to: str, message_id: str, personal_headers: dict[str, str],
                text_values: dict[str, str], html_values: dict[str, str], date: str | None = None) -> bytes:
-        personal = [f"To: {to}", f"Date: {date or formatdate(usegmt=True)}", f"Message-ID: {message_id}"]
+        personal = [f"To: {to}", f"Date: {date or date_header()}", f"Message-ID: {message_id}"]
         personal += [f"{k}: {v}" for k, v in personal_headers.items()]
         return b"".join((
             self.head, "\r\n".join(personal).encode("utf-8"), CRLF, self.mime_head,
@@ -167,9 +174,10 @@ def build_message(*, to: str, subject: str, text: str, html: str | None, message
     msg["From"] = Address(display_name=name, addr_spec=addr)
     msg["To"] = to
     msg["Subject"] = subject
-    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Date"] = date_header()
     msg["Message-ID"] = message_id
-    for key, value in (headers or {}).items():
+    headers = {"Auto-Submitted": "auto-generated", **(headers or {})}  # RFC 3834: no auto-reply to these
+    for key, value in headers.items():
         msg[key] = value
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     if html is not None:

@@ -6,6 +6,7 @@ message's parts; the letter and invitations compile their MJML through `compile_
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -64,7 +65,7 @@ def render_email(name: str, context: dict) -> RenderedEmail:
     subject = " ".join(env.get_template(f"{name}/subject.txt").render(ctx).split())
     html = compile_mjml(env.get_template(f"{name}/body.mjml").render(ctx), f"{name}/body.mjml")
     if (EMAIL_DIR / name / "body.txt").exists():
-        text = env.get_template(f"{name}/body.txt").render(ctx)
+        text = re.sub(r"\n{3,}", "\n\n", env.get_template(f"{name}/body.txt").render(ctx))  # one blank line
     else:
         text = get_text(html)
     return RenderedEmail(subject=subject, html=html, text=text.strip() + "\n")

@@ -78,8 +78,9 @@ def export_static(db: Session, directory: Path) -> list[Path]:
               env.get_template("letter.html").render(issue=issue, settings=get_settings()))
         write(f"{issue.numero}/email.html", issue.archive_email_html or "")
     write("feed.atom", atom_feed(issues))
-    shutil.copyfile(STATIC_DIR / "site.css", directory / "site.css")
-    written.append(directory / "site.css")
+    for name in ("site.css", "favicon.svg"):
+        shutil.copyfile(STATIC_DIR / name, directory / name)
+        written.append(directory / name)
     return written
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import DataRequired, NumberRange, Optional
@@ -60,7 +61,8 @@ def index():
             except calendar.CalendarError as exc:
                 flash(str(exc), "error")
             else:
-                flash(_("%(n)s lettre(s) ajoutée(s) au calendrier %(year)s.", n=len(created),
+                flash(ngettext("%(num)s lettre ajoutée au calendrier %(year)s.",
+                               "%(num)s lettres ajoutées au calendrier %(year)s.", len(created),
                         year=generate_form.year.data), "success")
                 return redirect(url_for(".index"))
     elif add_form.validate_on_submit():

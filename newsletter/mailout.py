@@ -413,6 +413,13 @@ def progress(db: Session, issue_id: int) -> Progress:
     return p
 
 
+def shown_progress(db: Session, issue: Issue) -> Progress | None:
+    """The progress an issue's (or an invitation's) page shows: from the moment sending is asked
+    for and due (before a worker has planned anyone: all zeros), else None."""
+    shown = (IssueStatus.sending, IssueStatus.paused, IssueStatus.sent, IssueStatus.cancelled)
+    return progress(db, issue.id) if issue.status in shown or issue.is_starting else None
+
+
 def failed_deliveries(db: Session, issue_id: int, limit: int = 100) -> list[tuple[Delivery, str]]:
     return engine.failed_deliveries(db, issue_id, RECIPIENTS, limit)
 
@@ -423,5 +430,5 @@ def send_test(db: Session, issue: Issue, address: str) -> OutboundEmail:
     """Send the letter as it would go out, to one address, through the outbox. Nothing is
     recorded as a delivery; the unsubscribe link points to the generic page."""
     return queue_rendered(db, "letter", address, neutral_letter(render_letter(issue)),
-                          headers=engine.letter_headers(engine.archive_slot_values()["unsubscribe_url"]),
+                          headers=engine.test_send_headers(),
                           subject_prefix="[TEST] ")

@@ -82,7 +82,14 @@ class Issue(Base):
 
     @property
     def is_editable(self) -> bool:
-        return self.status in (IssueStatus.draft, IssueStatus.scheduled)
+        return self.status is IssueStatus.draft or (self.status is IssueStatus.scheduled and not self.is_starting)
+
+    @property
+    def is_starting(self) -> bool:
+        """Sending was asked for and is due: a worker is about to start it (the page shows it as
+        being sent, not as programmed)."""
+        return (self.status is IssueStatus.scheduled and self.scheduled_at is not None
+                and self.scheduled_at <= utcnow())
 
     def items_by_rubrique(self) -> list[tuple[str, str, list[IssueItem]]]:
         """Rubriques in their fixed order, each with its items in their position order."""

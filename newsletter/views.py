@@ -42,7 +42,23 @@ public_bp = Blueprint("public", __name__)
 
 @public_bp.app_template_global()
 def issue_status_label(issue: Issue) -> str:
+    if issue.is_starting:  # sending asked for and due: shown as being sent at once
+        return str(ISSUE_STATUS_LABELS[IssueStatus.sending])
     return str(ISSUE_STATUS_LABELS[issue.status])
+
+
+@public_bp.app_template_global()
+def issue_status_class(issue: Issue) -> str:
+    return IssueStatus.sending.value if issue.is_starting else issue.status.value
+
+
+STALLED_AFTER_SECONDS = 120  # a due issue no worker has started by then: say so and offer to unschedule
+
+
+@public_bp.app_template_global()
+def issue_send_stalled(issue: Issue) -> bool:
+    return bool(issue.is_starting and issue.scheduled_at
+                and (utcnow() - issue.scheduled_at).total_seconds() > STALLED_AFTER_SECONDS)
 redaction_bp = Blueprint("redaction", __name__, url_prefix="/redaction")
 
 
@@ -127,9 +143,7 @@ def issue(issue_id: int):
         except issue_service.CompositionError as exc:
             flash(str(exc), "error")
     available = contributions.accepted_not_placed(db, issue_service.placed_contribution_ids(db))
-    progress = (mailout.progress(db, issue.id)
-                if issue.status in (IssueStatus.sending, IssueStatus.paused, IssueStatus.sent, IssueStatus.cancelled)
-                else None)
+    progress = mailout.shown_progress(db, issue)
     segment_form = LetterSegmentForm(formdata=None)
     segment_form.fill_choices(db)
     segment_form.fill(issue.segment)
@@ -348,6 +362,6 @@ def cancel(issue_id: int):
 def progress(issue_id: int):
     issue = _issue(issue_id)
     p = mailout.progress(session(), issue.id)
-    return jsonify(status=issue.status.value, total=p.total, sent=p.sent, failed=p.failed,
-                   remaining=p.remaining, rate=round(p.rate or 0, 1),
+    return jsonify(status="starting" if issue.is_starting else issue.status.value,
+                   total=p.total, sent=p.sent, failed=p.failed, remaining=p.remaining, rate=round(p.rate or 0, 1),
                    eta=format_duration(p.eta_seconds) if p.eta_seconds is not None else "")

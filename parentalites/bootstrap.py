@@ -9,6 +9,7 @@ Calling it twice does nothing more.
 """
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -27,6 +28,7 @@ from core.settings import (
 from events import invitations
 from events import retention as events_retention
 from mailing import config as mailing_config
+from mailing import engine
 from newsletter import confirmations, mailout
 from newsletter import personal_data as newsletter_personal_data
 from newsletter.models import IssueKind
@@ -71,6 +73,8 @@ def bootstrap(sender: Callable[[str, tuple, dict], Any] | None = None) -> Settin
         return settings
     models.configure()  # every mapper defined and resolved before the first query
     configure_logging(settings)
+    for warning in engine.settings_warnings(settings):
+        logging.getLogger("parentalites").warning(warning)
     if sender is None:
         from parentalites.celery_app import (
             celery_app,  # the Celery app reads the settings

@@ -16,7 +16,7 @@ from contributions import structures
 from contributions.importer import ImportFileError, import_actions
 from contributions.models import Structure, StructureKind
 from core.db import get_engine, session
-from core.formatting import format_duration
+from core.formatting import format_duration, plural
 from core.settings import SettingsError, describe_settings, get_settings
 from newsletter import archive as archive_service
 from newsletter import calendar, mailout
@@ -27,12 +27,25 @@ from parentalites.bootstrap import bootstrap, check_settings, exit_on_bad_settin
 @click.group(help="Parentalités : la lettre du Réaap et du réseau CLAS.")
 @click.pass_context
 def main(ctx: click.Context) -> None:
+    if ctx.invoked_subcommand == "demo":
+        _refuse_a_foreign_demo_dir()  # before the settings write the secret key file there
     # Every command starts with the settings checked: a bad variable stops it with its message.
     if ctx.invoked_subcommand != "check-config":  # which reports them itself
         try:
             check_settings()
         except SettingsError as error:
             exit_on_bad_settings(error)
+
+
+def _refuse_a_foreign_demo_dir() -> None:
+    from core.settings import read_settings
+    from parentalites.demo import DemoError, check_data_dir, console
+    settings, _ = read_settings(create_files=False)  # writes nothing; bad values are reported next
+    try:
+        check_data_dir(settings.data_dir)
+    except DemoError as exc:
+        console.print(f"[bold red]Démo interrompue :[/] {exc}")
+        sys.exit(1)
 
 
 @main.command("check-config", help="Afficher la configuration effective (secrets masqués) et sa provenance ; "
@@ -80,7 +93,8 @@ def _queue_families(_ctx: click.Context, _param: click.Parameter, value: str | N
     families = [part.strip() for part in value.split(",") if part.strip()]
     unknown = [family for family in families if family not in QUEUE_FAMILIES]
     if unknown or not families:
-        raise click.BadParameter(f"file(s) inconnue(s) : {', '.join(unknown) or value} "
+        raise click.BadParameter(f"{plural(len(unknown), 'file inconnue', 'files inconnues')} : "
+                                 f"{', '.join(unknown) or value} "
                                  f"(attendu parmi {', '.join(QUEUE_FAMILIES)}, séparées par des virgules)")
     return families
 
@@ -207,8 +221,9 @@ def mailout_status(numero: int, follow: bool) -> None:
     def line(p) -> str:
         rate = f", {p.rate:.1f} msg/s" if p.rate else ""
         eta = f", fin dans {format_duration(p.eta_seconds)}" if p.eta_seconds is not None else ""
-        return (f"N°{issue.numero} [{issue.status.value}] : {p.sent} envoyé(s), {p.failed} en échec, "
-                f"{p.remaining} restant(s) sur {p.total}{rate}{eta}")
+        return (f"N°{issue.numero} [{issue.status.value}] : {p.sent} {plural(p.sent, 'envoyé', 'envoyés')}, "
+                f"{p.failed} en échec, {p.remaining} {plural(p.remaining, 'restant', 'restants')} sur {p.total}"
+                f"{rate}{eta}")
     p = mailout.progress(db, issue.id)
     if not follow or issue.status is not IssueStatus.sending:
         console.print(line(p))
@@ -261,7 +276,8 @@ def mailout_cancel(numero: int) -> None:
             count = mailout.cancel(db, issue)
         except mailout.MailoutError as exc:
             raise click.ClickException(str(exc)) from exc
-    click.echo(f"Envoi du n°{numero} annulé : {count} destinataire(s) ne le recevront pas.")
+    who = plural(count, "destinataire ne le recevra", "destinataires ne le recevront")
+    click.echo(f"Envoi du n°{numero} annulé : {count} {who} pas.")
 
 
 @main.group("user", help="Comptes.")
@@ -355,10 +371,11 @@ def feeds_poll(structure_id: int | None, due: bool) -> None:
             continue
         line = (f"Structure {result.structure_id} : inchangé depuis le dernier relevé"
                 if result.status == "not_modified"
-                else f"Structure {result.structure_id} : {result.created} nouvelle(s) contribution(s), "
-                     f"{result.duplicates} déjà connue(s)")
+                else f"Structure {result.structure_id} : {result.created} "
+                     f"{plural(result.created, 'nouvelle contribution', 'nouvelles contributions')}, "
+                     f"{result.duplicates} {plural(result.duplicates, 'déjà connue', 'déjà connues')}")
         click.echo(line + (f" — avertissement : {result.warning}" if result.warning else ""))
-    click.echo(f"{len(results)} flux relevé(s), {failed} en échec.")
+    click.echo(f"{len(results)} flux {plural(len(results), 'relevé', 'relevés')}, {failed} en échec.")
     if failed:
         sys.exit(1)
 
@@ -425,14 +442,15 @@ def calendar_generate(year: int, count: int | None) -> None:
         raise click.ClickException(str(exc)) from exc
     for planned in created:
         click.echo(f"Lettre du {planned.issue_date:%d/%m/%Y}, date limite le {planned.deadline:%d/%m/%Y}")
-    click.echo(f"{len(created)} lettre(s) ajoutée(s).")
+    click.echo(f"{len(created)} {plural(len(created), 'lettre ajoutée', 'lettres ajoutées')}.")
 
 
 @calendar_group.command("send-due", help="Envoyer les appels à contributions et rappels dus (ce que fait beat).")
 def calendar_send_due() -> None:
     with _unit_of_work() as db:
         sent = calendar.send_due(db)
-    click.echo(f"{sent['calls']} appel(s) à contributions, {sent['reminders']} rappel(s) à la rédaction.")
+    click.echo(f"{sent['calls']} {plural(sent['calls'], 'appel', 'appels')} à contributions, "
+               f"{sent['reminders']} {plural(sent['reminders'], 'rappel', 'rappels')} à la rédaction.")
 
 
 # --- Subscribers (other branches add `export` and `purge` to this group) ---------------------------

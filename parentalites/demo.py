@@ -2,8 +2,10 @@
 archived letter, then the site. The same services, worker and SMTP path as production."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import time
 from datetime import date
 from pathlib import Path
@@ -42,13 +44,21 @@ class DemoError(RuntimeError):
     pass
 
 
-def prepare_data_dir(data_dir: Path) -> None:
-    """Start from a clean data directory, but never wipe one the demo did not create."""
+def check_data_dir(data_dir: Path) -> set[str]:
+    """What the demo would wipe in `data_dir`; DemoError when it did not create that directory.
+    Called before anything is written there (the CLI checks it before the settings create the
+    secret key file)."""
     # The secret key file is written as soon as the settings load; it is kept, not data.
     contents = {p.name for p in data_dir.iterdir()} - {"secret_key"} if data_dir.exists() else set()
     if contents and DEMO_MARKER not in contents:
         raise DemoError(f"{data_dir} contient déjà des données qui ne viennent pas de la démo. "
                         "Choisissez un autre dossier avec PARENTALITES_DATA_DIR=…")
+    return contents
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Start from a clean data directory, but never wipe one the demo did not create."""
+    contents = check_data_dir(data_dir)
     for name in contents:
         path = data_dir / name
         shutil.rmtree(path) if path.is_dir() else path.unlink()
@@ -56,7 +66,32 @@ def prepare_data_dir(data_dir: Path) -> None:
     (data_dir / DEMO_MARKER).write_text("Dossier créé par `parentalites demo` : il est effacé à chaque démo.\n")
 
 
+class Stopped(SystemExit):
+    """SIGTERM or SIGHUP: leave through the `finally` that stops the worker and beat."""
+
+
+def _stop_on_signal(signum, frame) -> None:
+    raise Stopped(128 + signum)
+
+
+@contextlib.contextmanager
+def _signals_stop_the_demo():
+    """SIGTERM and SIGHUP end the demo like Ctrl+C does: through every `finally` (Python's default
+    for them is to die at once, leaving the worker and beat, in their own sessions, running)."""
+    previous = {sig: signal.signal(sig, _stop_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run(serve: bool = True, port: int = 8000) -> int:
+    with _signals_stop_the_demo():
+        return _run(serve, port)
+
+
+def _run(serve: bool, port: int) -> int:
     from parentalites.catcher import free_port, port_is_free, start_catcher
 
     reset_settings()
@@ -91,15 +126,17 @@ def run(serve: bool = True, port: int = 8000) -> int:
     console.print(f"[bold]Données de démonstration chargées[/] dans {settings.data_dir}")
 
     logs = settings.data_dir / "logs"
-    # Sending has a worker of its own: a bounce mailbox or a feed that does not answer holds up
-    # only the other one (polling and housekeeping).
-    worker = start_process(["worker", "--concurrency", "2", "--queues", "send"], {}, logs / "worker.log")
-    poller = start_process(["worker", "--concurrency", "1", "--queues", "poll,housekeeping"], {},
-                           logs / "worker-poll.log")
-    beat = start_process(["beat"], {}, logs / "beat.log")
-    console.print(f"Workers Celery (envoi : pid {worker.pid} ; relevés et entretien : pid {poller.pid}) et beat "
-                  f"(pid {beat.pid}) démarrés ; courrier capturé par {settings.smtp_url} dans {settings.maildir}")
+    started = []
     try:
+        # Sending has a worker of its own: a bounce mailbox or a feed that does not answer holds up
+        # only the other one (polling and housekeeping).
+        started.append(worker := start_process(["worker", "--concurrency", "2", "--queues", "send"], {},
+                                               logs / "worker.log"))
+        started.append(poller := start_process(["worker", "--concurrency", "1", "--queues", "poll,housekeeping"], {},
+                                               logs / "worker-poll.log"))
+        started.append(beat := start_process(["beat"], {}, logs / "beat.log"))
+        console.print(f"Workers Celery (envoi : pid {worker.pid} ; relevés et entretien : pid {poller.pid}) et beat "
+                      f"(pid {beat.pid}) démarrés ; courrier capturé par {settings.smtp_url} dans {settings.maildir}")
         summary = cycle(session())
         show_summary(summary, settings)
         if not serve:
@@ -111,11 +148,18 @@ def run(serve: bool = True, port: int = 8000) -> int:
         app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)
         return 0
     finally:
-        stop_process(beat)
-        stop_process(poller)
-        stop_process(worker)
+        # Every exit path (end, error, Ctrl+C, SIGTERM, SIGHUP): a second signal does not cut this short.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        console.print("Arrêt des workers et de beat…")
+        for process in reversed(started):
+            try:
+                stop_process(process)
+            except Exception:  # noqa: BLE001  the others are still stopped
+                console.print_exception()
         if catcher is not None:
             catcher.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def cycle(db) -> dict:
@@ -173,7 +217,7 @@ def cycle(db) -> dict:
     # The network side: fiches action imported from the national database's export, and an
     # invitation to the next soirée sent to one segment through the same mail-out engine.
     report = import_actions(db, DEMO_ACTIONS, editor)
-    say(f"{editor.name} importe l'export de la base des actions : {report.summary} ; "
+    say(f"{editor.name} importe l'export de la base des actions : {report.summary_fr} ; "
         "les fiches sont dans l'annuaire /actions/")
 
     soiree = db.scalar(select(Event).where(Event.type == EventType.soiree_reaap).order_by(Event.starts_at))
@@ -225,16 +269,14 @@ def show_summary(summary: dict, settings) -> None:
     table.add_row("Autres e-mails (notification, test)", str(summary["outbox_sent"]))
     table.add_row("Boîte du capteur", str(settings.maildir))
     table.add_row("Archive", f"{settings.base_url}/lettres/{summary['issue'].numero}/")
-    table.add_row("Fiches action importées", summary["import"].summary)
+    table.add_row("Fiches action importées", summary["import"].summary_fr)
     table.add_row("Invitations (référents CLAS)", f"{summary['invited'].sent} envoyées")
     console.print(table)
 
 
 def show_logins(logins: dict, port: int) -> None:
-    table = Table(title=f"Comptes de démonstration (http://127.0.0.1:{port}/connexion)")
-    table.add_column("Rôle")
-    table.add_column("E-mail")
-    table.add_column("Mot de passe")
+    """Plain lines, never cut: a table narrower than its content would truncate the addresses in
+    an 80-column terminal, and they are to be copied."""
+    print(f"\nComptes de démonstration (http://127.0.0.1:{port}/connexion) :", flush=True)
     for role, (email, password) in logins.items():
-        table.add_row(role, email, password)
-    console.print(table)
+        print(f"  {role} : {email}  mot de passe : {password}", flush=True)

@@ -1,7 +1,7 @@
 // Updates the mail-out progress without reloading; the page reads fine without it.
 (function () {
   var box = document.getElementById("mailout-progress");
-  if (!box || box.dataset.status !== "sending") return;
+  if (!box || (box.dataset.status !== "sending" && box.dataset.status !== "starting")) return;
   var bar = box.querySelector("progress");
   function tick() {
     fetch(box.dataset.url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (p) {
@@ -10,7 +10,7 @@
         if (el) el.textContent = p[k];
       });
       bar.max = p.total || 1; bar.value = p.sent + p.failed;
-      if (p.status === "sending") setTimeout(tick, 2000); else window.location.reload();
+      if (p.status === box.dataset.status) setTimeout(tick, 2000); else window.location.reload();  // started, finished, paused…
     }).catch(function () { setTimeout(tick, 5000); });
   }
   setTimeout(tick, 2000);

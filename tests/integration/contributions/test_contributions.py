@@ -34,7 +34,7 @@ def test_partner_submits_an_event_through_the_form_and_sees_its_status(client, w
     home = client.get("/partenaires/").get_data(as_text=True)
     assert "Soirée jeux en famille" in home and "En attente de relecture" in home
     page = client.get(response.location).get_data(as_text=True)
-    assert "<strong>jouer</strong>" in page and "10 décembre 2026 à 18:00" in page
+    assert "<strong>jouer</strong>" in page and "jeudi 10 décembre 2026, de 18 h à 21 h" in page
 
 
 def test_form_errors_keep_what_the_partner_typed(client, world, db):
@@ -361,7 +361,7 @@ def test_review_page_shows_every_field_files_and_the_full_history(client, world,
     login(client, "redaction@reaap.test", "mdp-redaction")
     page = client.get(f"/redaction/moderation/{contribution.id}").get_data(as_text=True)
     for text in ("Forum des familles", "Un <strong>forum</strong> avec programme.", "Gymnase Jean Jaurès",
-                 "Parents et ados", "forum@tilleuls.example.org", "10 décembre 2026 à 18:00",
+                 "Parents et ados", "forum@tilleuls.example.org", "jeudi 10 décembre 2026 à 18 h",
                  'alt="Affiche du forum"', "Programme du forum", "Agenda", "Amina Benali",
                  "Ajoutez le programme détaillé.", "Claire Martin", "Modifications demandées", "en attente depuis"):
         assert text in page, text

@@ -406,3 +406,25 @@ def test_the_directory_page_shows_departements_by_name_and_code(client, db):
     assert 'href="/actions/">Retirer Département : Seine-Saint-Denis (93)' in filtered
     fiche = db.scalar(select(Contribution).where(Contribution.title == "Café des parents"))
     assert "Seine-Saint-Denis (93)" in client.get(f"/actions/{fiche.id}/").get_data(as_text=True)
+
+
+def test_singular_and_plural_find_each_other_on_both_databases(db, sqlite_db, structure):
+    """Issue 13, item 26: the Snowball stemmer reads « goûter » as a verb (goût) and « goûters » as a
+    noun (goûter), so neither found the other. A word's other number is searched too, the same way
+    on PostgreSQL and SQLite."""
+    sqlite_structure = Structure(name="Maison des familles", kind=StructureKind.association)
+    sqlite_db.add(sqlite_structure)
+    sqlite_db.commit()
+    for session, owner in ((db, structure), (sqlite_db, sqlite_structure)):
+        make_fiche(session, owner, "Le goûter des familles", summary="Un goûter partagé le mercredi.")
+        make_fiche(session, owner, "Des goûters pour tous", summary="Goûters et jeux à la sortie de l'école.")
+        make_fiche(session, owner, "Ateliers cuisine", summary="Cuisiner ensemble.")
+    both = {"Le goûter des familles", "Des goûters pour tous"}
+    for q in ("goûter", "goûters", "gouters", "GOÛTER", "goûters -jeux", "atelier", "ateliers cuisine"):
+        on_pg, on_sqlite = titles(directory.search(db, q)), titles(directory.search(sqlite_db, q))
+        assert on_pg == on_sqlite, q
+    assert titles(directory.search(db, "goûter")) == both
+    assert titles(directory.search(db, "goûters")) == both
+    assert titles(directory.search(sqlite_db, "gouters")) == both
+    assert titles(directory.search(db, "goûters -jeux")) == {"Le goûter des familles"}
+    assert titles(directory.search(sqlite_db, "ateliers cuisine")) == {"Ateliers cuisine"}

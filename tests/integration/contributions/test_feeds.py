@@ -693,12 +693,12 @@ def test_cli_feeds_poll(db, feed_server):
     runner = CliRunner()
     one = runner.invoke(main, ["feeds", "poll", "--structure", str(good.id)])
     assert one.exit_code == 0, one.output
-    assert f"Structure {good.id} : 3 nouvelle(s) contribution(s), 0 déjà connue(s)" in one.output
+    assert f"Structure {good.id} : 3 nouvelles contributions, 0 déjà connue" in one.output
     every = runner.invoke(main, ["feeds", "poll"])
     assert every.exit_code == 1
-    assert f"Structure {good.id} : 0 nouvelle(s) contribution(s), 3 déjà connue(s)" in every.output
+    assert f"Structure {good.id} : 0 nouvelle contribution, 3 déjà connues" in every.output
     assert f"Structure {bad.id} : échec — Le flux est introuvable" in every.output
-    assert "2 flux relevé(s), 1 en échec." in every.output
+    assert "2 flux relevés, 1 en échec." in every.output
     assert len(contributions_of(db, good.id)) == 3
 
 

@@ -145,12 +145,12 @@ def test_structure_list_counts_accounts_and_contributions_and_shows_feed_status(
     assert cells(rows["Centre social Les Tilleuls"])[2:] == ["2", "2", "Avertissement"]
     assert cells(rows["Association Parents Ensemble"])[2:] == ["1", "1", "En échec (3 fois de suite)"]
     assert cells(rows["CAF de la Seine-Saint-Denis"])[2:] == ["0", "0", "OK"]
-    assert cells(rows["Ville de Bondy"])[2:] == ["0", "0", "Avertissement (1 échec(s))"]  # below the threshold
+    assert cells(rows["Ville de Bondy"])[2:] == ["0", "0", "Avertissement (1 échec)"]  # below the threshold
     assert cells(rows["LAEP Les Petits Pas"])[2:] == ["0", "0", "Pas de flux"]
     assert cells(rows["Centre social Les Tilleuls"])[0] == "Centre social"
 
     page = client.get(f"/redaction/structures/{asso.id}").get_data(as_text=True)
-    assert "Délai dépassé" in page and "3 échec(s) de suite" in page and 'role="alert"' in page
+    assert "Délai dépassé" in page and "3 échecs de suite" in page and 'role="alert"' in page
     page = client.get(f"/redaction/structures/{tilleuls.id}").get_data(as_text=True)
     assert "mismatched tag" in page and "Un" in page and "Deux" in page and "Trois" not in page
     assert "Sami Haddad" in page and "amina@tilleuls.test" in page and "julien@asso.test" not in page

@@ -156,3 +156,87 @@ def test_a_request_beyond_the_server_limit_gets_a_french_answer(client, world, d
     page = response.get_data(as_text=True)
     assert "Fichier trop lourd" in page and "10 Mo" in page
     assert db.scalar(select(func.count(Contribution.id))) == 0
+
+
+# --- Preview, errors and thumbnails keep the chosen file (issue 13, item 28) -----------------------
+
+def _pending_token(page: str) -> str:
+    import re
+    match = re.search(r'name="pending_upload" value="([^"]+)"', page)
+    assert match, "no pending upload in the form"
+    return match[1]
+
+
+def test_the_preview_shows_the_whole_contribution_and_keeps_the_chosen_image(client, world, db):
+    login(client, "amina@tilleuls.test", "mdp-partenaire")
+    response = _post(client, "/partenaires/nouvelle/evenement", {
+        "title": "Soirée jeux en famille", "body_md": "Venez **jouer**.", "event_start": "2026-03-03T18:00",
+        "event_end": "2026-03-03T20:00", "place": "Salle des fêtes", "audience": "Familles",
+        "upload_alt": "Affiche de la soirée", "action": "preview"},
+        {"upload": (image_bytes("PNG", size=(80, 60), exif=False), "affiche.png", "image/png")})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    preview = page.split('id="apercu-titre"', 1)[1].split("</section>", 1)[0]
+    for text in ("Soirée jeux en famille", "mardi 3 mars 2026, de 18 h à 20 h", "Salle des fêtes", "Familles",
+                 "<strong>jouer</strong>", 'alt="Affiche de la soirée"'):
+        assert text in preview, text
+    assert "un fichier choisi doit l" not in page  # the file is kept, not lost
+    token = _pending_token(page)
+    # The preview's image is served re-encoded, to its owner only.
+    src = preview.split('<img src="', 1)[1].split('"', 1)[0]
+    image = client.get(src)
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    assert Image.open(io.BytesIO(image.data)).size == (80, 60)
+    # Sent without choosing the file again: it is saved with the contribution.
+    response = _post(client, "/partenaires/nouvelle/evenement", {
+        "title": "Soirée jeux en famille", "body_md": "Venez **jouer**.", "event_start": "2026-03-03T18:00",
+        "event_end": "2026-03-03T20:00", "place": "Salle des fêtes", "audience": "Familles",
+        "upload_alt": "Affiche de la soirée", "action": "submit", "pending_upload": token})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    [saved] = db.scalar(select(Contribution)).files
+    assert saved.kind == "image" and saved.alt_text == "Affiche de la soirée"
+    assert client.get(src).status_code == 404  # used once
+    # Another account cannot use someone else's pending file.
+    other = client.application.test_client()
+    login(other, "julien@asso.test", "mdp-autre")
+    assert other.get(src).status_code == 404
+
+
+def test_a_form_error_keeps_the_file_and_says_where_the_error_is(client, world, db):
+    login(client, "amina@tilleuls.test", "mdp-partenaire")
+    response = _post(client, "/partenaires/nouvelle/actualite", {
+        "title": "", "body_md": "Texte", "upload_alt": "Un carré bleu", "action": "submit"},
+        {"upload": (image_bytes("PNG", size=(40, 40), exif=False), "carre.png", "image/png")})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "ci-dessus" not in page and "carre.png" in page
+    token = _pending_token(page)
+    response = _post(client, "/partenaires/nouvelle/actualite", {
+        "title": "Un titre", "body_md": "Texte", "upload_alt": "Un carré bleu", "action": "draft",
+        "pending_upload": token})
+    assert response.status_code == 302
+    assert [f.alt_text for f in db.scalar(select(Contribution)).files] == ["Un carré bleu"]
+
+
+def test_a_missing_description_keeps_the_image_until_it_is_given(client, world, db):
+    login(client, "amina@tilleuls.test", "mdp-partenaire")
+    response = _post(client, "/partenaires/nouvelle/actualite", {
+        "title": "Titre", "body_md": "Texte", "action": "submit"},
+        {"upload": (image_bytes("PNG", size=(40, 40), exif=False), "carre.png", "image/png")})
+    assert response.status_code == 422
+    token = _pending_token(response.get_data(as_text=True))
+    response = _post(client, "/partenaires/nouvelle/actualite", {
+        "title": "Titre", "body_md": "Texte", "action": "submit", "upload_alt": "Un carré", "pending_upload": token})
+    assert response.status_code == 302
+
+
+def test_editing_shows_a_thumbnail_of_each_image(client, world, db):
+    image = uploads.process_image(image_bytes("PNG", size=(40, 40), exif=False), "a.png", "Un carré")
+    contribution = services.create(db, world["partner"], services.ContributionData(
+        kind=ContributionKind.actualite, title="Titre", body_md="Texte"), files=[image], submit=False)
+    db.commit()
+    login(client, "amina@tilleuls.test", "mdp-partenaire")
+    form = client.get(f"/partenaires/contributions/{contribution.id}/modifier").get_data(as_text=True)
+    file_id = contribution.files[0].id
+    assert f'<img src="/fichiers/{file_id}"' in form
+    assert client.get(f"/fichiers/{file_id}").status_code == 200

@@ -69,7 +69,7 @@ def test_invitation_renders_the_event_in_paris_time_with_the_letter_slots(db):
     rendered = invitations.render_invitation(issue, event)
     assert rendered.subject == "Invitation : Rencontre des référents CLAS « rentrée » — 12 mars 2030"
     for part in (rendered.html, rendered.text):
-        assert "mardi 12 mars 2030, de 18:30 à 21:00" in part
+        assert "mardi 12 mars 2030, de 18 h 30 à 21 h" in part
         assert "Centre social Les Tilleuls" in part and "12 rue des Lilas" in part
         assert f"https://parentalites.test/agenda/{event.id}/" in part
         assert "%%greeting%%" in part and "%%unsubscribe_url%%" in part and "%%preferences_url%%" in part
@@ -276,7 +276,7 @@ def test_only_the_segment_receives_the_invitation(db, world, smtp, celery_worker
     assert preferences_url in html and preferences_url in text
     assert message["List-Unsubscribe"].strip() == f"<https://parentalites.test/desabonnement/{token}>"
     assert message["Message-ID"].startswith(f"<invitation-i{issue.id}.")
-    assert "18:30" in text and event.title in message["Subject"]
+    assert "18 h 30" in text and event.title in message["Subject"]
     assert db.get(Issue, issue.id).published_at is None
     assert archive.published_issues(db) == []
 

@@ -355,8 +355,8 @@ def test_after_the_event_thanks_the_present_once_and_drafts_the_retour(db, captu
                                                            ContributionStatus.submitted, "event")
     assert retour.structure.name == "Réseau Parentalités"
     assert "14 mars 2031 à 18:30" in retour.body_md and "Centre social Les Tilleuls" in retour.body_md
-    assert "Inscrits : 4 personne(s) (3 inscription(s))" in retour.body_md
-    assert "Présents : 2 personne(s) (1 inscription(s))" in retour.body_md
+    assert "Inscrits : 4 personnes (3 inscriptions)" in retour.body_md
+    assert "Présents : 2 personnes (1 inscription)" in retour.body_md
     assert retour.id in [c.id for c in moderation_queue(db)]  # waits for the editor
 
     # Once: again later, nothing more (another registration marked present gets its own thanks).

@@ -96,8 +96,8 @@ def test_call_and_reminder_go_out_once_on_the_paris_day(db, world, planned):
     assert "Numéro spécial CLAS." in calls[0].text_body and "Amina Benali" in calls[0].text_body
     reminders = outbox(db, "rappel_redaction")
     assert [m.to_addr for m in reminders] == ["admin@reaap.test", "redaction@reaap.test"]
-    assert "1 contribution(s) en attente de relecture" in reminders[0].text_body
-    assert "1 contribution(s) acceptée(s), pas encore placée(s)" in reminders[0].text_body
+    assert "1 contribution en attente de relecture" in reminders[0].text_body
+    assert "1 contribution acceptée, pas encore placée" in reminders[0].text_body
     db.expire_all()
     stored = db.get(PlannedIssue, planned.id)
     assert stored.call_sent_at == DUE and stored.editors_reminded_at == DUE

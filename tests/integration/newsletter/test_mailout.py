@@ -69,7 +69,7 @@ def test_editor_sends_the_letter_and_every_confirmed_subscriber_gets_it(client, 
     assert {i.contribution.status for i in sent.items} == {S.published}
     # The editor sees the outcome.
     page = client.get(f"/redaction/numeros/{issue.id}").get_data(as_text=True)
-    assert "22</span> envoyé(s)" in page and "pro5@example.org" in page
+    assert 'Envoyés : <span data-k="sent">22</span>' in page and "pro5@example.org" in page
 
 
 def test_each_message_is_a_proper_personal_multipart_letter(client, db, world, smtp, celery_worker):
@@ -122,6 +122,11 @@ def test_test_send_goes_to_one_address_and_records_no_delivery(db, world, smtp, 
     assert db.scalar(select(func.count(Delivery.id))) == 0
     assert letters(smtp) == []
     assert {r for m in smtp.messages for r in m.recipients} == {"relecture@reaap.test", "amina@tilleuls.test"}
+    # A working one-click link or none (issue 13, item 29): a test address has no subscription to end.
+    assert mail.message["List-Unsubscribe"] is None and mail.message["List-Unsubscribe-Post"] is None
+    assert mail.message["List-Id"] and mail.message["Auto-Submitted"] == "auto-generated"
+    decisions = smtp.to("amina@tilleuls.test")  # transactional mails say they are automatic too
+    assert decisions and all(m.message["Auto-Submitted"] == "auto-generated" for m in decisions)
 
 
 @pytest.fixture

@@ -106,3 +106,26 @@ def test_a_dot_starting_a_line_is_encoded_so_no_dot_stuffing_is_needed():
     assert not data.startswith(b".") and b"\n." not in data
     text_lines = parse(data).get_body(("plain",)).get_content().splitlines()
     assert text_lines[:4] == [".", ".point de départ", ".Bonjour", ".."]
+
+
+# --- Standards (issue 13, item 29) --------------------------------------------------------------
+
+NUMERIC_DATE = r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} \+0000$"
+
+
+def test_date_headers_are_numeric_utc():
+    """RFC 5322 prefers a numeric zone: « +0000 », not the obsolete « GMT » (nor « -0000 »)."""
+    import re
+    outbox = build_message(to="zoe@example.org", subject="s", text="t", html=None, message_id="<1@x>")
+    letter = fast("Zoé", "Bonjour Zoé,", "https://parentalites.test/desabonnement/t")
+    for raw in (outbox, letter):  # as written on the wire (a parser would normalise it)
+        [date] = [line[6:] for line in raw.decode().split("\r\n") if line.startswith("Date: ")]
+        assert re.match(NUMERIC_DATE, date), date
+
+
+def test_transactional_mail_says_it_is_automatic():
+    message = parse(build_message(to="zoe@example.org", subject="s", text="t", html=None, message_id="<1@x>"))
+    assert message.get_all("Auto-Submitted") == ["auto-generated"]
+    given = parse(build_message(to="zoe@example.org", subject="s", text="t", html=None, message_id="<1@x>",
+                                headers={"Auto-Submitted": "auto-replied"}))
+    assert given.get_all("Auto-Submitted") == ["auto-replied"]
