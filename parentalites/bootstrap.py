@@ -23,11 +23,14 @@ from core.settings import (
     get_settings,
     read_settings,
 )
+from events import history as events_history
 from events import invitations
 from mailing import config as mailing_config
+from newsletter import history as newsletter_history
 from newsletter import mailout
 from newsletter.models import IssueKind
 from parentalites import models
+from subscribers import history
 
 _done = False
 
@@ -75,5 +78,7 @@ def bootstrap(sender: Callable[[str, tuple, dict], Any] | None = None) -> Settin
     jobs.install(database.SessionFactory)
     directory.install_search_sync(database.SessionFactory)
     mailout.register_kind(IssueKind.invitation, invitations.KIND_RULES)
+    history.register_source(newsletter_history.deliveries)  # a subscriber's letters and invitations
+    history.register_source(events_history.registrations)   # and their event registrations
     _done = True
     return settings

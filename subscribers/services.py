@@ -18,6 +18,7 @@ from core import urls
 from core.db import utcnow
 from core.settings import get_settings
 from mailing.outbox import queue_email
+from subscribers import history
 from subscribers.models import (
     ROLES,
     TOPICS,
@@ -110,6 +111,7 @@ def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
             set_preferences(db, subscriber, **preferences)
         subscriber.status = SubscriberStatus.pending
         consent = _record(db, subscriber, "subscribe", request, CONSENT_WORDING)
+        history.record(db, subscriber, "subscribed", "Formulaire d'abonnement : e-mail de confirmation envoyé")
         _send_confirmation(db, subscriber, consent)
 
 
@@ -142,6 +144,7 @@ def confirm(db: Session, token: str, request: Request | None = None) -> ConfirmR
     subscriber.status = SubscriberStatus.active
     subscriber.confirmed_at = utcnow()
     _record(db, subscriber, "confirm", request)
+    history.record(db, subscriber, "confirmed", "Lien de confirmation suivi")
     return ConfirmResult.confirmed
 
 
@@ -152,24 +155,42 @@ def by_unsubscribe_token(db: Session, token: str) -> Subscriber | None:
 
 
 def unsubscribe(db: Session, subscriber: Subscriber, request: Request | None = None,
-                via: str = "web") -> bool:
+                via: str = "web", actor: str | None = None) -> bool:
     """Stop every letter to this subscriber at once. Returns False if they had already left."""
     if subscriber.status in (SubscriberStatus.unsubscribed, SubscriberStatus.suppressed):
         return False
     subscriber.status = SubscriberStatus.unsubscribed
     subscriber.unsubscribed_at = utcnow()
     _record(db, subscriber, f"unsubscribe:{via}", request)
+    history.record(db, subscriber, "unsubscribed", UNSUBSCRIBE_VIA.get(via, via), actor)
     return True
 
 
 def set_preferences(db: Session, subscriber: Subscriber, topics: list[str] | None = None,
-                    role: str | None = None, commune: str | None = None) -> None:
+                    role: str | None = None, commune: str | None = None, actor: str | None = None) -> None:
     """Topics (keys of TOPICS; none = every topic), role (key of ROLES) and commune, all optional.
-    Unknown keys are dropped."""
+    Unknown keys are dropped. A change is written in the subscriber's history."""
+    before = (list(subscriber.topics or []), subscriber.role, subscriber.commune)
     subscriber.topics = sorted({t for t in (topics or []) if t in TOPICS})
     subscriber.role = role if role in ROLES else None
     subscriber.commune = clean_commune(one_line(commune))[:120] or None
+    if subscriber.id is not None and before != (subscriber.topics, subscriber.role, subscriber.commune):
+        history.record(db, subscriber, "preferences", describe_preferences(subscriber), actor)
     db.flush()
+
+
+UNSUBSCRIBE_VIA = {
+    "web": "Lien de désabonnement (page web)",
+    "one-click": "Désabonnement en un clic (messagerie)",
+    "editor": "Par la rédaction",
+}
+
+
+def describe_preferences(subscriber: Subscriber) -> str:
+    """The preferences in French words, for the history."""
+    topics = ", ".join(TOPICS[t] for t in subscriber.topics or []) or "tous"
+    role = ROLES.get(subscriber.role or "", "non indiquée")
+    return f"Thèmes : {topics} ; fonction : {role} ; commune : {subscriber.commune or 'non indiquée'}"
 
 
 def active_subscriber_count(db: Session) -> int:
