@@ -22,6 +22,8 @@ from newsletter import archive as archive_service
 from newsletter import calendar, mailout
 from newsletter.models import Issue, IssueStatus
 from parentalites.bootstrap import bootstrap, check_settings, exit_on_bad_settings, read_all_settings
+from subscribers import directory as subscriber_directory
+from subscribers.models import SubscriberStatus
 
 
 @click.group(help="Parentalités : la lettre du Réaap et du réseau CLAS.")
@@ -416,6 +418,48 @@ def calendar_send_due() -> None:
     with _unit_of_work() as db:
         sent = calendar.send_due(db)
     click.echo(f"{sent['calls']} appel(s) à contributions, {sent['reminders']} rappel(s) à la rédaction.")
+
+
+
+# --- Subscribers (subs-admin: export; subs-import: import; subs-rgpd: purge) --------------------
+
+@main.group("subscribers", help="Abonnés : export (et import, purge).")
+def subscribers_group() -> None:
+    pass
+
+
+@subscribers_group.command("export", help="Écrire les abonnés dans FILE (CSV UTF-8 avec BOM, « ; »), "
+                                          "tous ou ceux d'un statut.")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--status", "status", type=click.Choice([s.value for s in SubscriberStatus]), default=None,
+              help="Seulement ce statut (pending, active, unsubscribed, suppressed).")
+def subscribers_export(file: Path, status: str | None) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    _open_database()
+    db = session()
+    filters = subscriber_directory.Filters(status=SubscriberStatus(status) if status else None)
+    total = subscriber_directory.export_count(db, filters)
+    console = Console(stderr=True)
+    written = 0
+
+    def counted(rows):
+        nonlocal written
+        for row in rows:
+            written += 1
+            if written % 500 == 0:
+                bar.update(task, completed=written)
+            yield row
+
+    with Progress(TextColumn("export"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("export", total=total)
+        with file.open("w", encoding="utf-8", newline="") as out:
+            for chunk in subscriber_directory.csv_chunks(counted(subscriber_directory.export_rows(db, filters))):
+                out.write(chunk)
+        bar.update(task, completed=written)
+    click.echo(f"{written} abonné(s) écrit(s) dans {file}")
 
 
 if __name__ == "__main__":
