@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,7 +16,7 @@ from wtforms import EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from accounts.auth import editor_required
-from core.db import session
+from core.db import SessionFactory, session
 from subscribers import directory, editing
 from subscribers import history as subscriber_history
 from subscribers.forms import MultiCheckboxField, role_choices, topic_choices
@@ -93,18 +93,26 @@ def index():
         "redaction/subscribers.html", filters=filters, result=page,
         problems=[str(PROBLEMS.get(p, p)) for p in filters.problems], status_labels=STATUS_LABELS,
         status_label_one=STATUS_LABEL_ONE, topics=TOPICS, roles=ROLES,
-        departements=directory.known_departements(db))
+        departements=directory.DEPARTEMENTS)
 
 
 @subscribers_admin_bp.route("/redaction/abonnes/export.csv")
 @editor_required
 def export():
     filters = directory.parse_filters(request.args)
-    db = session()
     stamp = datetime.now().strftime("%Y%m%d-%H%M")
-    body = stream_with_context(chunk.encode("utf-8") for chunk in
-                               directory.csv_chunks(directory.export_rows(db, filters)))
-    return Response(body, mimetype="text/csv", headers={
+
+    def body():
+        # Streamed after the request's own session is gone: a session of its own, closed at the end
+        # (or when the client goes away), so that no transaction outlives the download.
+        db = SessionFactory()
+        try:
+            for chunk in directory.csv_chunks(directory.export_rows(db, filters)):
+                yield chunk.encode("utf-8")
+        finally:
+            db.close()
+
+    return Response(body(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="abonnes-{stamp}.csv"',
         "Cache-Control": "no-store"})
 
