@@ -19,6 +19,7 @@ import csv
 import io
 import math
 import re
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -91,13 +92,25 @@ def _folded_postgresql(element, compiler, **kw):
 
 @compiles(folded, "sqlite")
 def _folded_sqlite(element, compiler, **kw):
-    sql = compiler.process(list(element.clauses)[0], **kw)
-    # SQLite has no translate() and its lower() folds ASCII only: one replace() per letter.
-    for ligature, letters in LIGATURES:
-        sql = f"replace({sql}, '{ligature}', '{letters}')"
-    for accented, plain in zip(ACCENTED, PLAIN, strict=True):
-        sql = f"replace({sql}, '{accented}', '{plain}')"
-    return f"lower({sql})"
+    # SQLite has no translate() and its lower() folds ASCII only; nested replace() calls overflow its
+    # parser once a search has a few words: `fold` itself, given to the connection by prepare().
+    return f"{SQLITE_FOLD}({compiler.process(list(element.clauses)[0], **kw)})"
+
+
+SQLITE_FOLD = "parentalites_fold"
+
+
+def _sql_fold(value: str | None) -> str | None:
+    return None if value is None else fold(value)
+
+
+def prepare(db: Session) -> None:
+    """On SQLite, give the session's connection the `parentalites_fold` function (cheap; a connection
+    may have been opened before this module was used). Nothing to do on PostgreSQL."""
+    if db.get_bind().dialect.name == "sqlite":
+        raw = db.connection().connection.driver_connection
+        if isinstance(raw, sqlite3.Connection):
+            raw.create_function(SQLITE_FOLD, 1, _sql_fold, deterministic=True)
 
 
 # --- Filters ------------------------------------------------------------------------------------
@@ -292,6 +305,7 @@ def status_counts(db: Session, filters: Filters) -> dict[SubscriberStatus, int]:
 
 def search(db: Session, filters: Filters, page_size: int = PAGE_SIZE) -> Page:
     """One page of the selection, most recent first; a page past the end shows the last one."""
+    prepare(db)
     counts = status_counts(db, filters)
     total = counts[filters.status] if filters.status is not None else sum(counts.values())
     pages = max(math.ceil(total / page_size), 1)
@@ -336,11 +350,13 @@ def export_query(filters: Filters | None = None, db: Session | None = None):
 
 
 def export_count(db: Session, filters: Filters | None = None) -> int:
+    prepare(db)
     return db.scalar(select(func.count()).select_from(Subscriber).where(condition(filters or Filters(), db=db))) or 0
 
 
 def export_rows(db: Session, filters: Filters | None = None) -> Iterator:
     """The rows, fetched 2,000 at a time (a large list never sits in memory at once)."""
+    prepare(db)
     yield from db.execute(export_query(filters, db).execution_options(yield_per=2000))
 
 
