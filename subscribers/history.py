@@ -48,6 +48,7 @@ EVENT_LABELS = {
     "unsuppressed": _l("Suspension levée"),
     "edited": _l("Fiche modifiée par la rédaction"),
     "imported": _l("Importé"),
+    "import_updated": _l("Mis à jour par un import"),  # subs-import writes these two kinds
 }
 
 BOUNCE_LABELS = {
