@@ -25,15 +25,17 @@ from core.settings import (
     get_settings,
     read_settings,
 )
+from events import history as events_history
 from events import invitations
 from events import retention as events_retention
 from mailing import config as mailing_config
 from mailing import engine
 from newsletter import confirmations, mailout
+from newsletter import history as newsletter_history
 from newsletter import personal_data as newsletter_personal_data
 from newsletter.models import IssueKind
 from parentalites import models
-from subscribers import privacy
+from subscribers import history, privacy
 
 _done = False
 
@@ -88,5 +90,7 @@ def bootstrap(sender: Callable[[str, tuple, dict], Any] | None = None) -> Settin
     privacy.register_personal_data("deliveries", export=newsletter_personal_data.export_deliveries)
     privacy.register_personal_data("registrations", export=events_retention.export_registrations,
                                    erase=events_retention.erase_registrations)
+    history.register_source(newsletter_history.deliveries)  # a subscriber's letters and invitations
+    history.register_source(events_history.registrations)   # and their event registrations
     _done = True
     return settings

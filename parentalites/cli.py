@@ -22,6 +22,8 @@ from newsletter import archive as archive_service
 from newsletter import calendar, mailout
 from newsletter.models import Issue, IssueStatus
 from parentalites.bootstrap import bootstrap, check_settings, exit_on_bad_settings, read_all_settings
+from subscribers import directory as subscriber_directory
+from subscribers.models import SubscriberStatus
 
 
 @click.group(help="Parentalités : la lettre du Réaap et du réseau CLAS.")
@@ -453,9 +455,9 @@ def calendar_send_due() -> None:
                f"{sent['reminders']} {plural(sent['reminders'], 'rappel', 'rappels')} à la rédaction.")
 
 
-# --- Subscribers (other branches add `export` and `purge` to this group) ---------------------------
+# --- Subscribers: import, export, purge ------------------------------------------------------------
 
-@main.group("subscribers", help="Abonnés à la lettre.")
+@main.group("subscribers", help="Abonnés à la lettre : import, export, durées de conservation.")
 def subscribers_group() -> None:
     pass
 
@@ -526,6 +528,41 @@ def subscribers_import(file: Path, dry_run: bool, as_email: str | None) -> None:
     if dry_run:
         click.echo("(essai : rien n'a été écrit ni envoyé)", err=True)
     click.echo(plan.summary)
+
+
+
+@subscribers_group.command("export", help="Écrire les abonnés dans FILE (CSV UTF-8 avec BOM, « ; »), "
+                                          "tous ou ceux d'un statut.")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--status", "status", type=click.Choice([s.value for s in SubscriberStatus]), default=None,
+              help="Seulement ce statut (pending, active, unsubscribed, suppressed).")
+def subscribers_export(file: Path, status: str | None) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    _open_database()
+    db = session()
+    filters = subscriber_directory.Filters(status=SubscriberStatus(status) if status else None)
+    total = subscriber_directory.export_count(db, filters)
+    console = Console(stderr=True)
+    written = 0
+
+    def counted(rows):
+        nonlocal written
+        for row in rows:
+            written += 1
+            if written % 500 == 0:
+                bar.update(task, completed=written)
+            yield row
+
+    with Progress(TextColumn("export"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("export", total=total)
+        with file.open("w", encoding="utf-8", newline="") as out:
+            for chunk in subscriber_directory.csv_chunks(counted(subscriber_directory.export_rows(db, filters))):
+                out.write(chunk)
+        bar.update(task, completed=written)
+    click.echo(f"{written} {plural(written, 'abonné écrit', 'abonnés écrits')} dans {file}")
 
 
 if __name__ == "__main__":

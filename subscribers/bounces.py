@@ -46,6 +46,7 @@ from mailing.dsn import MAX_PARSE_BYTES, BounceReport, classify, normalise_statu
 from mailing.models import Delivery
 from mailing.outbox import queue_email
 from mailing.verp import parse_verp
+from subscribers import history
 from subscribers.models import (
     Bounce,
     BounceKind,
@@ -96,12 +97,13 @@ def _subscribers_for(db: Session, report: BounceReport,
     return None, [], IGNORED_NO_VERP if report.kind in EFFECTIVE_KINDS else None
 
 
-def _suppress(subscriber: Subscriber, reason: str, now: datetime) -> None:
+def _suppress(db: Session, subscriber: Subscriber, reason: str, now: datetime) -> None:
     if subscriber.status is SubscriberStatus.suppressed:
         return  # the first reason stays the reason
     subscriber.status = SubscriberStatus.suppressed
     subscriber.suppressed_reason = reason
     subscriber.suppressed_at = now
+    history.record(db, subscriber, "suppressed", reason, at=now)
 
 
 def _hard_reason(report: BounceReport) -> str:
@@ -113,7 +115,7 @@ def _hard_reason(report: BounceReport) -> str:
 def _apply_policy(db: Session, subscriber: Subscriber, bounce: Bounce, report: BounceReport) -> None:
     now = bounce.received_at
     if report.kind == "hard":
-        _suppress(subscriber, _hard_reason(report), now)
+        _suppress(db, subscriber, _hard_reason(report), now)
     elif report.kind == "complaint":
         # A complaint withdraws consent: recorded like an unsubscription, then never mailed again.
         if subscriber.status is not SubscriberStatus.suppressed:
@@ -121,14 +123,14 @@ def _apply_policy(db: Session, subscriber: Subscriber, bounce: Bounce, report: B
                                  wording=report.diagnostic))
             if subscriber.status is not SubscriberStatus.unsubscribed:
                 subscriber.unsubscribed_at = now
-        _suppress(subscriber, REASON_COMPLAINT, now)
+        _suppress(db, subscriber, REASON_COMPLAINT, now)
     elif report.kind == "soft":
         db.flush()
         recent = db.scalar(select(func.count(Bounce.id)).where(
             Bounce.subscriber_id == subscriber.id, Bounce.kind == BounceKind.soft,
             Bounce.received_at > now - SOFT_WINDOW, Bounce.received_at <= now)) or 0
         if recent >= SOFT_LIMIT:
-            _suppress(subscriber, REASON_SOFT, now)
+            _suppress(db, subscriber, REASON_SOFT, now)
     # delayed, autoreply, unknown: kept for the record only
 
 

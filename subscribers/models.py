@@ -59,6 +59,13 @@ LEGAL_BASIS_LABELS = {
 
 class Subscriber(Base):
     __tablename__ = "subscribers"
+    __table_args__ = (
+        # The editors' list (subscribers/directory.py): counts per status, the département and
+        # commune filters, answered from the indexes alone (migration 0012_subs_admin).
+        Index("ix_subscribers_status", "status"),
+        Index("ix_subscribers_departement_status", "departement", "status"),
+        Index("ix_subscribers_commune_status", "commune", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stored normalised (lower-case domain and local part): one row per mailbox.

@@ -23,6 +23,7 @@ from mailing.engine import greeting, letter_headers
 from mailing.models import OutboundEmail
 from mailing.outbox import queue_email
 from subscribers import consent as consent_texts
+from subscribers import history
 from subscribers.models import (
     ROLES,
     TOPICS,
@@ -156,6 +157,7 @@ def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
             set_preferences(db, subscriber, **preferences)
         subscriber.status = SubscriberStatus.pending
         consent = _record(db, subscriber, "subscribe", request)
+        history.record(db, subscriber, "subscribed", "Formulaire d'abonnement : e-mail de confirmation envoyé")
         _send_confirmation(db, subscriber, consent)  # names the new record: always send its link
 
 
@@ -204,6 +206,7 @@ def confirm(db: Session, token: str, request: Request | None = None) -> ConfirmR
         return ConfirmResult.invalid
     _activate(db, subscriber)
     _record(db, subscriber, "confirm", request)
+    history.record(db, subscriber, "confirmed", "Lien de confirmation suivi")
     send_welcome(db, subscriber)
     return ConfirmResult.confirmed
 
@@ -237,6 +240,7 @@ def confirm_import(db: Session, subscriber: Subscriber, request: Request | None 
     record = _record(db, subscriber, "confirm", request)
     record.source = "import"
     record.details = {"via": "lien de confirmation envoyé après l'import", "import": subscriber.source}
+    history.record(db, subscriber, "confirmed", "Lien de confirmation envoyé après l'import suivi")
     send_welcome(db, subscriber)
     return ConfirmResult.confirmed
 
@@ -257,25 +261,32 @@ def by_unsubscribe_token(db: Session, token: str) -> Subscriber | None:
 
 
 def unsubscribe(db: Session, subscriber: Subscriber, request: Request | None = None,
-                via: str = "web") -> bool:
+                via: str = "web", actor: str | None = None) -> bool:
     """Stop every letter to this subscriber at once. Returns False if they had already left."""
     if subscriber.status in (SubscriberStatus.unsubscribed, SubscriberStatus.suppressed):
         return False
     subscriber.status = SubscriberStatus.unsubscribed
     subscriber.unsubscribed_at = utcnow()
     _record(db, subscriber, f"unsubscribe:{via}", request)
+    history.record(db, subscriber, "unsubscribed", UNSUBSCRIBE_VIA.get(via, via), actor)
     return True
 
 
 def set_preferences(db: Session, subscriber: Subscriber, topics: list[str] | None = None,
-                    role: str | None = None, commune: str | None = None, departement: str | None = None) -> None:
+                    role: str | None = None, commune: str | None = None, departement: str | None = None,
+                    actor: str | None = None) -> None:
     """Topics (keys of TOPICS; none = every topic), role (key of ROLES), commune and département
     (a code or a name, stored as its code: core.departements), all optional. Unknown keys and
-    départements are dropped (the forms refuse them first)."""
+    départements are dropped (the forms refuse them first). A change is written in the
+    subscriber's history."""
+    before = (list(subscriber.topics or []), subscriber.role, subscriber.commune, subscriber.departement)
     subscriber.topics = sorted({t for t in (topics or []) if t in TOPICS})
     subscriber.role = role if role in ROLES else None
     subscriber.commune = clean_commune(one_line(commune))[:120] or None
     subscriber.departement = departements.normalize(departement)
+    if subscriber.id is not None and before != (subscriber.topics, subscriber.role, subscriber.commune,
+                                                subscriber.departement):
+        history.record(db, subscriber, "preferences", describe_preferences(subscriber), actor)
     db.flush()
 
 
@@ -294,6 +305,22 @@ def reconsent(db: Session, subscriber: Subscriber, request: Request | None = Non
     touch(subscriber)
     db.flush()
     return True
+
+
+UNSUBSCRIBE_VIA = {
+    "web": "Lien de désabonnement (page web)",
+    "one-click": "Désabonnement en un clic (messagerie)",
+    "editor": "Par la rédaction",
+}
+
+
+def describe_preferences(subscriber: Subscriber) -> str:
+    """The preferences in French words, for the history."""
+    topics = ", ".join(TOPICS[t] for t in subscriber.topics or []) or "tous"
+    role = ROLES.get(subscriber.role or "", "non indiquée")
+    departement = departements.label(subscriber.departement) if subscriber.departement else "non indiqué"
+    return (f"Thèmes : {topics} ; fonction : {role} ; commune : {subscriber.commune or 'non indiquée'} ; "
+            f"département : {departement}")
 
 
 def active_subscriber_count(db: Session) -> int:

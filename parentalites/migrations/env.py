@@ -1,7 +1,7 @@
 from alembic import context
 
 from core.db import get_engine
-from parentalites.models import metadata
+from parentalites.models import include_name, metadata
 
 config = context.config
 
@@ -32,7 +32,7 @@ def _run(connection) -> None:
         connection.commit()  # the pragma applies outside a transaction only
     try:
         context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
-                          compare_type=True)
+                          compare_type=True, include_name=include_name)  # type: ignore[arg-type]
         with context.begin_transaction():
             context.run_migrations()
     finally:

@@ -148,7 +148,8 @@ def test_migrations_match_the_models_on_postgresql(db):
     from alembic.migration import MigrationContext
 
     from core.db import get_engine
-    from parentalites.models import metadata
+    from parentalites.models import include_name, metadata
     with get_engine().connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        diff = compare_metadata(MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": include_name}), metadata)
     assert diff == []
