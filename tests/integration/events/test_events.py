@@ -359,7 +359,7 @@ def test_anonymous_posts_take_no_seat_until_the_address_is_confirmed(client, wor
     from tests.integration.helpers import login
     login(client, "redaction@reaap.test", "mdp-redaction")
     page = client.get(f"/redaction/evenements/{event.id}/inscriptions").get_data(as_text=True).replace("&#39;", "'")
-    assert "<strong>1</strong> demande(s) d'inscription dont l'adresse n'est pas confirmée" in page
+    assert "<strong>1</strong> demande d'inscription dont l'adresse n'est pas confirmée" in page
     assert "Inscription à confirmer" in page
 
 

@@ -226,5 +226,5 @@ def test_an_event_in_the_letter_keeps_what_the_partner_entered_and_links_its_pag
         part = part.replace("&#39;", "'").replace("&#x27;", "'")
         assert "Parents d'enfants de 6 à 11 ans" in part, name
         assert "Amina, atelier@tilleuls.test" in part, name
-        assert "16:30" in part, name  # the end, in Paris time
+        assert "16 h 30" in part, name  # the end, in Paris time
         assert f"https://parentalites.test/agenda/partenaires/{event.id}/" in part, name

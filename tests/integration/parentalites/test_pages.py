@@ -26,7 +26,7 @@ TIME_VALUE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z
 
 def _site(db, world) -> dict:
     """Something on every page: a published letter and a draft, events, a partner's event, a fiche."""
-    people(db, 2)
+    subscriber = people(db, 2)[0]
     letter = compose(db, world, numero=1)
     mailout.compile_issue(db, letter)
     letter.status, letter.published_at, letter.sent_at = IssueStatus.sent, utcnow(), utcnow()
@@ -45,25 +45,29 @@ def _site(db, world) -> dict:
     db.commit()
     return {"issue_id": draft.id, "sent_issue_id": letter.id, "numero": 1, "event_id": event.id,
             "contribution_id": partner_event.id, "fiche_id": fiche.id, "structure_id": world["tilleuls"].id,
-            "registration_token": registration.token, "registration_id": registration.id}
+            "registration_token": registration.token, "registration_id": registration.id,
+            "subscriber_id": subscriber.id, "subscriber_token": subscriber.unsubscribe_token}
 
 
 def _urls(app, ids: dict) -> tuple[list[str], list[str]]:
     """Every GET page of the app with its arguments filled from `ids` (public, then editor)."""
     fill = {"issue_id": ids["issue_id"], "numero": ids["numero"], "event_id": ids["event_id"],
             "contribution_id": ids["contribution_id"], "structure_id": ids["structure_id"],
-            "registration_id": ids["registration_id"], "slug": "evenement"}
+            "registration_id": ids["registration_id"], "slug": "evenement",
+            "subscriber_id": ids["subscriber_id"], "token": ids["subscriber_token"]}
     skip = {"static", "files.file", "files.email_copy", "directory.fiche_file", "partners.pending_file",
             "auth.follow_link", "auth.accept_invitation", "subscribers.confirm", "subscribers.unsubscribe",
             "subscribers.preferences", "calendar.edit", "invitations.invitation", "redaction.progress",
             "public.letters_feed", "directory.feed", "events.agenda_ics", "events.admin_csv",
             "public.letter_email", "redaction.preview_email", "redaction.preview_text",
-            "invitations.preview", "events.registration", "partners.new_contribution"}
+            "invitations.preview", "events.registration", "partners.new_contribution",
+            "subscribers_admin.export"}
     public, editor = [], []
     with app.test_request_context():
         from flask import url_for
         for rule in app.url_map.iter_rules():
-            if "GET" not in rule.methods or rule.endpoint in skip or rule.endpoint.startswith("webhooks"):
+            if ("GET" not in rule.methods or rule.endpoint in skip or rule.endpoint.startswith("webhooks")
+                    or rule.endpoint.startswith("subscriber_import.") and "token" in rule.arguments):
                 continue
             args = {name: fill[name] for name in rule.arguments}
             if rule.endpoint == "directory.fiche":
