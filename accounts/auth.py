@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from datetime import UTC
 from functools import wraps
+from urllib.parse import unquote, urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
@@ -249,8 +251,23 @@ def _home_for(user: User) -> str:
     return url_for("redaction.dashboard") if user.is_editor else url_for("partners.home")
 
 
-def _safe_next(target: str | None) -> str | None:
-    return target if target and target.startswith("/") and not target.startswith("//") else None
+_NOT_IN_A_NEXT_PATH = re.compile(r"[\\\s\x00-\x1f\x7f-\x9f]")
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` when it is a path of this site, else None. Browsers drop tabs and line breaks, read
+    a backslash as a slash, and a step of percent-decoding may happen on the way: so the target
+    is refused when, decoded once or twice, it holds any of these or could start with "//"."""
+    if not target or not target.startswith("/"):
+        return None
+    forms = [target, unquote(target), unquote(unquote(target))]
+    for form in forms:
+        if _NOT_IN_A_NEXT_PATH.search(form) or form.startswith("//") or not form.startswith("/"):
+            return None
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return None
+    return target
 
 
 @auth_bp.route("/connexion", methods=["GET", "POST"])
@@ -263,7 +280,7 @@ def login():
         user = authenticate(session(), form.email.data, form.password.data)
         if user is not None:
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")) or _home_for(user))
+            return redirect(safe_next(request.args.get("next")) or _home_for(user))
         flash(_("Adresse e-mail ou mot de passe incorrect."), "error")
     return render_template("auth/login.html", form=form)
 
