@@ -19,7 +19,7 @@ from accounts.models import Role, User
 from contributions.models import Contribution, Structure, StructureKind
 from core.db import utcnow
 from core.settings import get_settings
-from core.text import WEB_SCHEMES, safe_url
+from core.text import WEB_SCHEMES, safe_url, strip_controls
 from mailing.outbox import queue_email
 
 
@@ -46,7 +46,7 @@ class StructureData:
 
 
 def _clean(data: StructureData) -> StructureData:
-    name = " ".join(data.name.split())
+    name = " ".join(strip_controls(data.name).split())
     if not name:
         raise StructureError("Le nom de la structure est obligatoire.", "name")
     website = (data.website or "").strip() or None
@@ -55,8 +55,8 @@ def _clean(data: StructureData) -> StructureData:
         raise StructureError("Le site web doit être une adresse http:// ou https://.", "website")
     if feed_url and not safe_url(feed_url, WEB_SCHEMES):
         raise StructureError("Le flux doit être une adresse http:// ou https:// (RSS ou Atom).", "feed_url")
-    return StructureData(name=name, kind=StructureKind(data.kind), commune=" ".join(data.commune.split()),
-                         departement=" ".join(data.departement.split()), website=website, feed_url=feed_url)
+    return StructureData(name=name, kind=StructureKind(data.kind), commune=" ".join(strip_controls(data.commune).split()),
+                         departement=" ".join(strip_controls(data.departement).split()), website=website, feed_url=feed_url)
 
 
 def create_structure(db: Session, data: StructureData) -> Structure:
