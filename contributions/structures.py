@@ -55,8 +55,10 @@ def _clean(data: StructureData) -> StructureData:
         raise StructureError("Le site web doit être une adresse http:// ou https://.", "website")
     if feed_url and not safe_url(feed_url, WEB_SCHEMES):
         raise StructureError("Le flux doit être une adresse http:// ou https:// (RSS ou Atom).", "feed_url")
-    return StructureData(name=name, kind=StructureKind(data.kind), commune=" ".join(strip_controls(data.commune).split()),
-                         departement=" ".join(strip_controls(data.departement).split()), website=website, feed_url=feed_url)
+    return StructureData(name=name, kind=StructureKind(data.kind),
+                         commune=" ".join(strip_controls(data.commune).split()),
+                         departement=" ".join(strip_controls(data.departement).split()),
+                         website=website, feed_url=feed_url)
 
 
 def create_structure(db: Session, data: StructureData) -> Structure:
