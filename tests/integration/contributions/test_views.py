@@ -37,3 +37,21 @@ def test_a_title_stored_with_a_noncharacter_before_the_cleaning_still_gets_its_d
     login(editor, "redaction@reaap.test", "mdp-redaction")
     response = editor.post(f"/redaction/moderation/{c.id}", data={"decision": S.accepted.value})
     assert response.status_code == 302, response.get_data(as_text=True)[:800]
+
+
+def test_an_encoded_line_break_in_a_title_adds_no_header_nor_body_to_the_moderation_email(
+        app, db, world, smtp, celery_worker):
+    from tests.integration.helpers import wait_for
+    title = "Atelier =?utf-8?q?=0D=0AReply-To:_pirate@evil.example=0D=0A=0D=0ACorps_pirate?= fin"
+    c = services.create(db, world["partner"], services.ContributionData(kind=K.actualite, title=title, body_md="x"))
+    db.commit()
+    editor = app.test_client()
+    login(editor, "redaction@reaap.test", "mdp-redaction")
+    assert editor.post(f"/redaction/moderation/{c.id}", data={"decision": S.accepted.value}).status_code == 302
+    [received] = wait_for(lambda: smtp.to("amina@tilleuls.test"), message="the moderation e-mail")
+    message = received.message
+    assert message["Reply-To"] is None
+    head = received.data.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+    assert not [line for line in head.splitlines() if line.lower().startswith("reply-to")]
+    assert "Reply-To: pirate@evil.example" in " ".join(str(message["Subject"]).split())
+    assert "\n" not in str(message["Subject"])
