@@ -62,14 +62,14 @@ def render_invitation(issue: Issue, event: Event | None = None) -> RenderedEmail
     if event is None:
         raise InvitationError("L'événement de cette invitation n'existe plus.")
     long_when, short_when = when(event)
-    return render_email("event_invitation", {
+    return engine.render_with_slots(lambda: render_email("event_invitation", {
         "issue": issue, "event": event,
         "type_label": TYPE_LABELS.get(event.type.value if event.type else "", "Événement du réseau"),
         "when": long_when, "when_short": short_when,
         "register_url": urls.absolute(f"/agenda/{event.id}/"),
         "greeting": engine.slot("greeting"), "unsubscribe_url": engine.slot("unsubscribe_url"),
         "preferences_url": engine.slot("preferences_url"),
-    })
+    }))
 
 
 def preview(event: Event, segment: dict | None = None) -> RenderedEmail:
