@@ -15,6 +15,7 @@ SQLAlchemy transport) and the local SMTP catcher, all under the data directory.
 """
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -104,6 +105,19 @@ def _seconds(name: str, raw: str) -> float:
         raise InvalidSetting(name, f"{name} doit être un nombre de secondes positif ou nul (reçu « {raw} »).",
                              f"{name} must be a number of seconds, zero or more (got '{raw}').")
     return value
+
+
+def parse_trusted_proxies(name: str, raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Addresses or networks (CIDR), separated by commas or spaces."""
+    networks = []
+    for part in raw.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise InvalidSetting(
+                name, f"{name} : « {part} » n'est ni une adresse IP ni un réseau (10.0.0.2, 172.30.0.0/16…).",
+                f"{name}: '{part}' is neither an IP address nor a network (10.0.0.2, 172.30.0.0/16…).") from None
+    return tuple(networks)
 
 
 def _choice(*choices: str, upper: bool = False) -> Parser:
@@ -294,6 +308,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SUBSCRIBER_IMPORT_MAX_MB", "subscriber_import_max_mb", _integer(1, 500), 10),
     Variable("LOG_FORMAT", "log_format", _choice("text", "json"), "text"),
     Variable("LOG_LEVEL", "log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"),
+    # The reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (core/proxies.py); none by default.
+    Variable("TRUSTED_PROXIES", "trusted_proxies", parse_trusted_proxies, ()),
 )
 
 
@@ -337,6 +353,7 @@ class Settings:
     subscriber_import_max_mb: int    # largest CSV an editor may import
     log_format: str                  # "text" or "json" (one JSON object per line)
     log_level: str
+    trusted_proxies: tuple = ()      # networks of the reverse proxies believed (core/proxies.py)
     from_environment: frozenset[str] = frozenset()  # the variables set in the environment
 
     @property

@@ -6,7 +6,6 @@ from pathlib import Path
 from flask import Flask, render_template, request
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFError
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from accounts.auth import auth_bp, login_manager
 from contributions.directory_views import directory_bp
@@ -17,6 +16,7 @@ from contributions.views import files_bp, moderation_bp, partner_bp
 from core import db as database
 from core.extensions import csrf, limiter
 from core.formatting import install_filters
+from core.proxies import TrustedProxies
 from core.settings import SettingsError
 from core.text import render_markdown, safe_url
 from events.invitations_views import invitations_bp
@@ -65,7 +65,8 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(config or {})
     # Flask's documented way to add a WSGI middleware; mypy forbids assigning to a method.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    # Proxy headers only from the proxies named in TRUSTED_PROXIES (none by default).
+    app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
 
     database.init_db()
     csrf.init_app(app)
