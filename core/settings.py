@@ -108,7 +108,7 @@ def _seconds(name: str, raw: str) -> float:
 
 
 def parse_trusted_proxies(name: str, raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    """Addresses or networks (CIDR), separated by commas or spaces."""
+    """Addresses or networks (CIDR), separated by commas or spaces (TRUSTED_PROXIES, FEED_ALLOWED_NETWORKS)."""
     networks = []
     for part in raw.replace(",", " ").split():
         try:
@@ -310,6 +310,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("LOG_LEVEL", "log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"),
     # The reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (core/proxies.py); none by default.
     Variable("TRUSTED_PROXIES", "trusted_proxies", parse_trusted_proxies, ()),
+    # Private networks a feed may still be fetched from (an intranet); none by default (contributions/feeds.py).
+    Variable("FEED_ALLOWED_NETWORKS", "feed_allowed_networks", parse_trusted_proxies, ()),
 )
 
 
@@ -354,6 +356,7 @@ class Settings:
     log_format: str                  # "text" or "json" (one JSON object per line)
     log_level: str
     trusted_proxies: tuple = ()      # networks of the reverse proxies believed (core/proxies.py)
+    feed_allowed_networks: tuple = ()  # private networks feeds may be fetched from (contributions/feeds.py)
     from_environment: frozenset[str] = frozenset()  # the variables set in the environment
 
     @property
