@@ -17,6 +17,7 @@ from accounts.auth import (
 )
 from accounts.models import Role, User
 from contributions.models import Contribution, Structure, StructureKind
+from core.addresses import local_part_problem
 from core.db import utcnow
 from core.settings import get_settings
 from core.text import WEB_SCHEMES, safe_url, strip_controls
@@ -144,12 +145,14 @@ def feed_status(structure: Structure) -> str | None:
 # --- Invitations ------------------------------------------------------------------------------
 
 def normalize_invited_address(raw: str) -> str:
+    if problem := local_part_problem(raw):
+        raise InvitationError(problem)
     try:
         # test_environment: accept the reserved .test domain of our own fixtures and demo.
         info = validate_email((raw or "").strip(), check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
         raise InvitationError(f"Adresse e-mail invalide : {exc}") from exc
-    return normalize_address(info.normalized)
+    return normalize_address(info.ascii_email or info.normalized)
 
 
 def invite_partner(db: Session, structure: Structure, email: str, name: str,

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import urls
+from core.addresses import local_part_problem
 from core.db import utcnow
 from core.settings import get_settings
 from mailing.outbox import queue_email
@@ -39,11 +40,13 @@ class InvalidEmail(ValueError):
 
 
 def normalize_email(raw: str) -> str:
+    if problem := local_part_problem(raw):
+        raise InvalidEmail(problem)
     try:
         info = validate_email((raw or "").strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidEmail(f"Adresse e-mail invalide : {exc}") from exc
-    return info.normalized.lower()
+    return (info.ascii_email or info.normalized).lower()
 
 
 def one_line(value: str | None) -> str:

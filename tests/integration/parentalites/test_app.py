@@ -152,3 +152,48 @@ def test_the_access_log_names_the_route_not_the_token_in_the_url(app, db, world,
     access = [r for r in caplog.records if r.name == "parentalites.access"]
     assert any("/connexion/lien/<token>" in r.getMessage() for r in access), [r.getMessage() for r in access]
     assert any("/desabonnement/<token>" in r.getMessage() for r in access)
+
+
+# --- Internationalised addresses: refused where they are taken, in French ----------------------------
+
+JOSE = "josé@exemple.org"
+REFUSAL = "accent ou un caractère non latin avant le « @ »"
+
+
+def test_an_address_with_an_accent_before_the_at_sign_is_refused_everywhere_it_is_taken(app, db, world,
+                                                                                         captured_jobs):
+    from sqlalchemy import func, select
+
+    from accounts.models import User
+    from events.models import Registration
+    from mailing.models import OutboundEmail
+    from subscribers.models import Subscriber
+    from tests.integration.helpers import compose, login, make_event
+    event = make_event(db, capacity=10)
+    issue = compose(db, world, articles=1)
+    visitor, editor = app.test_client(), app.test_client()
+    login(editor, "redaction@reaap.test", "mdp-redaction")
+    response = visitor.post("/abonnement", data={"email": JOSE, "name": "José", "consent": "y"})
+    assert response.status_code == 422 and REFUSAL in response.get_data(as_text=True)
+    response = visitor.post(f"/agenda/{event.id}/", data={"name": "José", "email": JOSE, "party_size": "1",
+                                                         "consent": "y"})
+    assert response.status_code == 422 and REFUSAL in response.get_data(as_text=True)
+    response = editor.post(f"/redaction/structures/{world['tilleuls'].id}/inviter",
+                           data={"email": JOSE, "name": "José"})
+    assert response.status_code == 422 and REFUSAL in response.get_data(as_text=True)
+    response = editor.post(f"/redaction/numeros/{issue.id}/test", data={"address": JOSE}, follow_redirects=True)
+    assert REFUSAL in response.get_data(as_text=True)
+    response = editor.post(f"/redaction/evenements/{event.id}/inviter/test", data={"address": JOSE},
+                           follow_redirects=True)
+    assert REFUSAL in response.get_data(as_text=True)
+    db.expire_all()
+    assert db.scalar(select(func.count(Subscriber.id)).where(Subscriber.email.like("jos%"))) == 0
+    assert db.scalar(select(func.count(Registration.id))) == 0
+    assert db.scalar(select(func.count(User.id)).where(User.email.like("jos%"))) == 0
+    assert db.scalar(select(func.count(OutboundEmail.id)).where(OutboundEmail.to_addr.like("jos%"))) == 0
+
+
+def test_an_internationalised_domain_is_kept_in_its_ascii_form(app, db, captured_jobs):
+    from subscribers.services import normalize_email
+    assert normalize_email("Marie@Exemple-É.fr") == "marie@" + "exemple-é.fr".encode("idna").decode()
+    assert normalize_email("Marie@Exemple-É.fr").isascii()
