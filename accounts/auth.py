@@ -36,7 +36,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from accounts.models import Role, User
-from core import urls
+from core import jobs, urls
 from core.db import session, utcnow
 from core.extensions import limiter
 from core.settings import get_settings
@@ -320,13 +320,19 @@ def login():
     return render_template("auth/login.html", form=form)
 
 
+LOGIN_LINK_TASK = "tasks.accounts.send_login_link"
+
+
 @auth_bp.route("/connexion/lien", methods=["GET", "POST"])
 @limiter.limit("5/minute;30/hour", methods=["POST"])
 @limiter.limit("3 per 15 minutes", methods=["POST"], key_func=login_link_rate_key)
 def request_link():
     form = LoginLinkForm()
     if form.validate_on_submit():
-        send_login_link(session(), form.email.data)
+        # The same work whatever the address: one job; the worker looks the account up, renders
+        # and queues the e-mail, or drops it (send_login_link). Neither the answer nor its time
+        # tells whether an account exists.
+        jobs.enqueue(session(), LOGIN_LINK_TASK, normalize_address(form.email.data)[:254])
         return render_template("auth/link_sent.html", minutes=LOGIN_LINK_MAX_AGE // 60)
     return render_template("auth/request_link.html", form=form), 422 if form.errors else 200
 

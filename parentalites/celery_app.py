@@ -39,8 +39,8 @@ class UnitOfWorkTask(Task):
 def make_celery() -> Celery[UnitOfWorkTask]:
     settings = get_settings()
     app = Celery("parentalites", broker=settings.celery_broker_url, task_cls=UnitOfWorkTask,
-                 include=["tasks.mailout", "tasks.mail", "tasks.bounces", "tasks.events", "tasks.feeds",
-                          "tasks.calendar"])
+                 include=["tasks.mailout", "tasks.mail", "tasks.accounts", "tasks.bounces", "tasks.events",
+                          "tasks.feeds", "tasks.calendar"])
     app.conf.update(
         task_default_queue=settings.celery_queue,
         task_ignore_result=True,
