@@ -117,17 +117,14 @@ def event(event_id: int):
             flash(_("Les inscriptions à cet événement sont closes."), "error")
             return redirect(url_for(".event", event_id=event_id))
         else:
-            if registration.already_registered:
-                # Changes nothing, and does not show someone else's link: it goes by e-mail.
-                flash(_("Cette adresse est déjà inscrite à cet événement. Nous venons de vous renvoyer "
-                        "par e-mail le lien pour consulter ou annuler l'inscription."), "success")
-                return redirect(url_for(".event", event_id=event_id))
-            if registration.status is RegistrationStatus.waitlisted:
-                flash(_("L'événement est complet : vous êtes inscrit·e en liste d'attente. Nous vous "
-                        "écrirons si une place se libère."), "success")
-            else:
-                flash(_("Votre inscription est confirmée. Un e-mail de confirmation vous a été envoyé."), "success")
-            return redirect(url_for(".registration", token=registration.token))
+            # One answer whatever happened (new, waitlisted, or an address already registered, whose
+            # registration is unchanged): the page never tells whether an address is registered,
+            # nor shows a link; what happened, and the link, go by e-mail to the address itself.
+            del registration
+            flash(_("Merci ! Un e-mail vient de partir vers cette adresse : il dit où en est l'inscription "
+                    "(confirmée ou en liste d'attente) et donne le lien pour la consulter ou l'annuler."),
+                  "success")
+            return redirect(url_for(".event", event_id=event_id))
     elif request.method == "POST" and not is_open:
         flash(_("Les inscriptions à cet événement sont closes."), "error")
     status = 422 if form.errors else 200

@@ -2,6 +2,7 @@
 concurrency on PostgreSQL), the iCalendar feed, and the public agenda pages."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -249,7 +250,7 @@ def test_register_then_cancel_through_the_self_service_page(client, db, captured
         "name": "Fatou Diallo", "email": "Fatou@Exemple.org", "party_size": "1", "consent": "y"})
     assert response.status_code == 302
     registration = db.scalar(select(Registration))
-    assert response.headers["Location"].endswith(f"/agenda/inscription/{registration.token}")
+    assert response.headers["Location"].endswith(f"/agenda/{event.id}/")  # the link goes by e-mail only
     waiting = reg(db, event, "suivant@exemple.org")
     assert waiting.status is RegistrationStatus.waitlisted
 
@@ -274,7 +275,7 @@ def test_second_registration_on_the_web_does_not_reveal_the_link(client, db, cap
         "name": "Quelqu'un", "email": "marie@exemple.org", "party_size": "3", "consent": "y"})
     assert response.status_code == 302 and first.token not in response.headers["Location"]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert first.token not in page and "déjà inscrite" in page
+    assert first.token not in page and "Un e-mail vient de partir vers cette adresse" in page
     assert db.scalar(select(func.count(Registration.id))) == 1
 
 
@@ -285,3 +286,21 @@ def test_agenda_pages_in_english(client, db, captured_jobs):
     page = client.get(f"/agenda/{event.id}/?lang=en").get_data(as_text=True)
     assert "Full — registration on the waiting list" in page and "Join the waiting list" in page
     assert "Number of people, including you" in page
+
+
+def test_registering_answers_the_same_whether_the_address_is_new_or_already_registered(app, db, captured_jobs):
+    event = make_event(db, capacity=10)
+    reg(db, event, "marie@exemple.org")
+    answers = []
+    for address in ("marie@exemple.org", "nouvelle@exemple.org"):
+        client = app.test_client()
+        response = client.post(f"/agenda/{event.id}/", data={
+            "name": "Quelqu'un", "email": address, "party_size": "1", "consent": "y"})
+        follow = client.get(response.headers["Location"]).get_data(as_text=True)
+        flashed = re.search(r'<div class="alert alert-[a-z]+"[^>]*>(.*?)</div>', follow, re.S)
+        answers.append((response.status_code, response.headers["Location"], response.get_data(),
+                        flashed.group(1) if flashed else follow))
+    assert answers[0] == answers[1]
+    assert "déjà inscrite" not in answers[0][3]
+    # The difference goes by e-mail, to the address itself.
+    assert [m.to_addr for m in outbox(db, "event_registration")][-2:] == ["marie@exemple.org", "nouvelle@exemple.org"]
