@@ -19,6 +19,7 @@ from core.addresses import local_part_problem
 from core.db import utcnow
 from core.settings import get_settings
 from mailing.outbox import queue_email
+from mailing.templates import render_email
 from subscribers.models import (
     ROLES,
     TOPICS,
@@ -104,6 +105,9 @@ def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
                     "unsubscribe_url": urls.absolute(urls.unsubscribe_path(subscriber.unsubscribe_token))})
     elif subscriber.status is SubscriberStatus.suppressed:
         log.info("subscription attempt for suppressed subscriber %s ignored", subscriber.id)
+        # As much work as the other cases (the e-mail rendered, then dropped): the time of the
+        # answer does not tell that the address is suppressed.
+        render_email("subscription_confirm", {"subscriber": subscriber, "confirm_url": urls.absolute("/-")})
     else:  # new, still pending, or subscribing again after leaving
         if name.strip():
             subscriber.name = name.strip()
