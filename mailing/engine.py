@@ -38,6 +38,7 @@ from mailing.verp import verp_address
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+NON_ASCII_ADDRESS = "adresse non ASCII : il faudrait SMTPUTF8, que l'envoi n'utilise pas"
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5))  # below any broker visibility timeout
 
 # --- Personal slots -----------------------------------------------------------------------------
@@ -299,6 +300,10 @@ def send_claimed(letter: LetterMIME, prefix: str, claimed: list[Claimed], pool: 
                 return result
             outcomes.extend(_give_back([item], "limite du domaine", now + timedelta(seconds=choice.wait)))
             continue  # only this provider is at its cap: the next recipient may go
+        if not item.email.isascii():
+            # Needs SMTPUTF8, which we do not use: sending again would change nothing.
+            outcomes.append(Outcome(item.delivery_id, DeliveryStatus.failed, None, NON_ASCII_ADDRESS))
+            continue
         connection = pool.connection(choice.relay)
         message_id, message = personalised_message(letter, prefix, item)
         for attempt in (1, 2):

@@ -64,6 +64,11 @@ def send_outbound(db: Session, outbound_id: int, pool: RelayPool | None = None) 
     outbound.message_id = outbound.message_id or new_message_id(f"o{outbound.id}")
     headers, attachments = outbound_extras(outbound)
     outbound.attempts += 1
+    if not outbound.to_addr.isascii():
+        # No SMTP transaction is even opened: sending again would change nothing.
+        outbound.last_error = "adresse non ASCII : il faudrait SMTPUTF8, que l'envoi n'utilise pas"
+        outbound.status = OutboundStatus.failed
+        return outbound.status
     own_pool = pool is None
     pool = pool or RelayPool()
     try:

@@ -25,3 +25,25 @@ def test_an_address_the_relay_cannot_take_fails_once_and_never_blocks_the_others
     assert failed.status is OutboundStatus.failed and failed.attempts == 1
     assert "SMTPUTF8" in failed.last_error or "encod" in failed.last_error.lower(), failed.last_error
     assert not [m for m in smtp.messages if any("jos" in r for r in m.recipients)]
+
+
+def test_a_letter_to_an_address_the_relay_cannot_take_fails_that_delivery_only(client, db, world, smtp,
+                                                                                celery_worker):
+    from sqlalchemy import select
+
+    from mailing.models import Delivery, DeliveryStatus
+    from newsletter.models import IssueStatus
+    from subscribers.models import Subscriber, SubscriberStatus
+    from tests.integration.helpers import compose, letters, login, people, wait_sent
+    readers = people(db, 3)
+    jose = Subscriber(email="josé@exemple.org", name="José", status=SubscriberStatus.active)  # written before the check
+    db.add(jose)
+    db.commit()
+    issue = compose(db, world, articles=1)
+    login(client, "redaction@reaap.test", "mdp-redaction")
+    assert client.post(f"/redaction/numeros/{issue.id}/envoyer", data={"confirm": "1"}).status_code == 302
+    sent = wait_sent(db, issue.id)
+    assert sent.status is IssueStatus.sent
+    assert sorted(m.recipients[0] for m in letters(smtp)) == sorted(r.email for r in readers)
+    delivery = db.scalar(select(Delivery).where(Delivery.subscriber_id == jose.id))
+    assert delivery.status is DeliveryStatus.failed and "SMTPUTF8" in (delivery.smtp_reply or "")
