@@ -36,4 +36,6 @@ USER parentalites
 EXPOSE 8000
 
 # Workers: WEB_CONCURRENCY (gunicorn reads it), 4 threads each.
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--threads", "4", "--access-logfile", "-", "parentalites.app:create_app()"]
+# No gunicorn access log: its lines hold whole URLs, tokens included; the app logs each request's
+# route pattern instead (logger parentalites.access).
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--threads", "4", "parentalites.app:create_app()"]

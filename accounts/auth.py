@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import hmac
+import re
 from datetime import UTC
 from functools import wraps
+from urllib.parse import unquote, urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
@@ -33,7 +36,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from accounts.models import Role, User
-from core import urls
+from core import jobs, urls
 from core.db import session, utcnow
 from core.extensions import limiter
 from core.settings import get_settings
@@ -102,10 +105,18 @@ class PasswordError(ValueError):
 
 
 def set_password(db: Session, user: User, password: str) -> None:
+    """A new password ends every session of the account and spends every link sent before."""
     if len(password or "") < PASSWORD_MIN_LENGTH:
         raise PasswordError(f"Le mot de passe doit compter au moins {PASSWORD_MIN_LENGTH} caractères.")
     user.password_hash = hash_password(password)
-    db.flush()
+    end_sessions(db, user)
+
+
+def check_password(user: User, password: str) -> bool:
+    try:
+        return bool(user.password_hash) and _hasher.verify(user.password_hash or "", password or "")
+    except (VerifyMismatchError, InvalidHashError):
+        return False
 
 
 # --- Links sent by e-mail (services) ------------------------------------------------------------
@@ -133,9 +144,10 @@ class LinkError(Exception):
 
 
 def login_fingerprint(user: User) -> str:
-    """Changes whenever the account logs in: a link that carries it works once."""
+    """Changes whenever the account logs in, logs out or changes its password: a link that carries
+    it works once, and never after a password change."""
     stamp = user.last_login_at.astimezone(UTC).isoformat() if user.last_login_at else "-"
-    return hashlib.sha256(f"{user.id}|{user.email}|{stamp}".encode()).hexdigest()[:24]
+    return hashlib.sha256(f"{user.id}|{user.email}|{stamp}|{user.session_version or 0}".encode()).hexdigest()[:24]
 
 
 def _serializer(purpose: LinkPurpose) -> URLSafeTimedSerializer:
@@ -190,9 +202,24 @@ def login_link_rate_key() -> str:
 
 # --- Guards ---------------------------------------------------------------------------------------
 
+def end_sessions(db: Session, user: User) -> None:
+    """Every session of the account ends (its id no longer matches), and every link e-mailed
+    before stops working."""
+    user.session_version = (user.session_version or 0) + 1
+    db.flush()
+
+
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return session.get(User, int(user_id))
+def load_user(session_id: str) -> User | None:
+    """The account of a session id `<user id>:<session version>`; None when the version has moved
+    (logout, password change) or the id is of another shape (a session from before versions)."""
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdecimal() and version.isdecimal()) or len(user_id) > 10:
+        return None
+    user = session.get(User, int(user_id))
+    if user is None or not hmac.compare_digest(str(user.session_version or 0), version):
+        return None
+    return user
 
 
 def editor_required(view):
@@ -232,6 +259,8 @@ class ConfirmLinkForm(FlaskForm):
 
 
 class PasswordForm(FlaskForm):
+    """A new password (invitation, or an account without one yet)."""
+
     password = PasswordField(_l("Nouveau mot de passe"), validators=[
         DataRequired(message=_l("Choisissez un mot de passe.")),
         Length(min=PASSWORD_MIN_LENGTH, max=512,
@@ -243,14 +272,37 @@ class PasswordForm(FlaskForm):
         EqualTo("password", message=_l("Les deux mots de passe ne sont pas identiques."))])
 
 
+class ChangePasswordForm(PasswordForm):
+    """A new password for an account that has one: the current one first."""
+    current_password = PasswordField(_l("Mot de passe actuel"), validators=[
+        DataRequired(message=_l("Tapez votre mot de passe actuel."))])
+
+    field_order = ("current_password", "password", "password_confirm")
+
+
 # --- Views ----------------------------------------------------------------------------------------
 
 def _home_for(user: User) -> str:
     return url_for("redaction.dashboard") if user.is_editor else url_for("partners.home")
 
 
-def _safe_next(target: str | None) -> str | None:
-    return target if target and target.startswith("/") and not target.startswith("//") else None
+_NOT_IN_A_NEXT_PATH = re.compile(r"[\\\s\x00-\x1f\x7f-\x9f]")
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` when it is a path of this site, else None. Browsers drop tabs and line breaks, read
+    a backslash as a slash, and a step of percent-decoding may happen on the way: so the target
+    is refused when, decoded once or twice, it holds any of these or could start with "//"."""
+    if not target or not target.startswith("/"):
+        return None
+    forms = [target, unquote(target), unquote(unquote(target))]
+    for form in forms:
+        if _NOT_IN_A_NEXT_PATH.search(form) or form.startswith("//") or not form.startswith("/"):
+            return None
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return None
+    return target
 
 
 @auth_bp.route("/connexion", methods=["GET", "POST"])
@@ -263,9 +315,12 @@ def login():
         user = authenticate(session(), form.email.data, form.password.data)
         if user is not None:
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")) or _home_for(user))
+            return redirect(safe_next(request.args.get("next")) or _home_for(user))
         flash(_("Adresse e-mail ou mot de passe incorrect."), "error")
     return render_template("auth/login.html", form=form)
+
+
+LOGIN_LINK_TASK = "tasks.accounts.send_login_link"
 
 
 @auth_bp.route("/connexion/lien", methods=["GET", "POST"])
@@ -274,7 +329,10 @@ def login():
 def request_link():
     form = LoginLinkForm()
     if form.validate_on_submit():
-        send_login_link(session(), form.email.data)
+        # The same work whatever the address: one job; the worker looks the account up, renders
+        # and queues the e-mail, or drops it (send_login_link). Neither the answer nor its time
+        # tells whether an account exists.
+        jobs.enqueue(session(), LOGIN_LINK_TASK, normalize_address(form.email.data)[:254])
         return render_template("auth/link_sent.html", minutes=LOGIN_LINK_MAX_AGE // 60)
     return render_template("auth/request_link.html", form=form), 422 if form.errors else 200
 
@@ -325,16 +383,23 @@ def accept_invitation(token: str):
 @auth_bp.route("/connexion/mot-de-passe", methods=["GET", "POST"])
 @login_required
 def change_password():
-    form = PasswordForm()
+    user = current_user._get_current_object()
+    form = ChangePasswordForm() if user.password_hash else PasswordForm()
     if form.validate_on_submit():
-        set_password(session(), current_user, form.password.data)
-        flash(_("Mot de passe enregistré."), "success")
-        return redirect(_home_for(current_user))
+        if user.password_hash and not check_password(user, form.current_password.data):
+            form.current_password.errors.append(_("Ce n'est pas votre mot de passe actuel."))
+        else:
+            set_password(session(), user, form.password.data)
+            login_user(user)  # this session goes on, under the new version; the others end
+            flash(_("Mot de passe enregistré."), "success")
+            return redirect(_home_for(user))
     return render_template("auth/password.html", form=form), 422 if form.errors else 200
 
 
 @auth_bp.route("/deconnexion", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        end_sessions(session(), current_user._get_current_object())
     logout_user()
     flash(_("Vous êtes déconnecté·e."), "info")
     return redirect(url_for("public.home"))

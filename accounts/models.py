@@ -32,8 +32,14 @@ class User(UserMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # by an editor, by e-mail
+    # Part of every session's id (get_id) and of every e-mailed link: moved at logout and at a
+    # password change, it ends every session and spends every link issued before.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     structure = relationship("Structure", back_populates="members")
+
+    def get_id(self) -> str:  # Flask-Login: what the session (and the remember cookie) holds
+        return f"{self.id}:{self.session_version or 0}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login

@@ -15,6 +15,7 @@ from core import departements, urls
 from core.db import session
 from core.settings import get_settings
 from core.text import render_markdown
+from core.web import small_int
 
 directory_bp = Blueprint("directory", __name__, url_prefix="/actions")
 
@@ -57,10 +58,7 @@ def fiche_text(value: str | None):
 @directory_bp.route("/")
 def index():
     q = (request.args.get("q") or "").strip()[:200]
-    try:
-        page = int(request.args.get("page", 1))
-    except ValueError:
-        page = 1
+    page = small_int(request.args.get("page"), 1, 10_000) or 1
     result = directory.search(session(), q, _filters(), page=page)
 
     def page_url(number: int) -> str:

@@ -17,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import html
 import io
+import ipaddress
 import logging
 import re
+import socket
 import time
 import xml.sax
 from calendar import timegm
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import nh3
@@ -81,46 +84,122 @@ class FetchResponse:
 Fetch = Callable[[str, str | None, str | None], FetchResponse]
 
 
-def http_fetch(url: str, etag: str | None, modified: str | None) -> FetchResponse:
-    """GET the feed with the stored validators; stop at MAX_FEED_BYTES and TOTAL_TIMEOUT."""
-    import requests
+MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
+PRIVATE_TARGET = ("L'adresse du flux (ou une adresse vers laquelle le site renvoie) mène à un réseau privé ou "
+                  "interne : elle ne peut pas être relevée.")
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-    headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT}
+
+def _public(address: _Address) -> bool:
+    """An address of the Internet: not private, loopback, link-local, multicast, reserved nor
+    unspecified (an IPv4 mapped into IPv6 is judged as the IPv4), unless FEED_ALLOWED_NETWORKS
+    names it (an intranet feed, the tests' local server)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if any(address in network for network in get_settings().feed_allowed_networks):
+        return True
+    return address.is_global and not (address.is_private or address.is_loopback or address.is_link_local
+                                      or address.is_multicast or address.is_reserved or address.is_unspecified)
+
+
+def _checked_addresses(host: str, port: int) -> list[str]:
+    """Every address the host resolves to, all of them public, or FeedFetchError: a name that also
+    resolves into a private network is refused whole."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        log.info("feed host %r does not resolve: %s", host, exc)
+        raise FeedFetchError("Le nom du site du flux est introuvable (erreur de nom de domaine).") from None
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    if not addresses or not all(_public(address) for address in addresses):
+        log.warning("feed host %r resolves to %s: refused", host, addresses)
+        raise FeedFetchError(PRIVATE_TARGET)
+    return [str(address) for address in addresses]
+
+
+def _pool(scheme: str, host: str, address: str, port: int):
+    """A connection pool to the checked `address`, never to the name again (no second resolution
+    that could answer otherwise); for https the certificate is checked against `host`, and SNI
+    names it."""
+    import certifi
+    import urllib3
+
+    timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
+    if scheme == "https":
+        return urllib3.HTTPSConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1,
+                                           cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
+                                           server_hostname=host, assert_hostname=host)
+    return urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
+
+
+def http_fetch(url: str, etag: str | None, modified: str | None) -> FetchResponse:
+    """GET the feed with the stored validators; stop at MAX_FEED_BYTES and TOTAL_TIMEOUT. Every
+    hop (the feed's address, then each redirect) must be http(s) to a name whose every address is
+    public; the connection goes to the address checked. Errors are French sentences for the
+    partner and the editors; the HTTP client's own words go to the log only."""
+    import urllib3
+
+    headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "identity"}
     if etag:
         headers["If-None-Match"] = etag
     if modified:
         headers["If-Modified-Since"] = modified
     started = time.monotonic()
-    try:
-        with requests.Session() as http:
-            http.max_redirects = 5
-            with http.get(url, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-                          stream=True, allow_redirects=True) as response:
-                response_headers = {k.lower(): v for k, v in response.headers.items()}
-                if response.status_code != 200:
-                    return FetchResponse(response.status_code, b"", response_headers, response.url)
-                declared = response_headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > MAX_FEED_BYTES:
-                    raise FeedFetchError(_too_large())
-                chunks, size = [], 0
-                for chunk in response.iter_content(64 * 1024):
-                    size += len(chunk)
-                    if size > MAX_FEED_BYTES:
-                        raise FeedFetchError(_too_large())
-                    if time.monotonic() - started > TOTAL_TIMEOUT:
-                        raise FeedFetchError(f"Le téléchargement du flux a duré plus de {TOTAL_TIMEOUT:.0f} secondes.")
-                    chunks.append(chunk)
-                return FetchResponse(200, b"".join(chunks), response_headers, response.url)
-    except requests.exceptions.SSLError as exc:
-        raise FeedFetchError(f"Connexion sécurisée impossible (certificat refusé) : {_short(exc)}") from exc
-    except requests.exceptions.Timeout as exc:
-        raise FeedFetchError("Le site n'a pas répondu à temps.") from exc
-    except requests.exceptions.TooManyRedirects as exc:
-        raise FeedFetchError("Le site renvoie vers trop d'adresses successives (redirections en boucle ?).") from exc
-    except requests.exceptions.ConnectionError as exc:
-        raise FeedFetchError(f"Impossible de joindre le site : {_short(exc)}") from exc
-    except requests.exceptions.RequestException as exc:
-        raise FeedFetchError(f"Le flux n'a pas pu être téléchargé : {_short(exc)}") from exc
+    for _hop in range(MAX_REDIRECTS + 1):
+        parts = urlsplit(url)
+        scheme, host = parts.scheme.lower(), parts.hostname
+        if scheme not in ("http", "https") or not host:
+            raise FeedFetchError("L'adresse du flux doit commencer par http:// ou https://.")
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            raise FeedFetchError("L'adresse du flux est mal formée (port invalide).") from None
+        address = _checked_addresses(host, port)[0]
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        host_header = parts.netloc.rpartition("@")[2]
+        try:
+            with _pool(scheme, host, address, port) as pool:
+                response = pool.urlopen("GET", target, headers={**headers, "Host": host_header}, redirect=False,
+                                        preload_content=False, assert_same_host=False)
+                try:
+                    if response.status in _REDIRECTS and response.headers.get("location"):
+                        url = urljoin(url, response.headers["location"].strip())
+                        continue
+                    return _read(response, url, started)
+                finally:
+                    response.release_conn()
+        except urllib3.exceptions.SSLError as exc:
+            log.info("feed %s: TLS error %s", url, exc)
+            raise FeedFetchError("Connexion sécurisée impossible : le certificat du site est refusé.") from None
+        except urllib3.exceptions.NewConnectionError as exc:  # a ConnectTimeoutError too, for urllib3
+            log.info("feed %s: %s", url, exc)
+            raise FeedFetchError("Impossible de joindre le site du flux.") from None
+        except (urllib3.exceptions.TimeoutError, TimeoutError) as exc:
+            log.info("feed %s: timeout %s", url, exc)
+            raise FeedFetchError("Le site n'a pas répondu à temps.") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            log.info("feed %s: %s", url, exc)
+            raise FeedFetchError("Impossible de joindre le site du flux.") from None
+    raise FeedFetchError("Le site renvoie vers trop d'adresses successives (redirections en boucle ?).")
+
+
+def _read(response, url: str, started: float) -> FetchResponse:
+    response_headers = {k.lower(): v for k, v in response.headers.items()}
+    if response.status != 200:
+        return FetchResponse(response.status, b"", response_headers, url)
+    declared = response_headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FEED_BYTES:
+        raise FeedFetchError(_too_large())
+    chunks, size = [], 0
+    for chunk in response.stream(64 * 1024, decode_content=True):
+        size += len(chunk)
+        if size > MAX_FEED_BYTES:
+            raise FeedFetchError(_too_large())
+        if time.monotonic() - started > TOTAL_TIMEOUT:
+            raise FeedFetchError(f"Le téléchargement du flux a duré plus de {TOTAL_TIMEOUT:.0f} secondes.")
+        chunks.append(chunk)
+    return FetchResponse(200, b"".join(chunks), response_headers, url)
 
 
 def _too_large() -> str:

@@ -39,7 +39,7 @@ from contributions.rubriques import DEFAULT_RUBRIQUE, RUBRIQUE_LABELS
 from contributions.uploads import MAX_FILES_PER_CONTRIBUTION, ProcessedFile
 from core import departements, urls
 from core.db import utcnow
-from core.text import safe_url
+from core.text import safe_url, strip_controls
 from mailing.outbox import queue_email
 
 # Who may move a contribution from one status to another.
@@ -195,14 +195,11 @@ def _validate(data: ContributionData, *, submitting: bool, has_files: bool) -> N
         raise ModerationError("Une action terminée doit dire pourquoi elle s'est arrêtée.")
 
 
-# NUL and the C0 controls other than tab and newlines: PostgreSQL refuses NUL in text, and no
-# reader needs the others.
-_CONTROLS = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
-
-
 def _clean(value):
+    # NUL and the other controls but tab and newlines (PostgreSQL refuses NUL in text, and no reader
+    # needs the others), and Unicode non-characters (MJML's parser refuses them).
     if isinstance(value, str) and not isinstance(value, enum.Enum):
-        return value.translate(_CONTROLS)
+        return strip_controls(value)
     if isinstance(value, list):
         return [_clean(item) for item in value]
     return value

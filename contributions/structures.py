@@ -18,10 +18,11 @@ from accounts.auth import (
 from accounts.models import Role, User
 from contributions.models import Contribution, Structure, StructureKind
 from core import departements
+from core.addresses import local_part_problem
 from core.db import utcnow
 from core.email_address import email_error_message
 from core.settings import get_settings
-from core.text import WEB_SCHEMES, safe_url
+from core.text import WEB_SCHEMES, safe_url, strip_controls
 from mailing.outbox import queue_email
 
 
@@ -48,7 +49,7 @@ class StructureData:
 
 
 def _clean(data: StructureData) -> StructureData:
-    name = " ".join(data.name.split())
+    name = " ".join(strip_controls(data.name).split())
     if not name:
         raise StructureError("Le nom de la structure est obligatoire.", "name")
     website = (data.website or "").strip() or None
@@ -57,8 +58,10 @@ def _clean(data: StructureData) -> StructureData:
         raise StructureError("Le site web doit être une adresse http:// ou https://.", "website")
     if feed_url and not safe_url(feed_url, WEB_SCHEMES):
         raise StructureError("Le flux doit être une adresse http:// ou https:// (RSS ou Atom).", "feed_url")
-    return StructureData(name=name, kind=StructureKind(data.kind), commune=" ".join(data.commune.split()),
-                         departement=_departement(data.departement), website=website, feed_url=feed_url)
+    return StructureData(name=name, kind=StructureKind(data.kind),
+                         commune=" ".join(strip_controls(data.commune).split()),
+                         departement=_departement(strip_controls(data.departement)),
+                         website=website, feed_url=feed_url)
 
 
 def _departement(value: str) -> str:
@@ -156,12 +159,14 @@ def feed_status(structure: Structure) -> str | None:
 # --- Invitations ------------------------------------------------------------------------------
 
 def normalize_invited_address(raw: str) -> str:
+    if problem := local_part_problem(raw):
+        raise InvitationError(problem)
     try:
         # test_environment: accept the reserved .test domain of our own fixtures and demo.
         info = validate_email((raw or "").strip(), check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
         raise InvitationError(email_error_message(exc)) from exc
-    return normalize_address(info.normalized)
+    return normalize_address(info.ascii_email or info.normalized)
 
 
 def invite_partner(db: Session, structure: Structure, email: str, name: str,

@@ -24,6 +24,9 @@ MAX_PDF_BYTES = 10 * 1024 * 1024
 # a photo far larger than any page needs. Pillow's own guard (Image.MAX_IMAGE_PIXELS) is checked
 # too, and its warning is turned into a refusal.
 MAX_PIXELS = 40_000_000
+# A JPEG is decoded at a reduced scale (Pillow's `draft`: 1/2, 1/4 or 1/8 while decoding); PNG and
+# WebP are decoded whole, so their decoded size (pixels × channels) is bounded before decoding.
+MAX_DECODED_BYTES = 100 * 1024 * 1024
 WEB_MAX_SIDE = 1200
 EMAIL_WIDTH = 600
 MAX_FILES_PER_CONTRIBUTION = 10
@@ -130,12 +133,25 @@ def process_image(raw: bytes, filename: str | None, alt_text: str | None) -> Pro
                           "traité. Envoyez une image de moins de 40 millions de pixels.")
     if width < 1 or height < 1:
         raise UploadError("Cette image est vide.")
+    # The copies kept are at most WEB_MAX_SIDE on the longest side and EMAIL_WIDTH wide: one reduced
+    # image big enough for both is all that is ever decoded and worked on.
+    scale = min(1.0, max(WEB_MAX_SIDE / max(width, height), EMAIL_WIDTH / width))
+    target = (max(1, round(width * scale)), max(1, round(height * scale)))
     try:
         image.verify()  # structure and checksums, without decoding the pixels
         image = _open(raw)
+        if image.format == "JPEG":
+            image.draft(None, target)  # decoded at 1/2, 1/4 or 1/8 when that is still large enough
+        decoded = image.size[0] * image.size[1] * len(image.getbands()) * (2 if ";16" in image.mode else 1)
+        if decoded > MAX_DECODED_BYTES:
+            raise UploadError(f"Cette image mesure {width} × {height} pixels : c'est trop grand pour être "
+                              "traité dans ce format. Envoyez-la en JPEG, ou réduisez-la à moins de "
+                              "25 millions de pixels.")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()
+        if image.size != target:
+            image.thumbnail(target, Image.Resampling.LANCZOS, reducing_gap=None)  # in place: frees the full one
     except UploadError:
         raise
     except Exception:  # noqa: BLE001  Pillow raises many kinds of errors on a damaged file

@@ -42,6 +42,7 @@ from core.db import session, utcnow
 from core.formatting import PARIS, date_range, long_date
 from core.forms import EmptyForm
 from core.text import render_markdown, safe_url
+from core.web import ids, small_int
 
 partner_bp = Blueprint("partners", __name__, url_prefix="/partenaires")
 moderation_bp = Blueprint("moderation", __name__, url_prefix="/redaction/moderation")
@@ -240,7 +241,7 @@ def _save(form: BaseContributionForm, kind: ContributionKind, contribution: Cont
     valid = form.validate_on_submit()
     files, chosen = _check_file(form, chosen) if valid else (None, chosen)
     if valid and files is not None:
-        remove = {int(v) for v in request.form.getlist("remove_file") if v.isdigit()}
+        remove = set(ids(request.form.getlist("remove_file")))
         try:
             if contribution is None:
                 contribution = services.create(session(), current_user, _data(form),
@@ -375,7 +376,7 @@ def _enum_arg(name: str, enum_type, default=None):
 def queue():
     status = _enum_arg("statut", ContributionStatus, ContributionStatus.submitted.value)
     kind = _enum_arg("type", ContributionKind)
-    structure_id = request.args.get("structure", type=int)
+    structure_id = small_int(request.args.get("structure"))
     rubrique = request.args.get("rubrique") or None
     if rubrique not in dict(RUBRIQUES):
         rubrique = None

@@ -8,6 +8,13 @@ from wtforms import EmailField, SelectChoice
 from wtforms.validators import DataRequired, Email, ValidationError
 
 from core import departements
+from core.addresses import local_part_problem
+
+
+def sendable_address(form, field) -> None:
+    """WTForms validator: an address our relay can take (core.addresses)."""
+    if problem := local_part_problem(field.data):
+        raise ValidationError(problem)
 
 
 class EmptyForm(FlaskForm):
@@ -17,7 +24,7 @@ class EmptyForm(FlaskForm):
 class TestSendForm(FlaskForm):
     """One address to send a test copy of a letter or an invitation to."""
     address = EmailField(_l("Adresse de test"),
-                         validators=[DataRequired(), Email(message=_l("Adresse e-mail invalide."))])
+                         validators=[DataRequired(), sendable_address, Email(message=_l("Adresse e-mail invalide."))])
 
 
 def departement_choices(empty: str) -> list[SelectChoice]:

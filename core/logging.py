@@ -79,9 +79,10 @@ def logging_config(log_format: str = "text", level: str = "INFO") -> dict[str, A
         "formatters": {"default": formatter},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["context"]}},
         "root": {"handlers": ["stderr"], "level": level},
-        # Libraries that speak too much at INFO.
+        # Libraries that speak too much at INFO; werkzeug's request lines carry whole URLs, tokens
+        # included: the app logs each request's route instead (logger parentalites.access).
         "loggers": {name: {"level": "WARNING"}
-                    for name in ("urllib3", "kombu", "amqp", "PIL", "fontTools", "mail.log")},
+                    for name in ("urllib3", "kombu", "amqp", "PIL", "fontTools", "mail.log", "werkzeug")},
     }
 
 

@@ -15,6 +15,7 @@ SQLAlchemy transport) and the local SMTP catcher, all under the data directory.
 """
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -104,6 +105,19 @@ def _seconds(name: str, raw: str) -> float:
         raise InvalidSetting(name, f"{name} doit être un nombre de secondes positif ou nul (reçu « {raw} »).",
                              f"{name} must be a number of seconds, zero or more (got '{raw}').")
     return value
+
+
+def parse_trusted_proxies(name: str, raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Addresses or networks (CIDR), separated by commas or spaces (TRUSTED_PROXIES, FEED_ALLOWED_NETWORKS)."""
+    networks = []
+    for part in raw.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise InvalidSetting(
+                name, f"{name} : « {part} » n'est ni une adresse IP ni un réseau (10.0.0.2, 172.30.0.0/16…).",
+                f"{name}: '{part}' is neither an IP address nor a network (10.0.0.2, 172.30.0.0/16…).") from None
+    return tuple(networks)
 
 
 def _choice(*choices: str, upper: bool = False) -> Parser:
@@ -326,6 +340,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SUBSCRIBER_IMPORT_MAX_MB", "subscriber_import_max_mb", _integer(1, 500), 10),
     Variable("LOG_FORMAT", "log_format", _choice("text", "json"), "text"),
     Variable("LOG_LEVEL", "log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True), "INFO"),
+    # The reverse proxies whose X-Forwarded-For/-Proto/-Host are believed (core/proxies.py); none by default.
+    Variable("TRUSTED_PROXIES", "trusted_proxies", parse_trusted_proxies, ()),
+    # Private networks a feed may still be fetched from (an intranet); none by default (contributions/feeds.py).
+    Variable("FEED_ALLOWED_NETWORKS", "feed_allowed_networks", parse_trusted_proxies, ()),
 )
 
 
@@ -373,6 +391,8 @@ class Settings:
     subscriber_import_max_mb: int    # largest CSV an editor may import
     log_format: str                  # "text" or "json" (one JSON object per line)
     log_level: str
+    trusted_proxies: tuple = ()      # networks of the reverse proxies believed (core/proxies.py)
+    feed_allowed_networks: tuple = ()  # private networks feeds may be fetched from (contributions/feeds.py)
     from_environment: frozenset[str] = frozenset()  # the variables set in the environment
 
     @property

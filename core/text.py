@@ -66,6 +66,30 @@ def safe_url(url: str | None, schemes: frozenset[str] = URL_SCHEMES) -> str:
     return candidate
 
 
+# What no text from outside keeps: the C0 controls but tab and line breaks, DEL, the C1 controls,
+# lone surrogates (no UTF-8 for them: PostgreSQL and encoders refuse them) and the Unicode
+# non-characters (U+FDD0–U+FDEF and the last two code points of every plane), which XML parsers
+# such as MJML's refuse.
+_UNWANTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+                       + "".join(chr(plane * 0x10000 + 0xFFFE) + chr(plane * 0x10000 + 0xFFFF) for plane in range(17))
+                       + "]")
+
+
+def strip_controls(value: str) -> str:
+    """`value` without control characters (tab and line breaks kept) nor Unicode non-characters."""
+    return _UNWANTED.sub("", value)
+
+
+def strip_controls_in_output(value):
+    """Jinja `finalize` for e-mails: every value written into a template loses what `strip_controls`
+    removes, whatever the database holds (rows written before the cleaning, feeds, imports)."""
+    if isinstance(value, Markup):
+        return Markup(strip_controls(str(value)))
+    if isinstance(value, str):
+        return strip_controls(value)
+    return value
+
+
 # A "<" that an HTML reader could take for the start of a tag, a comment or a declaration.
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core import jobs
 from core.db import utcnow
-from core.text import WEB_SCHEMES, safe_url
+from core.text import WEB_SCHEMES, safe_url, strip_controls
 from events import services
 from events.ics import ICS_STATUS
 from events.messages import parse_reminder_days
@@ -75,6 +75,9 @@ def _web_link(url: str | None, what: str) -> str | None:
 
 
 def _clean(data: EventData) -> EventData:
+    for name, value in data.__dict__.items():
+        if type(value) is str:  # not the enums
+            setattr(data, name, strip_controls(value))
     data.title = " ".join((data.title or "").split())
     if not data.title:
         raise EventError("Le titre est obligatoire.")

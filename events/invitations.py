@@ -59,14 +59,14 @@ def render_invitation(issue: Issue, event: Event | None = None) -> RenderedEmail
     long_when, short_when = when(event)
     event_db = object_session(event)
     full = services.is_full(event_db, event) if event_db is not None else event.status is EventStatus.full
-    return render_email("event_invitation", {
+    return engine.render_with_slots(lambda: render_email("event_invitation", {
         "issue": issue, "event": event, "full": full,
         "type_label": TYPE_LABELS.get(event.type.value if event.type else "", "Événement du réseau"),
         "when": long_when, "when_short": short_when,
         "register_url": urls.absolute(f"/agenda/{event.id}/"),
         "greeting": engine.slot("greeting"), "unsubscribe_url": engine.slot("unsubscribe_url"),
         "preferences_url": engine.slot("preferences_url"),
-    })
+    }))
 
 
 def preview(event: Event, segment: dict | None = None) -> RenderedEmail:

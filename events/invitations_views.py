@@ -22,6 +22,7 @@ from wtforms import BooleanField, HiddenField
 from accounts.auth import editor_required
 from core.db import session
 from core.forms import TestSendForm
+from core.web import EMAIL_PAGE_CSP
 from events import invitations
 from events.models import Event
 from newsletter import mailout
@@ -103,7 +104,7 @@ def preview(event_id: int):
         abort(404, str(exc))
     if request.args.get("format") == "texte":
         return Response(rendered.text, mimetype="text/plain")
-    return Response(rendered.html, mimetype="text/html")
+    return Response(rendered.html, mimetype="text/html", headers={"Content-Security-Policy": EMAIL_PAGE_CSP})
 
 
 @invitations_bp.route("/invitations/")

@@ -31,6 +31,7 @@ from core.db import session, utcnow
 from core.extensions import limiter
 from core.formatting import PARIS
 from core.forms import EmptyForm
+from core.web import ids
 from events import attendance, editing, ics, services
 from events.forms import CancelEventForm, EventForm, RegistrationForm
 from events.models import (
@@ -314,7 +315,7 @@ def admin_registrations(event_id: int):
 
 
 def _ids(name: str) -> list[int]:
-    return [int(v) for v in request.form.getlist(name) if v.isdigit()]
+    return ids(request.form.getlist(name))
 
 
 @events_bp.route("/redaction/evenements/<int:event_id>/presences", methods=["POST"])

@@ -16,6 +16,7 @@ import secrets
 import smtplib
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -37,16 +38,43 @@ from mailing.verp import verp_address
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+NON_ASCII_ADDRESS = "adresse non ASCII : il faudrait SMTPUTF8, que l'envoi n'utilise pas"
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5))  # below any broker visibility timeout
 
 # --- Personal slots -----------------------------------------------------------------------------
 
 SLOT_RE = re.compile(r"%%(\w+)%%")
+_marker_nonce: ContextVar[str | None] = ContextVar("slot_marker_nonce", default=None)
 
 
 def slot(name: str) -> str:
-    """A personalisation slot left in the compiled letter, filled per recipient."""
-    return f"%%{name}%%"
+    """A personalisation slot, for a template's context inside `render_with_slots`: a marker that
+    holds a random word drawn for this render, which no text written before it can guess."""
+    nonce = _marker_nonce.get()
+    if nonce is None:
+        raise RuntimeError("slot() is only for a render inside render_with_slots()")
+    return f"slot{nonce}{name}{nonce}slot"
+
+
+def render_with_slots(render: Callable[[], RenderedEmail]) -> RenderedEmail:
+    """Run `render` (which places `slot(name)` in its templates), then make those markers the
+    letter's slots, and only those: every `%%` already in the result (a partner's, a feed's or an
+    editor's text) is written so that it reads the same but opens no slot (`%&#37;` in the HTML,
+    a zero-width space between the two signs in the text)."""
+    if _marker_nonce.get() is not None:
+        return render()  # inside another: the outer one seals
+    nonce = secrets.token_hex(12)
+    token = _marker_nonce.set(nonce)
+    try:
+        rendered = render()
+    finally:
+        _marker_nonce.reset(token)
+    marker = re.compile(f"slot{nonce}(\\w+?){nonce}slot")
+
+    def seal(source: str, percent: str) -> str:
+        return marker.sub(lambda m: f"%%{m.group(1)}%%", re.sub("%(?=%)", percent, source))
+
+    return RenderedEmail(rendered.subject, seal(rendered.html, "&#37;"), seal(rendered.text, "%\u200b"))
 
 
 class CompiledLetter:
@@ -302,6 +330,10 @@ def send_claimed(letter: LetterMIME, prefix: str, claimed: list[Claimed], pool: 
                 return result
             outcomes.extend(_give_back([item], "limite du domaine", now + timedelta(seconds=choice.wait)))
             continue  # only this provider is at its cap: the next recipient may go
+        if not item.email.isascii():
+            # Needs SMTPUTF8, which we do not use: sending again would change nothing.
+            outcomes.append(Outcome(item.delivery_id, DeliveryStatus.failed, None, NON_ASCII_ADDRESS))
+            continue
         connection = pool.connection(choice.relay)
         message_id, message = personalised_message(letter, prefix, item)
         for attempt in (1, 2):

@@ -14,6 +14,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import quoprimime
+from email.errors import HeaderParseError
+from email.header import decode_header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -78,15 +80,61 @@ class _EncodedPart:
         return b"".join(chunk if isinstance(chunk, bytes) else _qp(values[chunk]) for chunk in self.chunks)
 
 
-def _header_block(headers: list[tuple[str, str]]) -> bytes:
-    """Headers encoded and folded by the standard library's SMTP policy."""
-    msg = EmailMessage(policy=SMTP_POLICY)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?]*\?=")
+
+
+def _decode_word(match: re.Match) -> str:
+    try:
+        return "".join(part.decode(charset or "ascii", "replace") if isinstance(part, bytes) else part
+                       for part, charset in decode_header(match.group(0)))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        return " "
+
+
+def _decoded(value: str) -> str:
+    return _ENCODED_WORD.sub(_decode_word, value)
+
+
+def header_value(value: str) -> str:
+    """Every header's value goes through here. The standard library decodes RFC 2047 encoded words
+    when a header is set (`=?utf-8?q?=0D=0AReply-To:…?=` would become a line break, a new header
+    and even a body), so encoded words are decoded first — again while decoding changes anything,
+    for words encoded twice — and then every control character and line break becomes a space.
+    What is left holds no "=?" (written "= ?"): the header is encoded anew, whole, when it is written."""
+    text = str(value)
+    for _ in range(5):
+        decoded = _CONTROL.sub(" ", _decoded(text)) if "=?" in text else _CONTROL.sub(" ", text)
+        if decoded == text:
+            break
+        text = decoded
+    text = text.replace("=?", "= ?")  # no encoded word left for the standard library to decode
+    return " ".join(text.split())
+
+
+def _raw_header(value: str) -> str:
+    """A header written as is, already encoded (the recipient by `format_recipient`, a URL): no
+    decoding, only the controls out, so that nothing can start a new line."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+_ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
+
+
+def set_headers(msg: EmailMessage, headers: list[tuple[str, str]]) -> None:
+    """Set each header through `header_value`; an address header (already built by
+    `format_recipient` or a bare address) only loses its controls: decoding its encoded display
+    name would let a comma in it split the address."""
     for name, value in headers:
-        msg[name] = value
+        name = header_value(name).replace(" ", "-").replace(":", "")
+        msg[name] = _raw_header(value) if name.lower() in _ADDRESS_HEADERS else header_value(value)
+
+
+def _header_block(headers: list[tuple[str, str]]) -> bytes:
+    """Headers cleaned by `header_value`, encoded and folded by the standard library's SMTP policy."""
+    msg = EmailMessage(policy=SMTP_POLICY)
+    set_headers(msg, headers)
     return msg.as_bytes().split(b"\r\n\r\n", 1)[0] + CRLF
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def date_header(when: datetime | None = None) -> str:
@@ -96,9 +144,9 @@ def date_header(when: datetime | None = None) -> str:
 
 
 def format_recipient(name: str, address: str) -> str:
-    """`Name <address>`, encoded when needed; control characters (a CRLF smuggled into a name
-    would start a new header) become spaces."""
-    name = _CONTROL.sub(" ", name or "").strip()
+    """`Name <address>`, encoded when needed; control characters and encoded words (a CRLF smuggled
+    into a name would start a new header) are cleaned by `header_value`."""
+    name = header_value(name or "")
     if not name:
         return address
     return formataddr((name, address), charset="utf-8")
@@ -129,10 +177,11 @@ class LetterMIME:
 
     def render(self, *, to: str, message_id: str, personal_headers: dict[str, str],
                text_values: dict[str, str], html_values: dict[str, str], date: str | None = None) -> bytes:
-        personal = [f"To: {to}", f"Date: {date or date_header()}", f"Message-ID: {message_id}"]
-        personal += [f"{k}: {v}" for k, v in personal_headers.items()]
+        personal = [("To", to), ("Date", date or date_header()), ("Message-ID", message_id),
+                    *personal_headers.items()]
         return b"".join((
-            self.head, "\r\n".join(personal).encode("utf-8"), CRLF, self.mime_head,
+            self.head, "\r\n".join(f"{k}: {_raw_header(v)}" for k, v in personal).encode("utf-8"), CRLF,
+            self.mime_head,
             self.part_text, self.text.render(text_values),
             self.part_html, self.html.render(html_values), self.tail,
         ))
@@ -171,14 +220,10 @@ def build_message(*, to: str, subject: str, text: str, html: str | None, message
     settings = get_settings()
     msg = EmailMessage(policy=SMTP_POLICY)
     name, addr = parseaddr(sender or settings.mail_from)
-    msg["From"] = Address(display_name=name, addr_spec=addr)
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Date"] = date_header()
-    msg["Message-ID"] = message_id
-    headers = {"Auto-Submitted": "auto-generated", **(headers or {})}  # RFC 3834: no auto-reply to these
-    for key, value in headers.items():
-        msg[key] = value
+    msg["From"] = Address(display_name=header_value(name), addr_spec=addr)
+    set_headers(msg, [("To", to), ("Subject", subject), ("Date", date_header()),
+                      ("Message-ID", message_id), # RFC 3834: no auto-reply to these.
+                      *{"Auto-Submitted": "auto-generated", **(headers or {})}.items()])
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     if html is not None:
         msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")

@@ -63,16 +63,29 @@ def send_outbound(db: Session, outbound_id: int, pool: RelayPool | None = None) 
         return outbound.status if outbound else OutboundStatus.failed
     outbound.message_id = outbound.message_id or new_message_id(f"o{outbound.id}")
     headers, attachments = outbound_extras(outbound)
-    message = build_message(
-        to=outbound.to_addr, subject=outbound.subject, text=outbound.text_body,
-        html=outbound.html_body, message_id=outbound.message_id,
-        headers=headers or None, attachments=attachments)
     outbound.attempts += 1
+    if not outbound.to_addr.isascii():
+        # No SMTP transaction is even opened: sending again would change nothing.
+        outbound.last_error = "adresse non ASCII : il faudrait SMTPUTF8, que l'envoi n'utilise pas"
+        outbound.status = OutboundStatus.failed
+        return outbound.status
     own_pool = pool is None
     pool = pool or RelayPool()
     try:
+        message = build_message(
+            to=outbound.to_addr, subject=outbound.subject, text=outbound.text_body,
+            html=outbound.html_body, message_id=outbound.message_id,
+            headers=headers or None, attachments=attachments)
         # The same path as the letter: relays, fallback, throttle, DKIM.
         pool.send_one(get_settings().mail_from_address, outbound.to_addr, message)
+    except (UnicodeError, smtplib.SMTPNotSupportedError) as exc:
+        # An address (or a header) the relay cannot take without SMTPUTF8: sending again changes
+        # nothing, so the row ends failed now instead of being retried for ever.
+        outbound.last_error = (f"adresse non ASCII, le relais ne propose pas SMTPUTF8 "
+                               f"({type(exc).__name__}: {exc})")[:1000]
+        outbound.status = OutboundStatus.failed
+        log.warning("outbound %s to %r cannot be encoded: %s", outbound.id, outbound.to_addr, exc)
+        return outbound.status
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = next(iter(exc.recipients.values()))
         return _outbound_refused(db, outbound, code, reply)

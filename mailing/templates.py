@@ -17,7 +17,7 @@ from mjml import mjml2html
 
 from core.formatting import install_filters
 from core.settings import get_settings
-from core.text import markdown_to_text, plain_text, render_markdown, safe_url
+from core.text import markdown_to_text, plain_text, render_markdown, safe_url, strip_controls_in_output
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 EMAIL_DIR = TEMPLATES_DIR / "email"
@@ -35,6 +35,7 @@ def email_environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=strip_controls_in_output,
     )
     env.filters["markdown"] = render_markdown
     env.filters["markdown_text"] = markdown_to_text

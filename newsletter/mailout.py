@@ -104,8 +104,8 @@ register_kind(IssueKind.letter, KindRules(render=_render_numero, recipients=_seg
 
 
 def render_letter(issue: Issue) -> RenderedEmail:
-    """Render an issue through its kind's templates, slots left in place."""
-    return rules_for(issue).render(issue)
+    """Render an issue through its kind's templates, slots left in place (the template's only)."""
+    return engine.render_with_slots(lambda: rules_for(issue).render(issue))
 
 
 def render_web_version(issue: Issue) -> str:

@@ -24,6 +24,7 @@ from contributions.models import Contribution
 from core.db import session, utcnow
 from core.formatting import format_duration
 from core.forms import EmptyForm, TestSendForm
+from core.web import EMAIL_PAGE_CSP
 from mailing import engine
 from newsletter import archive, mailout
 from newsletter import issues as issue_service
@@ -83,7 +84,7 @@ def letter(numero: int):
 @public_bp.route("/lettres/<int:numero>/email.html")
 def letter_email(numero: int):
     issue = archive.published_issue(session(), numero) or abort(404)
-    return Response(issue.archive_email_html, mimetype="text/html")
+    return Response(issue.archive_email_html, mimetype="text/html", headers={"Content-Security-Policy": EMAIL_PAGE_CSP})
 
 
 @public_bp.route("/lettres/feed.atom")
@@ -222,7 +223,7 @@ def preview_email(issue_id: int):
     issue = _issue(issue_id)
     # What was (or is being) sent, exactly; else the letter as it would be now.
     html = issue.archive_email_html if issue.compiled_html else engine.neutral_letter(mailout.render_letter(issue)).html
-    return Response(html, mimetype="text/html")
+    return Response(html, mimetype="text/html", headers={"Content-Security-Policy": EMAIL_PAGE_CSP})
 
 
 @redaction_bp.route("/numeros/<int:issue_id>/apercu/texte")

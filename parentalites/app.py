@@ -1,12 +1,14 @@
 """The Flask application factory."""
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFError
-from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from accounts.auth import auth_bp, login_manager
 from contributions.directory_views import directory_bp
@@ -17,8 +19,10 @@ from contributions.views import files_bp, moderation_bp, partner_bp
 from core import db as database
 from core.extensions import csrf, limiter
 from core.formatting import install_filters
+from core.proxies import TrustedProxies
 from core.settings import SettingsError
 from core.text import render_markdown, safe_url
+from core.web import HSTS, INT_MAX, content_security_policy, csp_nonce
 from events.invitations_views import invitations_bp
 from events.views import events_bp
 from newsletter.calendar_views import calendar_bp
@@ -31,6 +35,7 @@ from subscribers.privacy_views import privacy_bp
 from subscribers.views import subscribers_bp
 
 ROOT = Path(__file__).resolve().parent.parent
+access_logger = logging.getLogger("parentalites.access")
 LOCALES = ["fr", "en"]
 
 def select_locale() -> str:
@@ -47,6 +52,12 @@ def csrf_field(form) -> str:
     return field(id=False) if field is not None else ""
 
 
+class BoundedInteger(IntegerConverter):
+    def __init__(self, map, *args, **kwargs):  # noqa: A002  (werkzeug's name)
+        kwargs.setdefault("max", INT_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """The web application. A bad setting stops the process (gunicorn too) with its message."""
     try:
@@ -54,6 +65,8 @@ def create_app(config: dict | None = None) -> Flask:
     except SettingsError as error:
         exit_on_bad_settings(error)
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    # <int:…> in a route: no row has an id beyond PostgreSQL's integer, so such a URL is a 404.
+    app.url_map.converters["int"] = BoundedInteger
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
@@ -68,7 +81,8 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(config or {})
     # Flask's documented way to add a WSGI middleware; mypy forbids assigning to a method.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    # Proxy headers only from the proxies named in TRUSTED_PROXIES (none by default).
+    app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
 
     database.init_db()
     csrf.init_app(app)
@@ -86,16 +100,33 @@ def create_app(config: dict | None = None) -> Flask:
     app.jinja_env.filters["safe_url"] = safe_url
     install_filters(app.jinja_env)
     app.jinja_env.globals.update(
-        settings=settings, get_locale=get_locale, csrf_field=csrf_field,
+        settings=settings, get_locale=get_locale, csrf_field=csrf_field, csp_nonce=csp_nonce,
         status_labels_for=lambda value: STATUS_LABELS[ContributionStatus(value)])
 
     @app.after_request
     def security_headers(response):
+        # A view may set its own policy (an e-mail shown as a page: EMAIL_PAGE_CSP).
+        response.headers.setdefault("Content-Security-Policy", content_security_policy(csp_nonce()))
+        if settings.base_url.startswith("https://"):
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         if request.args.get("lang") in LOCALES:
             response.set_cookie("lang", request.args["lang"], max_age=365 * 24 * 3600, samesite="Lax")
+        return response
+
+    @app.before_request
+    def start_clock():
+        g.request_started = time.monotonic()
+
+    @app.after_request
+    def access_log(response):
+        # The route's pattern (/connexion/lien/<token>), never the URL: tokens stay out of the logs
+        # (gunicorn's and werkzeug's own access logs are off, see core/logging.py and the Dockerfile).
+        rule = request.url_rule.rule if request.url_rule is not None else "(aucune route)"
+        elapsed = (time.monotonic() - g.get("request_started", time.monotonic())) * 1000
+        access_logger.info("%s %s %s %.1f ms", request.method, rule, response.status_code, elapsed)
         return response
 
     @app.after_request

@@ -16,12 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import departements, urls
+from core.addresses import local_part_problem
 from core.db import utcnow
 from core.email_address import email_error_message
 from core.settings import get_settings
 from mailing.engine import greeting, letter_headers
 from mailing.models import OutboundEmail
 from mailing.outbox import queue_email
+from mailing.templates import render_email
 from subscribers import consent as consent_texts
 from subscribers import history
 from subscribers.models import (
@@ -47,11 +49,13 @@ class InvalidEmail(ValueError):
 
 
 def normalize_email(raw: str) -> str:
+    if problem := local_part_problem(raw):
+        raise InvalidEmail(problem)
     try:
         info = validate_email((raw or "").strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidEmail(email_error_message(exc)) from exc
-    return info.normalized.lower()
+    return (info.ascii_email or info.normalized).lower()
 
 
 def one_line(value: str | None) -> str:
@@ -143,6 +147,9 @@ def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
                         "unsubscribe_url": urls.absolute(urls.unsubscribe_path(subscriber.unsubscribe_token))})
     elif subscriber.status is SubscriberStatus.suppressed:
         log.info("subscription attempt for suppressed subscriber %s ignored", subscriber.id)
+        # As much work as the other cases (the e-mail rendered, then dropped): the time of the
+        # answer does not tell that the address is suppressed.
+        render_email("subscription_confirm", {"subscriber": subscriber, "confirm_url": urls.absolute("/-")})
     elif (subscriber.status is SubscriberStatus.pending and not created
           and (consent := _pending_consent(db, subscriber)) is not None):
         # Already waiting for confirmation: keep the record and its link; send the link again.

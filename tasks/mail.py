@@ -21,3 +21,4 @@ def send_outbound(self, outbound_id: int) -> str:
 def sweep_outbox() -> int:
     """Wake up outbox e-mails whose trigger was lost (a flushed broker, a crash)."""
     return outbox.wake_stale(session())
+

@@ -48,6 +48,7 @@ os.environ.update({
     "MAILOUT_BATCH_SIZE": "7",       # small batches, so that a test crosses several of them
     "MAILOUT_STALE_AFTER": "20",
     "SMTP_URL": "smtp://127.0.0.1:1",  # replaced by the smtp_server fixture's port
+    "FEED_ALLOWED_NETWORKS": "127.0.0.1/32",  # the feed tests' HTTP servers; 127.0.0.2 and the rest stay refused
 })
 
 

@@ -116,6 +116,16 @@ def make_event(db, capacity=None, days=10, **extra) -> Event:
     return event
 
 
+def run_login_link_jobs(db, captured_jobs) -> None:
+    """Do, in this process, the work of the login-link jobs /connexion/lien enqueued (a worker's)."""
+    from accounts.auth import LOGIN_LINK_TASK, send_login_link
+    db.expire_all()  # a worker's session is fresh: it sees what the requests committed
+    for job in [job for job in captured_jobs if job[0] == LOGIN_LINK_TASK]:
+        captured_jobs.remove(job)
+        send_login_link(db, *job[1])
+        db.commit()
+
+
 def outbox(db, template=None) -> list[OutboundEmail]:
     query = select(OutboundEmail).order_by(OutboundEmail.id)
     if template:

@@ -869,3 +869,95 @@ def test_corpus_feed(db, feed_server, path):
         checked.append("French titles readable")
     for how in checked:
         CHECKED_CLAUSES[how] = CHECKED_CLAUSES.get(how, 0) + 1
+
+
+# --- SSRF: no feed, and no redirect, leads into a private network ------------------------------------
+
+class _Redirector(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802
+        self.server.hits.append(self.path)
+        target = self.server.targets.get(self.path)
+        if target is None:
+            body = (FIXTURES / "rss2.xml").read_bytes().replace(b"Sortie familles", b"SECRET-INTERNE")
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(302)
+        self.send_header("Location", target)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def servers():
+    """A public-looking server on 127.0.0.1 (allowed by FEED_ALLOWED_NETWORKS in the tests) and an
+    internal one on 127.0.0.2 (loopback, not allowed), both real."""
+    started = []
+    for host in ("127.0.0.1", "127.0.0.2"):
+        httpd = ThreadingHTTPServer((host, 0), _Redirector)
+        httpd.daemon_threads = True
+        httpd.hits, httpd.targets = [], {}
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        started.append(httpd)
+    yield started
+    for httpd in started:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def internal_targets(internal_port: int) -> list[str]:
+    return [f"http://127.0.0.2:{internal_port}/secret.xml", "http://169.254.169.254/latest/meta-data/",
+            f"http://[::1]:{internal_port}/secret.xml", f"http://0.0.0.0:{internal_port}/secret.xml",
+            "http://10.0.0.1/", "http://192.168.1.1/", "http://224.0.0.1/", "http://[fe80::1]/",
+            f"http://[::ffff:127.0.0.2]:{internal_port}/secret.xml", "file:///etc/passwd", "gopher://127.0.0.2:70/",
+            f"http://2130706434:{internal_port}/secret.xml"]  # 127.0.0.2 as one number
+
+
+def test_a_redirect_to_a_private_loopback_or_link_local_address_is_refused(db, servers):
+    from contributions import feeds
+    public, internal = servers
+    for n, target in enumerate(internal_targets(internal.server_address[1])):
+        public.targets[f"/feed{n}.xml"] = target
+        structure = make_structure(db, f"http://127.0.0.1:{public.server_address[1]}/feed{n}.xml", name=f"S{n}")
+        result = feeds.poll_structure(db, structure.id)
+        db.refresh(structure)
+        assert result.status == "failed", (target, result)
+        assert "réseau privé ou interne" in structure.feed_error or "http:// ou https://" in structure.feed_error, (
+            target, structure.feed_error)
+        assert not contributions_of(db, structure.id)
+    assert internal.hits == []
+
+
+def test_a_feed_address_in_a_private_network_is_refused_before_any_connection(db, servers, monkeypatch):
+    from contributions import feeds
+    from core.settings import reset_settings
+    monkeypatch.setenv("FEED_ALLOWED_NETWORKS", "")
+    reset_settings()
+    try:
+        public = servers[0]
+        structure = make_structure(db, f"http://127.0.0.1:{public.server_address[1]}/direct.xml")
+        assert feeds.poll_structure(db, structure.id).status == "failed"
+        db.refresh(structure)
+        assert "réseau privé ou interne" in structure.feed_error and public.hits == []
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+
+
+def test_a_feed_error_never_shows_the_http_clients_own_words(db, servers):
+    from contributions import feeds
+    from parentalites.catcher import free_port
+    structure = make_structure(db, f"http://127.0.0.1:{free_port()}/ferme.xml")  # nobody listens
+    assert feeds.poll_structure(db, structure.id).status == "failed"
+    db.refresh(structure)
+    assert structure.feed_error == "Impossible de joindre le site du flux."
+    for word in ("Connection", "Errno", "Pool", "127.0.0.1", "refused"):
+        assert word not in structure.feed_error

@@ -21,7 +21,7 @@ from contributions.models import (
 )
 from mailing.models import OutboundEmail, OutboundStatus
 from mailing.outbox import send_outbound
-from tests.integration.helpers import login, wait_for
+from tests.integration.helpers import login, run_login_link_jobs, wait_for
 
 
 def outbox(db, template: str | None = None) -> list[OutboundEmail]:
@@ -231,6 +231,7 @@ def test_invited_partner_may_continue_without_password_then_log_in_by_link(clien
                        data={"email": "lea@tilleuls.test", "password": "n'importe"}).get_data(as_text=True)
     assert "Adresse e-mail ou mot de passe incorrect" in page
     client.post("/connexion/lien", data={"email": "lea@tilleuls.test"})
+    run_login_link_jobs(db, captured_jobs)
     [link_mail] = outbox(db, "login_link")
     path = link_in(link_mail.text_body, "lien")
     assert client.post(path).status_code == 302
@@ -344,7 +345,9 @@ def test_tampered_or_misdirected_links_are_refused(client, world, db):
 
 def test_a_login_link_works_once_and_dies_with_any_other_login(client, app, world, db, captured_jobs):
     client.post("/connexion/lien", data={"email": "amina@tilleuls.test"})
+    run_login_link_jobs(db, captured_jobs)
     client.post("/connexion/lien", data={"email": "amina@tilleuls.test"})
+    run_login_link_jobs(db, captured_jobs)
     first, second = (link_in(m.text_body, "lien") for m in outbox(db, "login_link"))
     page = client.get(first)
     assert page.status_code == 200 and "Me connecter" in page.get_data(as_text=True)
@@ -358,6 +361,7 @@ def test_a_login_link_works_once_and_dies_with_any_other_login(client, app, worl
     # A password login also spends an outstanding link.
     client.post("/deconnexion")
     client.post("/connexion/lien", data={"email": "amina@tilleuls.test"})
+    run_login_link_jobs(db, captured_jobs)
     third = link_in(outbox(db, "login_link")[-1].text_body, "lien")
     login(app.test_client(), "amina@tilleuls.test", "mdp-partenaire")
     assert client.post(third).status_code == 410
@@ -365,6 +369,7 @@ def test_a_login_link_works_once_and_dies_with_any_other_login(client, app, worl
 
 def test_editors_log_in_by_link_too(client, world, db, captured_jobs):
     client.post("/connexion/lien", data={"email": "Redaction@Reaap.test"})
+    run_login_link_jobs(db, captured_jobs)
     [mail] = outbox(db, "login_link")
     assert mail.to_addr == "redaction@reaap.test" and "15 minutes" in mail.text_body
     response = client.post(link_in(mail.text_body, "lien"))
@@ -374,6 +379,7 @@ def test_editors_log_in_by_link_too(client, world, db, captured_jobs):
 def test_inactive_accounts_cannot_log_in_by_any_means(client, world, db, captured_jobs):
     partner = world["partner"]
     client.post("/connexion/lien", data={"email": "amina@tilleuls.test"})
+    run_login_link_jobs(db, captured_jobs)
     [mail] = outbox(db, "login_link")
     invite = auth.make_link_token(partner, auth.LinkPurpose.invitation)
     login(client, "redaction@reaap.test", "mdp-redaction")
@@ -389,6 +395,7 @@ def test_inactive_accounts_cannot_log_in_by_any_means(client, world, db, capture
     page = client.post("/connexion", data={"email": "amina@tilleuls.test", "password": "mdp-partenaire"})
     assert "Adresse e-mail ou mot de passe incorrect" in page.get_data(as_text=True)
     client.post("/connexion/lien", data={"email": "amina@tilleuls.test"})
+    run_login_link_jobs(db, captured_jobs)
     assert len(outbox(db, "login_link")) == 1  # no new link for a closed account
     assert client.get("/partenaires/").status_code == 302
 
@@ -417,6 +424,7 @@ def test_the_login_link_form_answers_the_same_whatever_the_address(client, world
         answers.append((response.status_code, response.get_data(as_text=True)))
     assert answers[0][0] == 200 and "Si cette adresse correspond à un compte actif" in answers[0][1]
     assert all(answer == answers[0] for answer in answers)
+    run_login_link_jobs(db, captured_jobs)
     assert [m.to_addr for m in outbox(db, "login_link")] == ["amina@tilleuls.test", "redaction@reaap.test"]
     page = client.get("/connexion").get_data(as_text=True)
     assert "Recevoir un lien de connexion" in page and 'href="/connexion/lien"' in page
@@ -435,6 +443,7 @@ def test_login_link_requests_are_rate_limited(db, world, captured_jobs):
         assert codes == [200, 200, 200, 429]
         refused = client.post("/connexion/lien", data={"email": "amina@tilleuls.test"})
         assert "Trop de tentatives" in refused.get_data(as_text=True)
+        run_login_link_jobs(db, captured_jobs)
         assert len(outbox(db, "login_link")) == 3
         # Per client: five requests a minute, whatever the addresses.
         limiter.reset()

@@ -2,6 +2,7 @@
 concurrency on PostgreSQL), the iCalendar feed, and the public agenda pages."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -414,3 +415,21 @@ def test_registration_is_rate_limited_per_address_and_per_client(db, captured_jo
     finally:
         limiter.reset()
         limiter.enabled = previous
+
+
+def test_registering_answers_the_same_whether_the_address_is_new_or_already_registered(app, db, captured_jobs):
+    event = make_event(db, capacity=10)
+    reg(db, event, "marie@exemple.org")
+    answers = []
+    for address in ("marie@exemple.org", "nouvelle@exemple.org"):
+        client = app.test_client()
+        response = client.post(f"/agenda/{event.id}/", data={
+            "name": "Quelqu'un", "email": address, "party_size": "1", "consent": "y"})
+        follow = client.get(response.headers["Location"]).get_data(as_text=True)
+        flashed = re.search(r'<div class="alert alert-[a-z]+"[^>]*>(.*?)</div>', follow, re.S)
+        answers.append((response.status_code, response.headers["Location"], response.get_data(),
+                        flashed.group(1) if flashed else follow))
+    assert answers[0] == answers[1]
+    assert "déjà inscrite" not in answers[0][3]
+    # The difference goes by e-mail, to the address itself.
+    assert [m.to_addr for m in outbox(db, "event_registration")][-2:] == ["marie@exemple.org", "nouvelle@exemple.org"]

@@ -14,7 +14,8 @@ def test_send_now_shows_the_sending_state_and_progress_at_once(client, db, world
     people(db, 3)
     issue = compose(db, world)
     login(client, "redaction@reaap.test", "mdp-redaction")
-    response = client.post(f"/redaction/numeros/{issue.id}/envoyer", data={"confirm": "1", "expected": "3"}, follow_redirects=True)
+    response = client.post(f"/redaction/numeros/{issue.id}/envoyer", data={"confirm": "1", "expected": "3"},
+                           follow_redirects=True)
     db.expire_all()
     assert db.get(Issue, issue.id).status is IssueStatus.scheduled  # waiting for a worker
     page = html.unescape(response.get_data(as_text=True))

@@ -99,3 +99,68 @@ def test_an_image_needs_its_alt_text():
     with pytest.raises(uploads.UploadError) as caught:
         uploads.process_upload(image_bytes("PNG", size=(50, 50), exif=False), "a.png", "   ")
     assert caught.value.field == "upload_alt" and "texte alternatif" in str(caught.value)
+
+
+# --- Decompression bombs: refused from the header, decoding bounded -------------------------------
+
+def single_colour_png(width: int, height: int, mode: str = "RGB") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, (width, height), "green").save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def decoding_forbidden(monkeypatch):
+    """Any decoding of pixels fails the test: a refusal must come from the header alone."""
+    from PIL import ImageFile
+
+    def load(self):
+        raise AssertionError(f"decoded {self.size} pixels")
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+
+
+def test_a_real_decompression_bomb_png_is_refused_from_its_header_never_decoded(decoding_forbidden):
+    raw = single_colour_png(20_000, 20_000)  # 400 million pixels in a few hundred Ko
+    assert len(raw) < 2 * 1024 * 1024
+    with pytest.raises(uploads.UploadError, match="pixels") as refused:
+        uploads.process_upload(raw, "bombe.png", "Une description")
+    assert "Envoyez une image" in str(refused.value)
+
+
+@pytest.mark.parametrize("size, mode", [((6300, 6300), "RGBA"), ((7000, 5000), "RGB")])
+def test_a_lossless_image_too_large_to_decode_in_bounds_is_refused_before_decoding(size, mode, decoding_forbidden):
+    raw = single_colour_png(*size, mode=mode)  # under 40 million pixels, ~100-200 Ko, but > 100 Mo decoded
+    with pytest.raises(uploads.UploadError, match="pixels"):
+        uploads.process_upload(raw, "grande.png", "Une description")
+
+
+MEMORY_PROBE = """
+import io, sys
+from PIL import Image
+from contributions import uploads
+fmt, width, height = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+out = io.BytesIO()
+Image.linear_gradient("L").resize((width, height)).convert("RGB").save(out, fmt)
+raw = out.getvalue()
+assert len(raw) < uploads.MAX_IMAGE_BYTES, len(raw)
+# The process's peak so far is the making of the test image: measure from a fresh peak instead.
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+processed = uploads.process_upload(raw, "photo", "Une description")
+peak = int(next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).split()[1])
+print(processed.width, processed.height, peak // 1024)
+"""
+
+
+@pytest.mark.parametrize("fmt, size, bound_mb", [("JPEG", (7000, 5000), 200), ("PNG", (4500, 4500), 200)])
+def test_decoding_an_accepted_large_image_stays_within_a_memory_bound(fmt, size, bound_mb, tmp_path):
+    """Peak resident memory of a fresh process handling one large image (reset before the call)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(uploads.__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, fmt, str(size[0]), str(size[1])],
+                            capture_output=True, text=True, cwd=root, check=True)
+    width, height, peak_mb = map(int, result.stdout.split())
+    assert max(width, height) == uploads.WEB_MAX_SIDE
+    assert peak_mb < bound_mb, f"{fmt} {size}: peak {peak_mb} Mo"

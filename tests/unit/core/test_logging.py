@@ -72,3 +72,13 @@ def test_celery_tasks_bind_their_name_and_subject(configured):
     first, after = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert (first["task"], first["issue"]) == ("tasks.mailout.send_batch", 42)
     assert "task" not in after
+
+
+def test_no_access_log_writes_whole_urls_with_their_tokens():
+    from pathlib import Path
+
+    from core.logging import logging_config
+    assert logging_config()["loggers"]["werkzeug"]["level"] == "WARNING"  # the dev server's request lines
+    dockerfile = (Path(__file__).resolve().parents[3] / "Dockerfile").read_text()
+    cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD"))
+    assert "gunicorn" in cmd and "access-log" not in cmd

@@ -88,3 +88,11 @@ def test_safe_url_keeps_a_good_address_and_narrows_to_given_schemes():
     assert safe_url("mailto:contact@ok.example") == "mailto:contact@ok.example"
     assert safe_url("mailto:contact@ok.example", WEB_SCHEMES) == ""
     assert safe_url("HTTP://OK.EXAMPLE/", WEB_SCHEMES) == "HTTP://OK.EXAMPLE/"
+
+
+def test_strip_controls_removes_controls_and_noncharacters_but_keeps_text_and_line_breaks():
+    from core.text import strip_controls
+    text = "Un\tdeux\ntrois\r\n«é» 😀 \u00a0fin"
+    assert strip_controls(text) == text
+    dirty = "a\x00b\x07c\x1bd\x7fe\x85f\ufffeg\uffffh\ufdd0i\ufdefj\U0001fffek\U0010ffffl\ud800m"
+    assert strip_controls(dirty) == "abcdefghijklm"

@@ -129,3 +129,51 @@ def test_transactional_mail_says_it_is_automatic():
     given = parse(build_message(to="zoe@example.org", subject="s", text="t", html=None, message_id="<1@x>",
                                 headers={"Auto-Submitted": "auto-replied"}))
     assert given.get_all("Auto-Submitted") == ["auto-replied"]
+# --- Headers: one function, encoded words decoded before any line break is looked for --------------
+
+INJECTIONS = [
+    "Titre =?utf-8?q?=0D=0AReply-To:_pirate@evil.example=0D=0A=0D=0ACorps_pirate?=",
+    "Titre =?utf-8?b?DQpSZXBseS1UbzogcGlyYXRlQGV2aWwuZXhhbXBsZQ0KDQpDb3JwcyBwaXJhdGU=?=",
+    "Titre\r\nReply-To: pirate@evil.example\r\n\r\nCorps pirate",
+    "Titre\nReply-To: pirate@evil.example",
+    "Titre =?utf-8?q?=3D=3Futf-8=3Fq=3F=3D0D=3D0AReply-To:_pirate@evil.example=3F=3D?=",  # encoded twice
+    "Titre =?iso-8859-1?q?=0AReply-To:_pirate@evil.example?= \x00\x0b\x85",
+]
+
+
+def assert_one_clean_header(data: bytes):
+    message = parse(data)
+    assert message["Reply-To"] is None, message["Reply-To"]
+    assert not any(name.lower() == "reply-to" for name in message)
+    subject = str(message["Subject"])
+    assert "\r" not in subject and "\n" not in subject and "Titre" in subject
+    head = data.split(b"\r\n\r\n", 1)[0]
+    assert not [line for line in head.split(b"\r\n") if line.lower().startswith(b"reply-to")]
+
+
+def test_header_value_decodes_encoded_words_then_folds_every_control():
+    from mailing.mime import header_value
+    for value in INJECTIONS:
+        cleaned = header_value(value)
+        assert not any(ord(ch) < 32 or 0x7f <= ord(ch) <= 0x9f for ch in cleaned), repr(cleaned)
+        assert "=?" not in cleaned, cleaned
+        assert cleaned.startswith("Titre")
+    assert header_value("Lettre n°1 : « Rentrée »") == "Lettre n°1 : « Rentrée »"
+
+
+def test_an_encoded_line_break_in_a_subject_cannot_add_a_header_or_a_body_to_a_single_message():
+    for subject in INJECTIONS:
+        data = build_message(to="zoe@example.org", subject=subject, text="Le vrai corps.\n", html=None,
+                             message_id="<1@x>", headers={"X-Contribution": subject})
+        assert_one_clean_header(data)
+        assert parse(data).get_body(("plain",)).get_content().rstrip() == "Le vrai corps."
+
+
+def test_an_encoded_line_break_in_a_subject_cannot_add_a_header_to_a_letter():
+    for subject in INJECTIONS:
+        letter = LetterMIME(sender="Lettre <lettre@parentalites.test>", subject=subject, text="Corps.\n",
+                            html="<p>Corps.</p>", static_headers={"List-Id": subject})
+        data = letter.render(to=format_recipient(subject, "zoe@example.org"), message_id="<1@x>",
+                             personal_headers={"List-Unsubscribe": f"<https://x.test/{subject}>"},
+                             text_values={}, html_values={})
+        assert_one_clean_header(data)
