@@ -129,9 +129,9 @@ def event(event_id: int):
         else:
             # The same answer whether the address was new or already registered, and never the
             # registration's link: it goes to the mailbox, which proves the address (issue 13 #8).
-            flash(_("Vérifiez vos e-mails : nous venons d'envoyer à %(email)s un lien pour confirmer votre "
-                    "inscription. Votre place n'est réservée qu'une fois l'inscription confirmée.",
-                    email=form.email.data.strip()), "success")
+            # Not even the address: the answer is the same bytes for everyone (issue 13 #12).
+            flash(_("Vérifiez vos e-mails : nous venons d'envoyer à cette adresse un lien pour confirmer votre "
+                    "inscription. Votre place n'est réservée qu'une fois l'inscription confirmée."), "success")
             return redirect(url_for(".event", event_id=event_id))
     elif request.method == "POST" and not is_open:
         flash(_("Les inscriptions à cet événement sont closes."), "error")

@@ -9,6 +9,7 @@ from contributions.models import ContributionKind
 from contributions.models import ContributionStatus as S
 from newsletter import issues
 from newsletter.models import Issue, IssueStatus
+from subscribers import segments
 from tests.integration.helpers import compose, letters, login, people, wait_sent
 
 SLOTS = "Lien %%unsubscribe_url%% et %%preferences_url%%, %%greeting%% %%nimporte%% %%%a%%% %%"
@@ -29,7 +30,9 @@ def test_slot_names_in_partner_and_editor_text_stay_text_in_previews_and_in_ever
         response = client.get(f"/redaction/numeros/{issue.id}/apercu/{kind}")
         assert response.status_code == 200, kind
         assert "%%unsubscribe_url%%" in html.unescape(response.get_data(as_text=True)).replace("\u200b", "")
-    assert client.post(f"/redaction/numeros/{issue.id}/envoyer", data={"confirm": "1"}).status_code == 302
+    audience = str(segments.count(db, issue.segment))  # the count the composer showed, confirmed with the send
+    assert client.post(f"/redaction/numeros/{issue.id}/envoyer",
+                       data={"confirm": "1", "expected": audience}).status_code == 302
     sent = wait_sent(db, issue.id)
     assert sent.status is IssueStatus.sent and not sent.send_error
     received = letters(smtp)

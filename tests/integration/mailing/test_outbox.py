@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from mailing.models import OutboundEmail, OutboundStatus
 from mailing.outbox import queue_email
+from subscribers import segments
 from tests.integration.helpers import wait_for
 
 
@@ -41,7 +42,9 @@ def test_a_letter_to_an_address_the_relay_cannot_take_fails_that_delivery_only(c
     db.commit()
     issue = compose(db, world, articles=1)
     login(client, "redaction@reaap.test", "mdp-redaction")
-    assert client.post(f"/redaction/numeros/{issue.id}/envoyer", data={"confirm": "1"}).status_code == 302
+    audience = str(segments.count(db, issue.segment))  # the count the composer showed, confirmed with the send
+    assert client.post(f"/redaction/numeros/{issue.id}/envoyer",
+                       data={"confirm": "1", "expected": audience}).status_code == 302
     sent = wait_sent(db, issue.id)
     assert sent.status is IssueStatus.sent
     assert sorted(m.recipients[0] for m in letters(smtp)) == sorted(r.email for r in readers)
