@@ -33,6 +33,7 @@ TASK_FAMILIES: dict[str, tuple[str, int, int]] = {
     "tasks.mailout.send_batch": ("send", 240, 280),
     "tasks.mail.send_outbound": ("send", 60, 90),
     "tasks.accounts.send_login_link": ("send", 60, 90),  # the account looked up by the worker (same answer)
+    "tasks.subscribers.subscribe": ("send", 60, 90),     # the subscriber looked up by the worker (same answer)
     "tasks.events.send_notices": ("send", 240, 280),
     "tasks.bounces.poll": ("poll", 150, 180),          # IMAP: 30 s per operation (BOUNCE_IMAP_TIMEOUT)
     "tasks.feeds.poll_feeds": ("poll", 60, 90),
@@ -79,7 +80,7 @@ def make_celery() -> Celery[UnitOfWorkTask]:
     settings = get_settings()
     app = Celery("parentalites", broker=settings.celery_broker_url, task_cls=UnitOfWorkTask,
                  include=["tasks.mailout", "tasks.mail", "tasks.accounts", "tasks.bounces", "tasks.events",
-                          "tasks.feeds", "tasks.calendar", "tasks.retention"])
+                          "tasks.feeds", "tasks.calendar", "tasks.retention", "tasks.subscribers"])
     base = settings.celery_queue
 
     def route(name: str, *_args, **_kwargs) -> dict[str, str]:

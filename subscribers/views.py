@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
+from core import jobs
 from core.db import session
 from core.extensions import csrf, limiter
 from core.forms import EmptyForm
@@ -24,18 +25,25 @@ def _request() -> services.Request:
     return services.Request(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
 
 
+SUBSCRIBE_TASK = "tasks.subscribers.subscribe"
+
+
 @subscribers_bp.route("/abonnement", methods=["GET", "POST"])
 @limiter.limit("20/hour", methods=["POST"])
 def subscribe():
     form = SubscribeForm()
     if form.validate_on_submit():
         try:
-            services.subscribe(session(), form.email.data, form.name.data, form.structure.data or "",
-                               request=_request(), preferences=form.preferences())
+            address = services.normalize_email(form.email.data)  # depends on the input only
         except services.InvalidEmail as exc:
             form.email.errors.append(str(exc))
         else:
-            # Same answer whether the address was new, pending or already subscribed.
+            # The same work whatever the address: one job; the worker looks the address up and writes
+            # the subscription and its e-mail, or drops it (tasks.subscribers.subscribe). Neither the
+            # answer nor its time tells whether the address is new, pending, subscribed or suppressed.
+            origin = _request()
+            jobs.enqueue(session(), SUBSCRIBE_TASK, address, form.name.data, form.structure.data or "",
+                         form.preferences(), origin.ip, (origin.user_agent or "")[:300] or None)
             return redirect(url_for(".check_inbox"))
     status = 422 if form.errors else 200
     return render_template("subscribers/subscribe.html", form=form), status

@@ -2,6 +2,7 @@
 sessions, composing a letter, subscribers, events, the outbox."""
 from __future__ import annotations
 
+import importlib.metadata
 import time
 from datetime import date, timedelta
 
@@ -131,3 +132,24 @@ def outbox(db, template=None) -> list[OutboundEmail]:
     if template:
         query = query.where(OutboundEmail.template == template)
     return list(db.scalars(query))
+
+
+def run_subscribe_jobs(db, captured_jobs) -> None:
+    """Do, in this process, the work of the subscription jobs /abonnement enqueued, as a worker does:
+    the task itself (tasks.subscribers.subscribe), in its own unit of work, committed."""
+    from subscribers.views import SUBSCRIBE_TASK
+    from tasks.subscribers import subscribe
+    for job in [job for job in captured_jobs if job[0] == SUBSCRIBE_TASK]:
+        captured_jobs.remove(job)
+        subscribe(*job[1])
+    db.expire_all()  # the test's session sees what the task committed
+
+
+NO_PREFERENCES = {"topics": [], "role": None, "commune": None, "departement": None}
+TEST_CLIENT_AGENT = f"Werkzeug/{importlib.metadata.version('werkzeug')}"  # Flask's test client's User-Agent
+
+
+def subscribe_job(address: str, name: str, structure: str = "", preferences: dict | None = None) -> tuple:
+    """The job /abonnement enqueues for a form posted by Flask's test client."""
+    return ("tasks.subscribers.subscribe", (address, name, structure, preferences or NO_PREFERENCES,
+                                            "127.0.0.1", TEST_CLIENT_AGENT))

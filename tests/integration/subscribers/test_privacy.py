@@ -25,7 +25,7 @@ from subscribers.models import (
     SubscriberStatus,
     SuppressedHash,
 )
-from tests.integration.helpers import compose, login, make_event, run_concurrently
+from tests.integration.helpers import compose, login, make_event, run_concurrently, run_subscribe_jobs, subscribe_job
 
 ADDRESS = "marie.dupont@example.org"
 
@@ -229,6 +229,8 @@ def test_after_a_hard_bounce_or_a_complaint_only_the_hash_stays_and_a_new_subscr
     # Subscribing again: the same answer as anyone gets, and nothing is stored or sent.
     response = client.post("/abonnement", data={"email": ADDRESS.upper(), "name": "Marie", "consent": "y"})
     assert (response.status_code, response.location) == (302, "/abonnement/verifiez-vos-e-mails")
+    assert captured_jobs[before:] == [subscribe_job(ADDRESS, "Marie")]
+    run_subscribe_jobs(db, captured_jobs)  # the worker's part
     services.subscribe(db, ADDRESS, "Marie")
     db.commit()
     assert db.scalar(select(func.count(Subscriber.id))) == 0

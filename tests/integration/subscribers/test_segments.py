@@ -16,6 +16,7 @@ from newsletter import mailout
 from newsletter.models import Issue
 from subscribers import segments
 from subscribers.models import ROLES, TOPICS, Subscriber, SubscriberStatus
+from tests.integration.helpers import run_subscribe_jobs, subscribe_job
 
 COMMUNES = ["Bobigny", "Montreuil", "Saint-Denis", "Épinay-sur-Seine"]
 DEPARTEMENTS = ["93", "94", "2A", "971"]
@@ -129,12 +130,17 @@ def test_subscription_form_records_the_optional_preferences(client, db, captured
         "email": "lea@example.org", "name": "Léa", "consent": "y",
         "topics": ["clas", "sante"], "role": "referent_clas", "commune": "  Saint-Denis ", "departement": "93"})
     assert response.status_code == 302 and response.location == "/abonnement/verifiez-vos-e-mails"
+    # The form's choices travel with the job; the worker stores them.
+    assert captured_jobs == [subscribe_job("lea@example.org", "Léa", preferences={
+        "topics": ["clas", "sante"], "role": "referent_clas", "commune": "  Saint-Denis ", "departement": "93"})]
+    run_subscribe_jobs(db, captured_jobs)
     subscriber = db.scalar(select(Subscriber))
     assert (subscriber.topics, subscriber.role, subscriber.commune, subscriber.departement) == (
         ["clas", "sante"], "referent_clas", "Saint-Denis", "93")
     assert subscriber.status is SubscriberStatus.pending
     # Nothing chosen is fine too: every topic.
     client.post("/abonnement", data={"email": "max@example.org", "name": "Max", "consent": "y"})
+    run_subscribe_jobs(db, captured_jobs)
     other = db.scalar(select(Subscriber).where(Subscriber.email == "max@example.org"))
     assert (other.topics, other.role, other.commune, other.departement) == ([], None, None, None)
 
@@ -147,7 +153,7 @@ def test_subscription_form_offers_the_departements_and_refuses_an_unknown_one(cl
     response = client.post("/abonnement", data={"email": "lea@example.org", "name": "Léa", "consent": "y",
                                                  "departement": "20"})
     assert response.status_code == 422
-    assert db.scalar(select(Subscriber)) is None
+    assert db.scalar(select(Subscriber)) is None and captured_jobs == []
 
 
 def test_set_preferences_stores_the_departement_by_its_code(db):
@@ -163,7 +169,7 @@ def test_subscription_form_refuses_an_unknown_topic(client, db, captured_jobs):
     response = client.post("/abonnement", data={"email": "lea@example.org", "name": "Léa", "consent": "y",
                                                  "topics": ["astrologie"]})
     assert response.status_code == 422
-    assert db.scalar(select(Subscriber)) is None
+    assert db.scalar(select(Subscriber)) is None and captured_jobs == []
 
 
 def test_a_stranger_cannot_change_an_active_subscribers_preferences_by_subscribing(client, db, captured_jobs):
@@ -172,6 +178,7 @@ def test_a_stranger_cannot_change_an_active_subscribers_preferences_by_subscribi
     response = client.post("/abonnement", data={"email": "lea@example.org", "name": "Intrus", "consent": "y",
                                                  "topics": ["sante"], "role": "elu", "commune": "Paris"})
     assert response.status_code == 302 and response.location == "/abonnement/verifiez-vos-e-mails"
+    run_subscribe_jobs(db, captured_jobs)  # the worker finds an active subscriber: changes nothing
     subscriber = db.scalar(select(Subscriber))
     db.refresh(subscriber)
     assert (subscriber.topics, subscriber.role, subscriber.commune, subscriber.name) == (
