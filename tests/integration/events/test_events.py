@@ -431,5 +431,7 @@ def test_registering_answers_the_same_whether_the_address_is_new_or_already_regi
                         flashed.group(1) if flashed else follow))
     assert answers[0] == answers[1]
     assert "déjà inscrite" not in answers[0][3]
-    # The difference goes by e-mail, to the address itself.
-    assert [m.to_addr for m in outbox(db, "event_registration")][-2:] == ["marie@exemple.org", "nouvelle@exemple.org"]
+    # The difference goes by e-mail, to the address itself: the registered one gets its link again,
+    # the new one the link that confirms the address (issue 13 #8).
+    assert [m.to_addr for m in outbox(db, "event_registration")][-1:] == ["marie@exemple.org"]
+    assert [m.to_addr for m in outbox(db, "event_confirm_address")] == ["nouvelle@exemple.org"]
