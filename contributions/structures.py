@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -18,9 +17,8 @@ from accounts.auth import (
 from accounts.models import Role, User
 from contributions.models import Contribution, Structure, StructureKind
 from core import departements
-from core.addresses import local_part_problem
 from core.db import utcnow
-from core.email_address import email_error_message
+from core.email_address import AddressRefused, checked_address
 from core.settings import get_settings
 from core.text import WEB_SCHEMES, safe_url, strip_controls
 from mailing.outbox import queue_email
@@ -159,14 +157,10 @@ def feed_status(structure: Structure) -> str | None:
 # --- Invitations ------------------------------------------------------------------------------
 
 def normalize_invited_address(raw: str) -> str:
-    if problem := local_part_problem(raw):
-        raise InvitationError(problem)
     try:
-        # test_environment: accept the reserved .test domain of our own fixtures and demo.
-        info = validate_email((raw or "").strip(), check_deliverability=False, test_environment=True)
-    except EmailNotValidError as exc:
-        raise InvitationError(email_error_message(exc)) from exc
-    return normalize_address(info.ascii_email or info.normalized)
+        return normalize_address(checked_address(raw, test_environment=True))
+    except AddressRefused as exc:
+        raise InvitationError(str(exc)) from exc
 
 
 def invite_partner(db: Session, structure: Structure, email: str, name: str,

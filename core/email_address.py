@@ -1,14 +1,46 @@
-"""Why an e-mail address is refused, in the reader's language (French first): `email_validator`
-explains in English (« The part after the @-sign… »); this maps its exceptions, by type and by
-message, to sentences of our catalogue. One function for every form that takes an address
-(subscription, event registration, partner invitation)."""
+"""What an address must be for our relay to take it, and why one is refused, in the reader's
+language (French first).
+
+`email_validator` explains in English (« The part after the @-sign… »); `email_error_message` maps
+its exceptions, by type and by message, to sentences of our catalogue. Internationalised local
+parts (josé@…) need SMTPUTF8 (RFC 6531) from every relay on the way; rather than send some and lose
+others, they are refused where addresses are entered. An internationalised domain is fine: it is
+kept in its ASCII form (xn--…). `checked_address` does all of it, for every form and service that
+takes an address (subscription, event registration, partner invitation)."""
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 
-from email_validator import EmailNotValidError, EmailUndeliverableError
+from email_validator import EmailNotValidError, EmailUndeliverableError, validate_email
 from flask_babel import gettext as _
+
+INTERNATIONAL_LOCAL_PART = (
+    "Cette adresse a un accent ou un caractère non latin avant le « @ » (comme josé@exemple.fr) : notre "
+    "serveur d'envoi ne peut pas l'atteindre. Indiquez une autre adresse, sans accent avant le « @ ».")
+
+
+class AddressRefused(ValueError):
+    """The address cannot be taken; str() says why, in the reader's language."""
+
+
+def local_part_problem(raw: str | None) -> str | None:
+    """INTERNATIONAL_LOCAL_PART when the part before the last @ is not plain ASCII, else None."""
+    local = (raw or "").strip().rpartition("@")[0]
+    return None if local.isascii() else INTERNATIONAL_LOCAL_PART
+
+
+def checked_address(raw: str | None, *, test_environment: bool = False) -> str:
+    """The address as the relay will take it (trimmed, domain in ASCII), or AddressRefused.
+    `test_environment` accepts the reserved .test domain (our fixtures and demo)."""
+    if problem := local_part_problem(raw):
+        raise AddressRefused(problem)
+    try:
+        info = validate_email((raw or "").strip(), check_deliverability=False, test_environment=test_environment)
+    except EmailNotValidError as exc:
+        raise AddressRefused(email_error_message(exc)) from exc
+    return info.ascii_email or info.normalized
+
 
 # The characters email_validator names at the end of some messages (« …: é, ç. »).
 _NAMED_CHARS = re.compile(r":\s*(?P<chars>[^:]{1,80})\.$")
@@ -63,4 +95,4 @@ def email_error_message(exc: EmailNotValidError) -> str:
     return _("Adresse e-mail invalide : %(reason)s", reason=reason)
 
 
-__all__ = ["email_error_message"]
+__all__ = ["AddressRefused", "checked_address", "email_error_message", "local_part_problem"]

@@ -8,11 +8,11 @@ from wtforms import EmailField, SelectChoice
 from wtforms.validators import DataRequired, Email, ValidationError
 
 from core import departements
-from core.addresses import local_part_problem
+from core.email_address import local_part_problem
 
 
 def sendable_address(form, field) -> None:
-    """WTForms validator: an address our relay can take (core.addresses)."""
+    """WTForms validator: an address our relay can take (core.email_address)."""
     if problem := local_part_problem(field.data):
         raise ValidationError(problem)
 

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.formatting import long_date
-from events.models import Event, Registration, RegistrationStatus
+from events.models import RegistrationStatus
+from events.retention import registrations_of
 from subscribers.history import HistoryEntry
 from subscribers.models import Subscriber
 
 
 def registrations(db: Session, subscriber: Subscriber) -> list[HistoryEntry]:
-    rows = db.execute(select(Registration, Event).join(Event, Event.id == Registration.event_id)
-                      .where(func.lower(Registration.email) == subscriber.email.lower()))
     entries = []
-    for registration, event in rows:
+    for registration in registrations_of(db, subscriber.email):
+        event = registration.event
         status = {RegistrationStatus.confirmed: _("inscription confirmée"),
                   RegistrationStatus.waitlisted: _("sur liste d'attente"),
                   RegistrationStatus.cancelled: _("inscription annulée"),

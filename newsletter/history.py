@@ -3,11 +3,11 @@ of the subscriber's history (subscribers/history.py), registered by the bootstra
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailing.models import Delivery, DeliveryStatus
-from newsletter.models import Issue, IssueKind
+from newsletter.models import IssueKind
+from newsletter.personal_data import deliveries_of
 from subscribers.history import HistoryEntry
 from subscribers.models import Subscriber
 
@@ -25,14 +25,14 @@ def _outcome(delivery: Delivery) -> str:
 
 
 def deliveries(db: Session, subscriber: Subscriber) -> list[HistoryEntry]:
-    rows = db.execute(select(Delivery, Issue).join(Issue, Issue.id == Delivery.issue_id)
-                      .where(Delivery.subscriber_id == subscriber.id))
     entries = []
-    for delivery, issue in rows:
+    for delivery, issue in deliveries_of(db, subscriber):
         if issue.kind is IssueKind.invitation:
             label = _("Invitation : %(title)s", title=issue.title)
-        else:
+        elif issue.kind is IssueKind.letter:
             label = _("Lettre n°%(n)s : %(title)s", n=issue.numero, title=issue.title)
+        else:  # the confirmation and welcome mail-outs of an import (no numéro)
+            label = issue.title
         at = delivery.sent_at or delivery.claimed_at or issue.send_started_at or issue.created_at
         kind = "delivery" if delivery.status is not DeliveryStatus.failed else "delivery-failed"
         entries.append(HistoryEntry(at=at, kind=kind, label=label, detail=_outcome(delivery)))

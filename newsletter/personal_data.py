@@ -16,12 +16,19 @@ from subscribers.models import Subscriber
 def letter_name(issue: Issue) -> str:
     if issue.kind is IssueKind.letter and issue.numero is not None:
         return f"Lettre Parentalités n°{issue.numero} — {issue.title}"
-    return f"Invitation — {issue.title}"
+    if issue.kind is IssueKind.invitation:
+        return f"Invitation — {issue.title}"
+    return issue.title  # the confirmation and welcome mail-outs of an import name themselves
+
+
+def deliveries_of(db: Session, subscriber: Subscriber):
+    """(Delivery, Issue) rows of one subscriber, oldest first: their export and their history."""
+    return db.execute(select(Delivery, Issue).join(Issue, Issue.id == Delivery.issue_id)
+                      .where(Delivery.subscriber_id == subscriber.id).order_by(Delivery.id))
 
 
 def export_deliveries(db: Session, subscriber: Subscriber) -> list[dict[str, Any]]:
-    rows = db.execute(select(Delivery, Issue).join(Issue, Issue.id == Delivery.issue_id)
-                      .where(Delivery.subscriber_id == subscriber.id).order_by(Delivery.id))
+    rows = deliveries_of(db, subscriber)
     return [{"letter": letter_name(issue), "kind": issue.kind.value, "numero": issue.numero,
              "status": delivery.status.value, "sent_at": delivery.sent_at.isoformat() if delivery.sent_at else None}
             for delivery, issue in rows]

@@ -10,20 +10,17 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import departements, urls
-from core.addresses import local_part_problem
 from core.db import utcnow
-from core.email_address import email_error_message
+from core.email_address import AddressRefused, checked_address
 from core.settings import get_settings
 from mailing.engine import greeting, letter_headers
 from mailing.models import OutboundEmail
 from mailing.outbox import queue_email
-from mailing.templates import render_email
 from subscribers import consent as consent_texts
 from subscribers import history
 from subscribers.models import (
@@ -49,13 +46,10 @@ class InvalidEmail(ValueError):
 
 
 def normalize_email(raw: str) -> str:
-    if problem := local_part_problem(raw):
-        raise InvalidEmail(problem)
     try:
-        info = validate_email((raw or "").strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise InvalidEmail(email_error_message(exc)) from exc
-    return (info.ascii_email or info.normalized).lower()
+        return checked_address(raw).lower()
+    except AddressRefused as exc:
+        raise InvalidEmail(str(exc)) from exc
 
 
 def one_line(value: str | None) -> str:
@@ -146,10 +140,8 @@ def subscribe(db: Session, email: str, name: str = "", structure_name: str = "",
             queue_email(db, "subscription_exists", subscriber.email, {"subscriber": subscriber,
                         "unsubscribe_url": urls.absolute(urls.unsubscribe_path(subscriber.unsubscribe_token))})
     elif subscriber.status is SubscriberStatus.suppressed:
+        # Nothing to send; the web answer does not wait for this (tasks.subscribers.subscribe).
         log.info("subscription attempt for suppressed subscriber %s ignored", subscriber.id)
-        # As much work as the other cases (the e-mail rendered, then dropped): the time of the
-        # answer does not tell that the address is suppressed.
-        render_email("subscription_confirm", {"subscriber": subscriber, "confirm_url": urls.absolute("/-")})
     elif (subscriber.status is SubscriberStatus.pending and not created
           and (consent := _pending_consent(db, subscriber)) is not None):
         # Already waiting for confirmation: keep the record and its link; send the link again.
