@@ -27,7 +27,7 @@ from events.invitations_views import invitations_bp
 from events.views import events_bp
 from newsletter.calendar_views import calendar_bp
 from newsletter.views import public_bp, redaction_bp
-from parentalites.api import install_api
+from parentalites.api import install_api, is_api_request, json_error
 from parentalites.bootstrap import bootstrap, exit_on_bad_settings
 from parentalites.widgets import widgets_bp
 from subscribers.admin_views import subscribers_admin_bp
@@ -153,7 +153,11 @@ def create_app(config: dict | None = None) -> Flask:
     def csrf_error(exc):
         return render_template("errors/error.html", code=400, error=exc), 400
 
+    def error_page(exc, code: int):
+        if is_api_request():  # an /api/ URL no route matched (an id beyond an integer): JSON too
+            return json_error(exc)
+        return render_template("errors/error.html", code=code, error=exc), code
+
     for code in (403, 404, 429):
-        app.register_error_handler(code, lambda exc, code=code: (
-            render_template("errors/error.html", code=code, error=exc), code))
+        app.register_error_handler(code, lambda exc, code=code: error_page(exc, code))
     return app

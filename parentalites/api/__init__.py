@@ -6,6 +6,6 @@ Every answer is public data only: no registration, no subscriber, no account, no
 (an event's contact address is left out; a structure's contact is given where the site already
 shows it: a partner's event, a fiche). GET only, so no CSRF; `Access-Control-Allow-Origin: *`;
 an ETag on every 200 (a matching If-None-Match gets a 304); rate limited per client."""
-from parentalites.api.views import install_api
+from parentalites.api.views import install_api, is_api_request, json_error
 
-__all__ = ["install_api"]
+__all__ = ["install_api", "is_api_request", "json_error"]

@@ -45,7 +45,7 @@ def _rate_limit() -> str:
     return current_app.config.get("API_RATE_LIMIT", DEFAULT_RATE_LIMIT)
 
 
-limiter.limit(_rate_limit)(api_bp)
+limiter.shared_limit(_rate_limit, scope="api")(api_bp)  # one budget for the whole API
 
 
 # --- Pages and links ---------------------------------------------------------------------------------
@@ -312,16 +312,28 @@ def not_found(rest: str):
 
 # --- Into the app ------------------------------------------------------------------------------------
 
-class PublicApi(Api):
-    """flask-smorest's Api, its JSON errors kept to the API's own blueprints: the site's pages keep
-    their HTML error pages."""
+def json_error(error: HTTPException):
+    """An error of the API's blueprints in flask-smorest's shape ({code, status, message, errors}),
+    as the OpenAPI document describes it (its own handler is app-wide: the site keeps its pages)."""
+    payload: dict = {"code": error.code, "status": error.name}
+    data = getattr(error, "data", None) or {}  # flask_smorest.abort(…, message=…) and webargs put it there
+    if "message" in data:
+        payload["message"] = data["message"]
+    if "errors" in data or "messages" in data:
+        payload["errors"] = data.get("errors", data.get("messages"))
+    return payload, error.code, data.get("headers", {})
 
+
+for _blueprint in (api_bp, fallback_bp):
+    _blueprint.register_error_handler(HTTPException, json_error)
+    # A handler for a code wins over one for a class, app-wide: name the codes the app names.
+    for _code in (400, 403, 404, 405, 422, 429, 500):
+        _blueprint.register_error_handler(_code, json_error)
+
+
+class PublicApi(Api):
     def _register_error_handlers(self):
-        for blueprint in (api_bp, fallback_bp):
-            blueprint.register_error_handler(HTTPException, self.handle_http_exception)
-            # A handler for a code wins over one for a class, app-wide: name the codes the app names.
-            for code in (400, 403, 404, 405, 422, 429, 500):
-                blueprint.register_error_handler(code, self.handle_http_exception)
+        pass  # json_error, on the API's blueprints only
 
 
 def _integer_parameter(converter) -> dict:
@@ -331,10 +343,14 @@ def _integer_parameter(converter) -> dict:
     return schema
 
 
+def is_api_request() -> bool:
+    return request.blueprint in API_BLUEPRINTS or request.path == "/api" or request.path.startswith("/api/")
+
+
 def _cacheable_and_open(response):
     """Every API answer may be read by any site; a 200 carries an ETag and answers
     If-None-Match with a 304."""
-    if request.blueprint not in API_BLUEPRINTS:
+    if not is_api_request():
         return response
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Expose-Headers"] = "ETag"
