@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask_babel import force_locale
 from markupsafe import escape
 
 from contributions.models import Structure
@@ -46,6 +47,12 @@ def text_on(colour: str) -> str:
     return "#ffffff" if (1.05 / (luminance + 0.05)) >= ((luminance + 0.05) / 0.05) else "#1f2933"
 
 
+def _locale() -> str:
+    """French, the language of the partners' sites, whatever the visitor's browser says; ?lang=en
+    for English."""
+    return "en" if request.args.get("lang") == "en" else "fr"
+
+
 def _framed(html: str) -> Response:
     response = Response(html, mimetype="text/html")
     response.headers["Cache-Control"] = CACHE_CONTROL
@@ -67,14 +74,16 @@ def agenda():
         if structure is None:
             abort(404)
     limit = small_int(request.args.get("limit"), 1, MAX_EVENTS) or DEFAULT_EVENTS
-    items = upcoming_events(structure=structure.id if structure else None)
-    return _framed(render_template("widgets/agenda.html", events=items[:limit], more=len(items) > limit,
-                                   structure=structure, **_theme()))
+    with force_locale(_locale()):
+        items = upcoming_events(structure=structure.id if structure else None)
+        return _framed(render_template("widgets/agenda.html", events=items[:limit], more=len(items) > limit,
+                                       structure=structure, **_theme()))
 
 
 @widgets_bp.route("/lettre")
 def letter():
-    return _framed(render_template("widgets/letter.html", letter=latest_letter(), **_theme()))
+    with force_locale(_locale()):
+        return _framed(render_template("widgets/letter.html", letter=latest_letter(), **_theme()))
 
 
 @widgets_bp.route("/embed.js")
