@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lxml import html as lxml_html
 
-from parentalites.widgets import DEFAULT_COLOUR, network_colour, text_on
+from parentalites.widgets import network_colour
 from tests.integration.helpers import login
 from tests.integration.parentalites.api_world import REGISTRANT, seed
 
@@ -67,9 +67,9 @@ def test_the_letter_widget_shows_the_latest_sent_letter(client, db, world):
     assert "Lettre de test 7" in link.text_content()
 
 
-def test_the_widgets_wear_the_networks_colour():
-    assert network_colour() == DEFAULT_COLOUR
-    assert text_on("#7a1f5c") == "#ffffff" and text_on("#ffe066") == "#1f2933"
+def test_the_widgets_wear_the_networks_colour(client):
+    css = client.get("/widgets/lettre").get_data(as_text=True)
+    assert f"--brand: {network_colour()};" in css and "--brand-text: #ffffff;" in css
 
 
 def test_embed_js_is_served_as_a_script(client):
