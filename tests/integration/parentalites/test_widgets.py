@@ -92,3 +92,11 @@ def test_a_structures_page_offers_its_snippet(app, db, world):
     assert f'data-structure="{structure_id}"' in script_code
     assert 'src="https://parentalites.test/widgets/embed.js"' in script_code
     assert tree.xpath("//textarea[@id='widget-letter']")
+
+
+def test_a_partners_space_offers_its_structures_snippet(app, db, world):
+    client = app.test_client()
+    login(client, "julien@asso.test", "mdp-autre")
+    _response, tree = _page(client, "/partenaires/")
+    code = tree.xpath("//textarea[@id='widget-iframe']")[0].text_content()
+    assert f"/widgets/agenda?structure={world['asso'].id}" in code
