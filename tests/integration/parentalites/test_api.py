@@ -126,6 +126,9 @@ def test_a_2000_character_search_is_cut_not_refused(client, seeded):
     page = _json(client, "/api/actions?q=" + "famille " * 250)
     assert len(page["query"]) <= 200 and page["total"] >= 1
     assert _json(client, "/api/actions?q=" + "é" * 2000)["total"] == 0
+    for odd in ("%00", "%22%22%22", "-", "or", "%F0%9F%98%80", "%EF%BF%BF"):  # NUL, quotes alone, an emoji…
+        _json(client, "/api/actions?q=" + odd + "&mot_cle=" + odd + "&annee=" + odd)
+        _json(client, "/api/events?commune=" + odd)
 
 
 def test_one_fiche_and_a_hidden_one(client, seeded):
