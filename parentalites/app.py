@@ -28,6 +28,7 @@ from events.views import events_bp
 from newsletter.calendar_views import calendar_bp
 from newsletter.views import public_bp, redaction_bp
 from parentalites.bootstrap import bootstrap, exit_on_bad_settings
+from parentalites.webhooks.views import webhooks_bp
 from subscribers.admin_views import subscribers_admin_bp
 from subscribers.bounce_views import bounces_bp
 from subscribers.import_views import import_bp
@@ -95,6 +96,7 @@ def create_app(config: dict | None = None) -> Flask:
                       privacy_bp, import_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(subscribers_admin_bp)  # the editors' subscriber list and pages
+    app.register_blueprint(webhooks_bp)  # the admins' outgoing webhooks
 
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["safe_url"] = safe_url
