@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PARENTALITES_DATA_DIR=/data \
-    WEB_CONCURRENCY=3
+    WEB_CONCURRENCY=3 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/parentalites-metrics
 
 WORKDIR /app
 
@@ -35,7 +36,8 @@ USER parentalites
 
 EXPOSE 8000
 
-# Workers: WEB_CONCURRENCY (gunicorn reads it), 4 threads each.
+# Workers: WEB_CONCURRENCY (gunicorn reads it), 4 threads each. Their request counts go to files
+# in PROMETHEUS_MULTIPROC_DIR (emptied at each start), which /metrics adds up (parentalites/ops.py).
 # No gunicorn access log: its lines hold whole URLs, tokens included; the app logs each request's
 # route pattern instead (logger parentalites.access).
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--threads", "4", "parentalites.app:create_app()"]
+CMD ["sh", "-c", "rm -rf \"$PROMETHEUS_MULTIPROC_DIR\" && mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && exec gunicorn --bind 0.0.0.0:8000 --threads 4 'parentalites.app:create_app()'"]

@@ -28,6 +28,7 @@ from events.views import events_bp
 from newsletter.calendar_views import calendar_bp
 from newsletter.views import public_bp, redaction_bp
 from parentalites.bootstrap import bootstrap, exit_on_bad_settings
+from parentalites.ops import install_request_metrics, ops_bp
 from parentalites.webhooks.views import webhooks_bp
 from subscribers.admin_views import subscribers_admin_bp
 from subscribers.bounce_views import bounces_bp
@@ -97,6 +98,8 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.register_blueprint(subscribers_admin_bp)  # the editors' subscriber list and pages
     app.register_blueprint(webhooks_bp)  # the admins' outgoing webhooks
+    app.register_blueprint(ops_bp)  # /healthz and /metrics
+    install_request_metrics(app)
 
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["safe_url"] = safe_url
