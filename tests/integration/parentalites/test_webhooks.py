@@ -128,12 +128,14 @@ def test_a_webhook_to_a_private_address_is_refused_at_save_with_a_french_message
 
 def test_only_an_admin_reaches_the_webhooks(client, world):
     login(client, "redaction@reaap.test", "mdp-redaction")
+    assert "/redaction/webhooks" not in client.get("/redaction/").get_data(as_text=True)
     assert client.get("/redaction/webhooks").status_code == 403
     assert client.post("/redaction/webhooks", data={"url": "https://example.org/"}).status_code == 403
 
 
 def test_an_admin_adds_changes_rotates_and_deletes_a_webhook_each_in_the_journal(client, db, admin, receiver):
     login(client, "admin@reaap.test", "mdp-admin")
+    assert "/redaction/webhooks" in client.get("/redaction/").get_data(as_text=True)
     response = client.post("/redaction/webhooks", data={
         "url": url_of(receiver), "description": "CRM du réseau", "events": ["letter.sent", "registration.created"]})
     assert response.status_code == 302
