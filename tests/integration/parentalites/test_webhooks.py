@@ -328,3 +328,21 @@ def test_registrations_and_an_accepted_contribution_become_deliveries_with_no_pe
     for delivery in deliveries:
         assert "nadia" not in delivery.body.lower() and "Nadia" not in delivery.body
     assert [name for name, _args in captured_jobs if name == "tasks.webhooks.deliver"] == ["tasks.webhooks.deliver"] * 3
+
+
+def test_a_letter_whose_last_delivery_went_out_becomes_a_letter_sent_delivery(db, admin, world, receiver,
+                                                                              captured_jobs):
+    from newsletter import mailout
+    from newsletter.models import IssueStatus
+    from tests.integration.helpers import compose
+    endpoint_for(db, admin, url_of(receiver), events=["letter.sent"])
+    issue = compose(db, world, numero=5, articles=1)
+    issue.status = IssueStatus.sending  # every delivery sent: nothing remains
+    db.commit()
+    assert mailout.finish_if_done(db, issue.id)
+    delivery = db.scalars(select(WebhookDelivery)).one()
+    letter = json.loads(delivery.body)["data"]["letter"]
+    assert letter["numero"] == 5 and letter["id"] == issue.id and letter["url"] == "https://parentalites.test/lettres/5/"
+    assert letter["sent_at"].endswith("Z")
+    assert not mailout.finish_if_done(db, issue.id)  # sent once: no second event
+    assert db.scalars(select(WebhookDelivery)).all() == [delivery]
