@@ -149,6 +149,7 @@ def _on_subscriber_unsubscribed(db, subscriber, via="web", **_):
 
 
 def _on_letter_sent(db, issue, **_):
+    db.refresh(issue, ["sent_at"])  # written by a bulk UPDATE (newsletter.mailout.finish_if_done)
     dispatch(db, "letter.sent", events.letter_sent(issue))
 
 
