@@ -30,6 +30,7 @@ from sqlalchemy.engine import URL, make_url
 
 from core.db import utcnow
 from core.settings import SECRET_KEY_FILE
+from parentalites.models import metadata
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -93,10 +94,11 @@ def _revision(connection) -> str | None:
 
 
 def _tables_with_rows(connection) -> list[str]:
-    """The tables that hold at least one row (Alembic's own aside)."""
+    """The platform's tables that hold at least one row (not Alembic's, nor a search index's own
+    tables, which an empty database fills already)."""
     full = []
     for name in inspect(connection).get_table_names():
-        if name == "alembic_version":
+        if name not in metadata.tables:
             continue
         quoted = connection.dialect.identifier_preparer.quote(name)
         if connection.execute(text(f"SELECT 1 FROM {quoted} LIMIT 1")).first() is not None:
