@@ -27,25 +27,27 @@ EVENTS: dict[str, Any] = {
     "registration.created": _l("Inscription à un événement"),
     "registration.cancelled": _l("Inscription annulée"),
 }
+PING = "ping"  # the admin's test, sent to one endpoint whatever it chose
+LABELS = {**EVENTS, PING: _l("Essai")}
 
 
-def _when(moment: datetime | None) -> str | None:
+def when(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def subscriber_confirmed(subscriber: Subscriber) -> dict:
     return {"subscriber": {"id": subscriber.id, "topics": list(subscriber.topics or []),
-                           "confirmed_at": _when(subscriber.confirmed_at)}}
+                           "confirmed_at": when(subscriber.confirmed_at)}}
 
 
 def subscriber_unsubscribed(subscriber: Subscriber, via: str) -> dict:
-    return {"subscriber": {"id": subscriber.id, "unsubscribed_at": _when(subscriber.unsubscribed_at)},
+    return {"subscriber": {"id": subscriber.id, "unsubscribed_at": when(subscriber.unsubscribed_at)},
             "via": via}
 
 
 def letter_sent(issue: Issue) -> dict:
     return {"letter": {"id": issue.id, "numero": issue.numero, "title": issue.title,
-                       "sent_at": _when(issue.sent_at),
+                       "sent_at": when(issue.sent_at),
                        "url": urls.absolute(urls.letter_path(issue.numero)) if issue.numero else None}}
 
 
@@ -56,7 +58,7 @@ def contribution_accepted(contribution: Contribution) -> dict:
 
 
 def _event(event: Event) -> dict:
-    return {"id": event.id, "title": event.title, "starts_at": _when(event.starts_at)}
+    return {"id": event.id, "title": event.title, "starts_at": when(event.starts_at)}
 
 
 def registration(registration: Registration, previous: RegistrationStatus | None = None) -> dict:

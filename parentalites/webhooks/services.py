@@ -119,25 +119,38 @@ def recent_attempts(db: Session, endpoint: WebhookEndpoint, limit: int = 50) -> 
 
 # --- From a signal to deliveries -------------------------------------------------------------------
 
+def _delivery(endpoint: WebhookEndpoint, event: str, data: dict) -> WebhookDelivery:
+    event_id = str(uuid.uuid4())
+    body = json.dumps({"id": event_id, "type": event, "created_at": events.when(utcnow()), "data": data},
+                      ensure_ascii=False, separators=(",", ":"))
+    return WebhookDelivery(endpoint_id=endpoint.id, event=event, event_id=event_id, body=body,
+                           next_attempt_at=utcnow())
+
+
 def dispatch(db: Session, event: str, data: dict) -> list[WebhookDelivery]:
     """One delivery per active endpoint that wants `event`, in the caller's transaction; each job
     leaves after its COMMIT."""
     endpoints = [endpoint for endpoint in db.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active))
                  if event in (endpoint.events or ())]
-    deliveries = []
-    for endpoint in endpoints:
-        event_id = str(uuid.uuid4())
-        body = json.dumps({"id": event_id, "type": event, "created_at": events._when(utcnow()), "data": data},
-                          ensure_ascii=False, separators=(",", ":"))
-        delivery = WebhookDelivery(endpoint_id=endpoint.id, event=event, event_id=event_id, body=body,
-                                   next_attempt_at=utcnow())
-        db.add(delivery)
-        deliveries.append(delivery)
+    deliveries = [_delivery(endpoint, event, data) for endpoint in endpoints]
     if deliveries:
+        db.add_all(deliveries)
         db.flush()
         for delivery in deliveries:
             jobs.enqueue(db, DELIVER_TASK, delivery.id)
     return deliveries
+
+
+def send_test(db: Session, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """A `ping` event to this endpoint only (whatever events it chose), to check the receiver and
+    its signature check; it is logged and retried like any other."""
+    if not endpoint.active:
+        raise WebhookError("Ce webhook est inactif : réactivez-le avant de l'essayer.")
+    delivery = _delivery(endpoint, events.PING, {"message": "Essai envoyé depuis la page du webhook."})
+    db.add(delivery)
+    db.flush()
+    jobs.enqueue(db, DELIVER_TASK, delivery.id)
+    return delivery
 
 
 def _on_subscriber_confirmed(db, subscriber, **_):

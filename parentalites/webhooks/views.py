@@ -13,7 +13,7 @@ from accounts.models import Role
 from core.db import session
 from core.forms import EmptyForm
 from parentalites.webhooks import services
-from parentalites.webhooks.events import EVENTS
+from parentalites.webhooks.events import EVENTS, LABELS
 from parentalites.webhooks.forms import WebhookForm
 from parentalites.webhooks.models import WebhookEndpoint
 
@@ -76,7 +76,7 @@ def endpoint(endpoint_id: int):
             flash(_("Webhook enregistré."), "success")
             return redirect(url_for("webhooks.endpoint", endpoint_id=hook.id))
     status = 422 if form.errors else 200
-    return render_template("redaction/webhook.html", hook=hook, form=form, events=EVENTS,
+    return render_template("redaction/webhook.html", hook=hook, form=form, events=LABELS,
                            attempts=services.recent_attempts(session(), hook), action_form=EmptyForm()), status
 
 
@@ -88,6 +88,21 @@ def rotate_secret(endpoint_id: int):
         services.rotate_secret(session(), _admin(), hook)
         flash(_("Nouveau secret créé : l'ancien ne signe plus rien. Copiez le nouveau dans le service qui reçoit "
                 "les appels."), "success")
+    return redirect(url_for("webhooks.endpoint", endpoint_id=hook.id))
+
+
+@webhooks_bp.post("/<int:endpoint_id>/essai")
+@admin_required
+def send_test(endpoint_id: int):
+    hook = _endpoint(endpoint_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            services.send_test(session(), hook)
+        except services.WebhookError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(_("Essai en route : son résultat apparaît dans les derniers envois d'ici quelques secondes."),
+                  "success")
     return redirect(url_for("webhooks.endpoint", endpoint_id=hook.id))
 
 

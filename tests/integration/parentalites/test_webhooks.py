@@ -346,3 +346,26 @@ def test_a_letter_whose_last_delivery_went_out_becomes_a_letter_sent_delivery(db
     assert letter["sent_at"].endswith("Z")
     assert not mailout.finish_if_done(db, issue.id)  # sent once: no second event
     assert db.scalars(select(WebhookDelivery)).all() == [delivery]
+
+
+def test_the_admins_test_ping_reaches_the_endpoint_signed_and_shows_in_the_log(
+        client, db, admin, receiver, celery_worker):
+    endpoint = endpoint_for(db, admin, url_of(receiver), events=["letter.sent"])
+    login(client, "admin@reaap.test", "mdp-admin")
+    assert client.post(f"/redaction/webhooks/{endpoint.id}/essai").status_code == 302
+    wait_for(lambda: receiver.received, 30, message="the ping")
+    _path, headers, body = receiver.received[0]
+    assert verify(endpoint.secret, headers, body) and json.loads(body)["type"] == "ping"
+
+    def logged():
+        db.expire_all()
+        return db.scalars(select(WebhookAttempt)).all()
+    wait_for(logged, 20, message="the attempt logged")
+    page = client.get(f"/redaction/webhooks/{endpoint.id}").get_data(as_text=True)
+    assert "Essai" in page and "HTTP 200" in page
+    # Switched off: no test is sent, and the admin is told why.
+    endpoint.active = False
+    db.commit()
+    response = client.post(f"/redaction/webhooks/{endpoint.id}/essai", follow_redirects=True)
+    assert "Ce webhook est inactif" in response.get_data(as_text=True)
+    assert len(db.scalars(select(WebhookDelivery)).all()) == 1
