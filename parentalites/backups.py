@@ -60,16 +60,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _conninfo_value(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _pg_environment(url: URL) -> tuple[list[str], dict[str, str]]:
-    """libpq's options for pg_dump/pg_restore; the password goes in the environment, never on the
-    command line (`ps` shows that)."""
-    args = ["--dbname", url.database or ""]
-    if url.host:
-        args += ["--host", url.host]
-    if url.port:
-        args += ["--port", str(url.port)]
-    if url.username:
-        args += ["--username", url.username]
+    """libpq's connection string for pg_dump/pg_restore (the URL's query too: sslmode…); the
+    password goes in the environment, never on the command line (`ps` shows that)."""
+    parts = {"dbname": url.database or "", "host": url.host, "port": url.port, "user": url.username}
+    for key, value in url.query.items():
+        parts[key] = value if isinstance(value, str) else value[-1]
+    conninfo = " ".join(f"{key}={_conninfo_value(str(value))}" for key, value in parts.items() if value)
+    args = ["--dbname", conninfo]
     env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
     if url.password:
         env["PGPASSWORD"] = str(url.password)

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 DELIVER_TASK = "tasks.webhooks.deliver"
 MAX_RETRY_DELAY = 1800.0  # seconds: far below Redis's visibility timeout (parentalites/celery_app.py)
 STALE_AFTER = timedelta(minutes=10)  # a pending delivery this late has lost its job
+EARLY_SLACK = timedelta(seconds=2)   # clocks of two workers may differ by this much
 SECRET_PREFIX = "whsec_"
 
 journal.register_actions({
@@ -212,6 +213,8 @@ def deliver(db: Session, delivery_id: int) -> DeliveryStatus | None:
     delivery = db.get(WebhookDelivery, delivery_id, with_for_update=not settings.is_sqlite)
     if delivery is None or delivery.status is not DeliveryStatus.pending:
         return delivery.status if delivery else None
+    if delivery.next_attempt_at and delivery.next_attempt_at > utcnow() + EARLY_SLACK:
+        return delivery.status  # another run has just tried (a sweep raced a retry): its retry comes later
     endpoint = delivery.endpoint
     if not endpoint.active:
         delivery.status = DeliveryStatus.failed  # switched off meanwhile: never sent

@@ -369,3 +369,16 @@ def test_the_admins_test_ping_reaches_the_endpoint_signed_and_shows_in_the_log(
     response = client.post(f"/redaction/webhooks/{endpoint.id}/essai", follow_redirects=True)
     assert "Ce webhook est inactif" in response.get_data(as_text=True)
     assert len(db.scalars(select(WebhookDelivery)).all()) == 1
+
+
+def test_a_second_run_before_the_retry_is_due_sends_nothing(db, admin, receiver, captured_jobs, monkeypatch,
+                                                           reread_settings):
+    monkeypatch.setenv("WEBHOOK_RETRY_DELAY", "60")
+    reread_settings()
+    receiver.status = 500
+    delivery = _one_delivery(db, admin, url_of(receiver), captured_jobs)
+    with pytest.raises(webhooks.RetryLater):
+        webhooks.deliver(db, delivery.id)
+    assert webhooks.deliver(db, delivery.id) is DeliveryStatus.pending  # a sweep racing the retry
+    assert len(receiver.received) == 1
+    assert len(db.scalars(select(WebhookAttempt)).all()) == 1
