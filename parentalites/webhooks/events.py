@@ -7,7 +7,6 @@ letter, a contribution and an event are public (or organisational) facts. Whoeve
 the platform, under its own access rules."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -68,6 +67,3 @@ def registration(registration: Registration, previous: RegistrationStatus | None
     if previous is not None:
         data["registration"]["previous_status"] = previous.value
     return data
-
-
-Payload = Callable[..., dict]
