@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
+from contributions import signals
 from contributions.models import (
     VISIBLE_STATUSES,
     Contribution,
@@ -318,6 +319,8 @@ def decide(db: Session, editor: User, contribution: Contribution, decision: S, c
     _move(db, contribution, decision, editor, comment)
     notify_partner(db, contribution, comment)
     db.flush()
+    if decision is S.accepted:
+        signals.contribution_accepted.send(db, contribution=contribution, editor=editor)
 
 
 def notify_partner(db: Session, contribution: Contribution, comment: str) -> None:
