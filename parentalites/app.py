@@ -29,9 +29,9 @@ from newsletter.calendar_views import calendar_bp
 from newsletter.views import public_bp, redaction_bp
 from parentalites.api import install_api, is_api_request, json_error
 from parentalites.bootstrap import bootstrap, exit_on_bad_settings
-from parentalites.widgets import widgets_bp
 from parentalites.ops import install_request_metrics, ops_bp
 from parentalites.webhooks.views import webhooks_bp
+from parentalites.widgets import widgets_bp
 from subscribers.admin_views import subscribers_admin_bp
 from subscribers.bounce_views import bounces_bp
 from subscribers.import_views import import_bp
