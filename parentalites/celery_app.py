@@ -44,6 +44,8 @@ TASK_FAMILIES: dict[str, tuple[str, int, int]] = {
     "tasks.events.after_event": ("housekeeping", 300, 360),
     "tasks.calendar.send_due_calls": ("housekeeping", 300, 360),
     "tasks.retention.purge": ("housekeeping", 600, 660),  # daily; erasures go one by one
+    "tasks.archive.index_letter": ("housekeeping", 60, 90),
+    "tasks.archive.make_letter_pdf": ("housekeeping", 120, 150),  # WeasyPrint: seconds for a long letter
 }
 DEFAULT_TIME_LIMITS = (300, 360)  # a task not listed above: on the sending queue, with these limits
 
@@ -80,7 +82,7 @@ def make_celery() -> Celery[UnitOfWorkTask]:
     settings = get_settings()
     app = Celery("parentalites", broker=settings.celery_broker_url, task_cls=UnitOfWorkTask,
                  include=["tasks.mailout", "tasks.mail", "tasks.accounts", "tasks.bounces", "tasks.events",
-                          "tasks.feeds", "tasks.calendar", "tasks.retention", "tasks.subscribers"])
+                          "tasks.feeds", "tasks.calendar", "tasks.retention", "tasks.subscribers", "tasks.archive"])
     base = settings.celery_queue
 
     def route(name: str, *_args, **_kwargs) -> dict[str, str]:
