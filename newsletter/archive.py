@@ -34,6 +34,15 @@ def last_published_at(issues: list[Issue]) -> datetime | None:
     return max((i.published_at for i in issues if i.published_at is not None), default=None)
 
 
+def published_version(db: Session, numero: int) -> tuple[int, datetime] | None:
+    """(id, published_at) of a published letter, without loading its frozen HTML: enough to answer
+    a conditional GET."""
+    row = db.execute(select(Issue.id, Issue.published_at).where(
+        Issue.kind == IssueKind.letter, Issue.numero == numero, Issue.status == IssueStatus.sent,
+        Issue.published_at.isnot(None))).first()
+    return (row.id, row.published_at) if row is not None else None
+
+
 def published_issue(db: Session, numero: int) -> Issue | None:
     return db.scalar(select(Issue).where(Issue.kind == IssueKind.letter, Issue.numero == numero,
                                          Issue.status == IssueStatus.sent,

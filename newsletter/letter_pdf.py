@@ -34,8 +34,9 @@ _FILE_PATH = re.compile(r"/fichiers/([0-9]{1,10})/?$")
 
 def _weasyprint():
     # Imported when a PDF is made: its import loads Pango and fonts (a second), which no web
-    # request nor mail-out needs.
+    # request nor mail-out needs. Its progress lines (one per page) are not worth the log.
     import weasyprint
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
     return weasyprint
 
 

@@ -110,16 +110,18 @@ def letters():
 
 @public_bp.route("/lettres/<int:numero>/")
 def letter(numero: int):
-    issue = archive.published_issue(session(), numero) or abort(404)
+    version = archive.published_version(session(), numero) or abort(404)
     if _names_its_reader():
+        issue = archive.published_issue(session(), numero) or abort(404)
         return uncached(make_response(render_template("public/letter.html", issue=issue)))
     # Frozen when sent: the page changes only with the language or a new release of the site.
-    assert issue.published_at is not None  # a published letter
-    etag = page_etag("letter", issue.id, issue.published_at.isoformat(), get_locale())
-    last_modified = page_last_modified(issue.published_at)
+    issue_id, published_at = version
+    etag = page_etag("letter", issue_id, published_at.isoformat(), get_locale())
+    last_modified = page_last_modified(published_at)
     current = not_modified(etag, last_modified, LETTER_MAX_AGE, PAGE_VARY)
     if current is not None:
-        return current
+        return current  # nothing rendered, the frozen HTML not even read
+    issue = archive.published_issue(session(), numero) or abort(404)
     return cacheable(make_response(render_template("public/letter.html", issue=issue)), max_age=LETTER_MAX_AGE,
                      etag=etag, last_modified=last_modified, vary=PAGE_VARY)
 

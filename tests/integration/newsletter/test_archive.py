@@ -85,7 +85,8 @@ def test_sending_makes_the_pdf_and_indexes_the_letter_in_the_worker(client, db, 
         issues.add_item(db, issue, accepted(db, world, title, body, files))
     db.commit()
     login(client, "redaction@reaap.test", "mdp-redaction")
-    assert client.post(f"/redaction/numeros/{issue.id}/envoyer", data={"confirm": "1", "expected": "3"}).status_code == 302
+    sent = client.post(f"/redaction/numeros/{issue.id}/envoyer", data={"confirm": "1", "expected": "3"})
+    assert sent.status_code == 302
     wait_sent(db, issue.id)
 
     def made():
