@@ -73,7 +73,11 @@ def articles_of(archive_html: str | None) -> list[FrozenArticle]:
         for item in items:
             title_element = next(item.iter("h3"), None)
             title = _text(title_element) if title_element is not None else rubrique
-            body = " ".join(_text(child) for child in item if child is not title_element)
+            # The text first (what an excerpt shows), then the meta line (structure, place, dates):
+            # searched too, but a poor start for an excerpt.
+            children = [child for child in item if child is not title_element]
+            meta = [c for c in children if "letter-item-meta" in (c.get("class") or "").split()]
+            body = " ".join(_text(child) for child in [c for c in children if c not in meta] + meta)
             found.append(FrozenArticle(len(found), item.get("id"), rubrique, title[:300], body))
     return found
 
