@@ -145,8 +145,16 @@ def letter_pdf_file(numero: int):
 
 @public_bp.route("/lettres/<int:numero>/email.html")
 def letter_email(numero: int):
+    version = archive.published_version(session(), numero) or abort(404)
+    # Frozen when sent, and the same for every reader: no language, no session in it.
+    etag, last_modified = page_etag("email", *version), version[1]
+    current = not_modified(etag, last_modified, LETTER_MAX_AGE)
+    if current is not None:
+        return current
     issue = archive.published_issue(session(), numero) or abort(404)
-    return Response(issue.archive_email_html, mimetype="text/html", headers={"Content-Security-Policy": EMAIL_PAGE_CSP})
+    response = Response(issue.archive_email_html, mimetype="text/html",
+                        headers={"Content-Security-Policy": EMAIL_PAGE_CSP})
+    return cacheable(response, max_age=LETTER_MAX_AGE, etag=etag, last_modified=last_modified)
 
 
 @public_bp.route("/lettres/feed.atom")

@@ -316,7 +316,8 @@ def test_letters_published_before_the_index_are_found(db, world, captured_jobs):
 
 # --- HTTP caching -----------------------------------------------------------------------------------------
 
-CACHED_PAGES = ["/lettres/1/", "/lettres/1.pdf", "/lettres/feed.atom", "/actions/feed.atom", "/agenda.ics"]
+CACHED_PAGES = ["/lettres/1/", "/lettres/1/email.html", "/lettres/1.pdf", "/lettres/feed.atom", "/actions/feed.atom",
+                "/agenda.ics"]
 
 
 @pytest.mark.parametrize("path", CACHED_PAGES)
