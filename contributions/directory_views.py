@@ -13,6 +13,7 @@ from contributions import directory
 from contributions.importer import INITIATIVE_DETAIL_PREFIX
 from core import departements, urls
 from core.db import session
+from core.http_cache import cacheable
 from core.settings import get_settings
 from core.text import render_markdown
 from core.web import small_int
@@ -111,6 +112,9 @@ def _quote(name: str) -> str:
     return quote(name, safe="")
 
 
+FEED_MAX_AGE = 300  # seconds a cache may keep the feed before asking again (then a 304)
+
+
 @directory_bp.route("/feed.atom")
 def feed():
     fiches = directory.newest(session())
@@ -138,4 +142,5 @@ def feed():
         if c.fiche:
             for keyword in c.fiche.keywords or []:
                 entry.category(term=keyword)
-    return Response(generator.atom_str(pretty=True), mimetype="application/atom+xml")
+    return cacheable(Response(generator.atom_str(pretty=True), mimetype="application/atom+xml"),
+                     max_age=FEED_MAX_AGE, last_modified=max((c.updated_at for c in fiches), default=None))

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 SEND_BATCH_TASK = "tasks.mailout.send_batch"
 START_TASK = "tasks.mailout.start_mailout"
+INDEX_LETTER_TASK = "tasks.archive.index_letter"
+LETTER_PDF_TASK = "tasks.archive.make_letter_pdf"
 
 # Where the ledger finds a recipient's address, name and personal token.
 RECIPIENTS = engine.RecipientColumns(Subscriber.id, Subscriber.email, Subscriber.name,
@@ -299,6 +301,9 @@ def finish_if_done(db: Session, issue_id: int) -> bool:
                            f"Publiée dans la lettre n°{issue.numero}")
             if issue.kind is IssueKind.letter:
                 signals.letter_sent.send(db, issue=issue)
+            # After this COMMIT, in their own jobs: neither a search index nor a PDF may undo a send.
+            jobs.enqueue(db, INDEX_LETTER_TASK, issue_id)
+            jobs.enqueue(db, LETTER_PDF_TASK, issue_id)
             log.info("issue %s sent and published in the archive", issue_id)
         else:
             log.info("issue %s (%s) sent", issue_id, issue.kind)
