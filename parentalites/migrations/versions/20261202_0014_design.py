@@ -1,7 +1,7 @@
 """design: site settings set in the back office (over the environment) and the letter's blocks
 
 Revision ID: 0014_design
-Revises: 0013_harden_web
+Revises: 0014_journal
 Create Date: 2026-12-02 05:30:00
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from core.db import UTCDateTime
 
 revision = "0014_design"
-down_revision = "0013_harden_web"
+down_revision = "0014_journal"
 branch_labels = None
 depends_on = None
 

@@ -13,7 +13,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from accounts.auth import create_user
-from accounts.models import Role
+from accounts.models import JournalEntry, Role
 from contributions import services as contributions
 from contributions.models import ContributionKind
 from contributions.models import ContributionStatus as S
@@ -57,6 +57,16 @@ SETTINGS = {
 }
 
 
+def assert_harmless(html: str) -> None:
+    """No script, frame or event handler, no javascript: link: hostile markup shows as text at most."""
+    tree = lxml.html.document_fromstring(html)
+    assert not tree.xpath("//script | //iframe | //object"), "an active element"
+    for element in tree.iter():
+        for name, value in element.attrib.items():
+            assert not name.lower().startswith("on"), name
+            assert not value.strip().lower().startswith("javascript:"), value
+
+
 def save_settings(client, **changes):
     data = {**SETTINGS, **changes}
     return client.post("/redaction/parametres", data=data, content_type="multipart/form-data")
@@ -84,17 +94,26 @@ def test_a_test_letter_carries_the_settings_the_blocks_and_the_table_of_contents
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     page = client.get("/redaction/parametres").get_data(as_text=True)
     assert "Revenir à la valeur par défaut" in page and "#1d4e89" in page and "/site/logo/" in page
+    # Each change is journalled, old → new, by whom.
+    changes = {e.target: e for e in db.scalars(select(JournalEntry).where(JournalEntry.action == "settings.changed"))}
+    assert len(changes) == 11  # ten fields and the logo
+    colour = changes["setting:primary_colour"]
+    assert colour.summary == "Paramètre « Couleur principale » modifié : #7a1f5c → #1d4e89"
+    assert colour.actor_email == "admin@reaap.test" and colour.details["new"] == "#1d4e89"
     client.post("/deconnexion")
 
     login(client, "redaction@reaap.test", "mdp-redaction")
     featured = issue.items[1].contribution
     add_blocks(client, issue.id, featured.id)
+    added = db.scalars(select(JournalEntry).where(JournalEntry.action == "letter.block_added")).all()
+    assert len(added) == 4 and {e.target for e in added} == {f"issue:{issue.id}"}
+    assert all(e.actor_email == "redaction@reaap.test" for e in added)
     page = client.get(f"/redaction/numeros/{issue.id}").get_data(as_text=True)
     assert 'width="375"' in page and 'width="600"' in page  # the two previews side by side
-    response = client.post(f"/redaction/numeros/{issue.id}/test", data={"address": "relecture@reaap.test"})
+    response = client.post(f"/redaction/numeros/{issue.id}/test", data={"address": "relecture@example.org"})
     assert response.status_code == 302
 
-    [mail] = wait_for(lambda: smtp.to("relecture@reaap.test"), 60, message="the test letter")
+    [mail] = wait_for(lambda: smtp.to("relecture@example.org"), 60, message="the test letter")
     message = mail.message
     assert message["From"] == '"La lettre du Réaap" <lettre@reaap-val.test>' or \
         message["From"].addresses[0].addr_spec == "lettre@reaap-val.test"
@@ -114,9 +133,9 @@ def test_a_test_letter_carries_the_settings_the_blocks_and_the_table_of_contents
     assert html.index("À la une") < html.index("Soutien scolaire") < html.index("Atelier parents")
     assert html.count("<h3 style=\"font-size:18px;margin:0 0 4px 0\">Soutien scolaire</h3>") == 1  # not twice
     assert "Le mot du réseau" in html and "<strong>à tous</strong>" in html
-    assert "<script" not in html and "onerror" not in html and "alert(" not in html
+    assert_harmless(html)
     assert 'alt="Des enfants au goûter du CLAS"' in html and "/lettres/images/" in html
-    assert "S'inscrire à la journée" in html and 'href="https://reaap-val.test/journee"' in html
+    assert "inscrire à la journée" in html and 'href="https://reaap-val.test/journee"' in html
     assert "AU SOMMAIRE" in text and "== À LA UNE ==" in text
     assert "S'inscrire à la journée : https://reaap-val.test/journee" in text
     # No hidden preheader in the background's colour (SpamAssassin's HTML_FONT_LOW_CONTRAST).
@@ -150,12 +169,13 @@ def test_a_real_send_uses_the_settings_in_its_headers_and_the_archive_keeps_the_
     # The archive shows the frozen letter, blocks included, even after the settings change.
     client.post("/deconnexion")
     login(client, "admin@reaap.test", "mdp-administration")
-    assert save_settings(client, primary_colour="#225522", publisher="Quelqu'un d'autre").status_code == 302
+    assert save_settings(client, primary_colour="#225522", publisher="Paul Durand").status_code == 302
     page = client.get("/lettres/1/").get_data(as_text=True)
-    assert "Au sommaire" in page and "Le mot du réseau" in page and "S'inscrire à la journée" in page
-    assert 'alt="Des enfants au goûter du CLAS"' in page and "<script>alert" not in page
+    assert "Au sommaire" in page and "Le mot du réseau" in page and "inscrire à la journée" in page
+    assert 'alt="Des enfants au goûter du CLAS"' in page
+    assert_harmless(page)
     email_page = client.get("/lettres/1/email.html").get_data(as_text=True)
-    assert "Marie Dupont" in email_page and "Quelqu'un d'autre" not in email_page
+    assert "Marie Dupont" in email_page and "Paul Durand" not in email_page
     assert "#1d4e89" in email_page and "#225522" not in email_page
     # A sent letter's blocks cannot change any more.
     block = db.scalar(select(IssueBlock).where(IssueBlock.issue_id == issue.id, IssueBlock.kind == "text"))
@@ -261,12 +281,8 @@ def test_a_text_block_with_hostile_html_is_shown_sanitised(client, db, world, is
     for path in ("apercu/email", "apercu/web"):
         html = client.get(f"/redaction/numeros/{issue.id}/{path}").get_data(as_text=True)
         assert "Bonjour" in html and "&lt;em&gt;Titre" in html  # the title is text, never markup
-        tree = lxml.html.document_fromstring(html)
-        assert not tree.xpath("//script | //iframe | //b | //em[.='Titre']"), path
-        for element in tree.iter():
-            for name, value in element.attrib.items():
-                assert not name.startswith("on"), (path, name)
-                assert not value.strip().lower().startswith("javascript:"), (path, value)
+        assert_harmless(html)
+        assert not lxml.html.document_fromstring(html).xpath("//b | //em[.='Titre']"), path
 
 
 def test_a_banner_needs_an_image_and_an_alt_text(client, db, world, issue):
@@ -305,6 +321,9 @@ def test_blocks_move_and_are_edited_and_removed(client, db, world, issue):
     assert client.post(f"/redaction/numeros/{issue.id}/blocs/{second.id}/retirer").status_code == 302
     db.expire_all()
     assert [b.id for b in db.get(Issue, issue.id).blocks] == [first.id]
+    actions = [e.action for e in db.scalars(select(JournalEntry).order_by(JournalEntry.id))]
+    assert actions == ["letter.block_added", "letter.block_added", "letter.block_moved", "letter.block_edited",
+                       "letter.block_removed"]
 
 
 def test_only_one_featured_contribution_and_only_an_accepted_one(client, db, world, issue):
