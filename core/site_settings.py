@@ -342,7 +342,6 @@ def set_value(db: Session, key: str, raw: str) -> Change | None:
         row.updated_at = utcnow()
     db.flush()
     invalidate()
-    log.info("site setting %s changed in the back office: %r -> %r", key, old, new)
     return Change(key, old, new)
 
 
@@ -355,9 +354,7 @@ def reset(db: Session, key: str) -> Change | None:
     db.delete(row)
     db.flush()
     invalidate()
-    new = "" if key == LOGO_KEY else defaults().get(key, "")
-    log.info("site setting %s back to its default: %r -> %r", key, old, new)
-    return Change(key, old, new)
+    return Change(key, old, "" if key == LOGO_KEY else defaults().get(key, ""))
 
 
 def set_logo(db: Session, data: bytes, content_type: str, width: int, height: int) -> Change:
@@ -373,9 +370,12 @@ def set_logo(db: Session, data: bytes, content_type: str, width: int, height: in
         row.value, row.data, row.updated_at = meta, data, utcnow()
     db.flush()
     invalidate()
-    log.info("site setting logo changed in the back office: %s -> %s (%dx%d)",
-             old.version if old else "none", version, width, height)
     return Change(LOGO_KEY, old.version if old else "", version)
+
+
+def log_change(change: Change, actor: str) -> None:
+    """Say in the logs that a value set in the back office now wins (called once it is kept)."""
+    log.info("site setting %s changed in the back office by %s: %r -> %r", change.key, actor, change.old, change.new)
 
 
 def logo_bytes(db: Session, version: str) -> tuple[bytes, str] | None:

@@ -51,6 +51,8 @@ def letter_blocks_panel(issue: Issue) -> dict:
     for kind in BlockKind:
         form = BlockForm(formdata=None, kind=kind.value)
         form.fill_choices(db)
+        for field in form:  # four forms on one page: ids of their own, the same names
+            field.id = field.label.field_id = f"{kind.value}-{field.name}"
         forms[kind.value] = form
     order = {slug: i for i, (slug, _label) in enumerate(letter_blocks.placements())}
     blocks = sorted(getattr(issue, "blocks", []), key=lambda b: (b.kind is not BlockKind.featured,
@@ -137,7 +139,7 @@ def _button(issue_id: int, block_id: int, action) -> Response:
             flash(message, "success")
     except BlockError as exc:
         flash(str(exc), "error")
-    return _back(issue, f"bloc-{block_id}" if any(b.id == block_id for b in issue.blocks) else "blocs")  # type: ignore[attr-defined,return-value]
+    return _back(issue, f"bloc-{block_id}" if any(b.id == block_id for b in issue.blocks) else "blocs")  # type: ignore[attr-defined]
 
 
 @letter_blocks_bp.route("/redaction/numeros/<int:issue_id>/blocs/<int:block_id>/monter", methods=["POST"])

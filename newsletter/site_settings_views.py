@@ -52,7 +52,7 @@ class SiteSettingsForm(FlaskForm):
     reply_to = StringField(_l("Adresse de réponse (Reply-To)"), description=_l(
         "Où arrivent les réponses des lecteurs ; vide : à l'adresse de l'expéditeur."))
     list_id = StringField(_l("Identifiant de liste (List-Id)"), description=_l(
-        "De la forme « Nom <identifiant.domaine> » ; les messageries s'en servent pour filtrer la lettre."))
+        "De la forme « Nom &lt;identifiant.domaine&gt; » ; les messageries s'en servent pour filtrer la lettre."))
     primary_colour = StringField(_l("Couleur principale"), description=_l(
         "En hexadécimal (#7a1f5c). Le texte blanc posé dessus doit rester lisible : contraste d'au moins 4,5:1."))
     footer_text = TextAreaField(_l("Texte du pied de lettre"), description=_l(
@@ -76,7 +76,7 @@ def _logo(raw: bytes, filename: str | None, network_name: str) -> tuple[bytes, s
     """The uploaded logo checked like a partner's image (content, size, pixels), then kept at most
     LOGO_MAX_WIDTH wide, as PNG (transparency kept) or JPEG."""
     processed = process_image(raw, filename, network_name or "logo")
-    image = Image.open(io.BytesIO(processed.data))
+    image: Image.Image = Image.open(io.BytesIO(processed.data))
     image.load()
     if image.width > LOGO_MAX_WIDTH:
         image = image.resize((LOGO_MAX_WIDTH, max(1, round(image.height * LOGO_MAX_WIDTH / image.width))),
@@ -92,6 +92,7 @@ def _logo(raw: bytes, filename: str | None, network_name: str) -> tuple[bytes, s
 
 
 def _journal(change: site_settings.Change) -> None:
+    site_settings.log_change(change, current_user.email)
     label = "Logo" if change.key == site_settings.LOGO_KEY else str(site_settings.FIELD_BY_KEY[change.key].label)
     old, new = change.old or "(vide)", change.new or "(vide)"
     journal.record(session(), current_user._get_current_object(), "settings.changed",

@@ -89,7 +89,8 @@ def add_blocks(client, issue_id: int, featured_id: int) -> None:
 def test_a_test_letter_carries_the_settings_the_blocks_and_the_table_of_contents(
         client, db, world, admin, issue, smtp, celery_worker):
     login(client, "admin@reaap.test", "mdp-administration")
-    assert client.get("/redaction/parametres").status_code == 200
+    settings_page = client.get("/redaction/parametres")
+    assert settings_page.status_code == 200 and len(lxml.html.fromstring(settings_page.get_data()).xpath("//h1")) == 1
     response = save_settings(client, logo=(io.BytesIO(png(800, 200)), "logo.png"))
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     page = client.get("/redaction/parametres").get_data(as_text=True)
@@ -309,7 +310,8 @@ def test_blocks_move_and_are_edited_and_removed(client, db, world, issue):
     assert client.post(f"/redaction/numeros/{issue.id}/blocs/{second.id}/monter").status_code == 302
     db.expire_all()
     assert [b.body_md for b in db.get(Issue, issue.id).blocks] == ["Bloc 2", "Bloc 1"]
-    assert client.get(f"/redaction/numeros/{issue.id}/blocs/{first.id}").status_code == 200
+    block_page = client.get(f"/redaction/numeros/{issue.id}/blocs/{first.id}")
+    assert block_page.status_code == 200 and len(lxml.html.fromstring(block_page.get_data()).xpath("//h1")) == 1
     response = client.post(f"/redaction/numeros/{issue.id}/blocs/{first.id}",
                            data={"kind": "text", "placement": "clas", "title": "", "body_md": "Bloc 1 revu"})
     assert response.status_code == 302
