@@ -94,7 +94,8 @@ def test_admin_sets_colour_and_logo_then_editor_adds_a_banner_and_previews_on_a_
         width = phone.locator("img[alt='Bannière de la journée des porteurs de projet']").evaluate(
             "e => e.getBoundingClientRect().right")
         assert width <= 375
-        editor.locator("#apercu-cote").screenshot(path=str(artifacts / "design-composer-previews.png"))
+        editor.locator("#apercu-cote").scroll_into_view_if_needed()
+        editor.screenshot(path=str(artifacts / "design-composer-previews.png"))
     finally:
         editor_ctx.close()
 
