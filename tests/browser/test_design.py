@@ -102,11 +102,18 @@ def test_admin_sets_colour_and_logo_then_editor_adds_a_banner_and_previews_on_a_
     # The letter itself on a phone, as subscribers will see it.
     phone_ctx = browser.new_context(**PHONE, locale="fr-FR")
     page = phone_ctx.new_page()
+    page.set_default_timeout(15_000)
     try:
         log_in(page, live_server, "redaction@reaap.test", "mdp-redaction")
         page.goto(f"{live_server}/redaction/numeros/{issue.id}/apercu/email")
         scroll = page.evaluate("() => document.documentElement.scrollWidth")
         assert scroll <= PHONE["viewport"]["width"]  # no sideways scrolling
         page.screenshot(path=str(artifacts / "design-letter-phone.png"), full_page=True)
+        # The web version (the archive's page once sent): its table of contents, the banner, no sideways scroll.
+        page.goto(f"{live_server}/redaction/numeros/{issue.id}/apercu/web")
+        expect(page.get_by_role("navigation", name="Au sommaire")).to_be_visible()
+        expect(page.locator("img[alt='Bannière de la journée des porteurs de projet']")).to_have_count(1)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["viewport"]["width"]
+        page.screenshot(path=str(artifacts / "design-web-phone.png"), full_page=True)
     finally:
         phone_ctx.close()
