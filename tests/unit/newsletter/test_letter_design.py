@@ -105,3 +105,22 @@ def test_images_come_before_the_links_of_a_contribution():
     text = render(letter()).text
     start = text.index("* Atelier goûter")
     assert text.index("[Image : Photo de Atelier goûter]", start) < text.index("En savoir plus : https://", start)
+
+
+def test_spamassassin_finds_no_low_contrast_text_in_the_letter():
+    """HTML_FONT_LOW_CONTRAST fired on every letter (MJML's hidden preheader). Debian's spamassassin,
+    offline rules only (-L); skipped where it is not installed."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    from mailing.mime import build_message
+    if not shutil.which("spamassassin"):
+        pytest.skip("spamassassin is not installed (apt-get install spamassassin)")
+    rendered = render(letter())
+    raw = build_message(to="zoe@example.org", subject=rendered.subject, text=rendered.text, html=rendered.html,
+                        message_id="<lettre.7.test@parentalites.test>")
+    report = subprocess.run(["spamassassin", "-L", "-t"], input=raw, capture_output=True, timeout=120).stdout
+    assert b"X-Spam-Status" in report  # it did check the message
+    assert b"HTML_FONT_LOW_CONTRAST" not in report
