@@ -58,6 +58,7 @@ def test_admin_sets_colour_and_logo_then_editor_adds_a_banner_and_previews_on_a_
         expect(admin.locator("#error-summary")).to_contain_text("2,85:1")
         expect(admin.get_by_label("Directeur ou directrice de la publication")).to_have_value("Marie Dupont")
         admin.get_by_label("Couleur principale").fill("#1d4e89")
+        expect(admin.locator("#contrast-ratio")).to_have_text("#1d4e89 : 8,39:1 ✓")  # before saving
         admin.get_by_label("Logo").set_input_files(str(logo))
         admin.get_by_role("button", name="Enregistrer les paramètres").click()
         expect(admin.get_by_role("status")).to_contain_text("Paramètres enregistrés")
