@@ -11,10 +11,9 @@ from flask_babel import lazy_gettext as _l
 
 from contributions import directory
 from contributions.importer import INITIATIVE_DETAIL_PREFIX
-from core import departements, urls
+from core import departements, site_settings, urls
 from core.db import session
 from core.http_cache import cacheable
-from core.settings import get_settings
 from core.text import render_markdown
 from core.web import small_int
 
@@ -118,13 +117,12 @@ FEED_MAX_AGE = 300  # seconds a cache may keep the feed before asking again (the
 @directory_bp.route("/feed.atom")
 def feed():
     fiches = directory.newest(session())
-    settings = get_settings()
     generator = FeedGenerator()
     generator.id(urls.absolute("/actions/"))
     generator.title("Les actions du réseau Parentalités")
     generator.subtitle("Les nouvelles fiches action de l'annuaire des actions")
     generator.language("fr")
-    generator.author({"name": "Lettre Parentalités", "email": settings.mail_from_address})
+    generator.author({"name": "Lettre Parentalités", "email": site_settings.current().mail_from_address})
     generator.link(href=urls.absolute("/actions/"), rel="alternate")
     generator.link(href=urls.absolute("/actions/feed.atom"), rel="self")
     generator.updated(max((c.updated_at for c in fiches), default=datetime(2020, 1, 1, tzinfo=UTC)))

@@ -25,9 +25,9 @@ from contributions.models import (
     Structure,
     StructureKind,
 )
+from core import site_settings
 from core.db import utcnow
 from core.formatting import date_time, plural
-from core.settings import get_settings
 from events import ics
 from events.models import (
     ANONYMOUS_DOMAIN,
@@ -203,7 +203,7 @@ def send_due_reminders(db: Session, now: datetime | None = None) -> Report:
 
 def network_structure(db: Session) -> Structure:
     """The network's own structure (settings: NETWORK_NAME), author of its contributions."""
-    name = get_settings().network_name
+    name = site_settings.current().network_name
     structure = db.scalar(select(Structure).where(Structure.name == name).order_by(Structure.id).limit(1))
     if structure is None:
         structure = Structure(name=name, kind=StructureKind.autre)

@@ -10,7 +10,7 @@ from feedgen.feed import FeedGenerator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import urls
+from core import site_settings, urls
 from core.settings import get_settings
 from mailing.templates import TEMPLATES_DIR, email_environment
 from newsletter.models import Issue, IssueKind, IssueStatus
@@ -51,14 +51,13 @@ def published_issue(db: Session, numero: int) -> Issue | None:
 
 def atom_feed(issues: list[Issue], link_for=None) -> bytes:
     """A valid Atom feed of the letters, newest first. `link_for(issue)` gives each entry's URL."""
-    settings = get_settings()
     link_for = link_for or (lambda issue: urls.absolute(urls.letter_path(issue.numero)))
     feed = FeedGenerator()
     feed.id(urls.absolute("/lettres/"))
     feed.title("La lettre Parentalités")
     feed.subtitle("Les numéros de la lettre du Réaap et du réseau CLAS")
     feed.language("fr")
-    feed.author({"name": "Lettre Parentalités", "email": settings.mail_from_address})
+    feed.author({"name": "Lettre Parentalités", "email": site_settings.current().mail_from_address})
     feed.link(href=urls.absolute("/lettres/"), rel="alternate")
     feed.link(href=urls.absolute("/lettres/feed.atom"), rel="self")
     updated = max((i.published_at for i in issues if i.published_at is not None),  # all are: published

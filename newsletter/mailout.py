@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import Role, User
 from contributions.services import mark_published
-from core import jobs, urls
+from core import jobs, site_settings, urls
 from core.db import affected_rows, utcnow
 from core.settings import get_settings
 from mailing import engine
@@ -29,7 +29,7 @@ from mailing.models import Delivery, DeliveryStatus, OutboundEmail
 from mailing.outbox import queue_email, queue_rendered
 from mailing.sender import RelayPool
 from mailing.templates import RenderedEmail, email_environment, render_email
-from newsletter import signals
+from newsletter import letter_blocks, signals
 from newsletter.models import Issue, IssueKind, IssueStatus
 from subscribers import segments
 from subscribers.models import Subscriber, SubscriberStatus
@@ -85,6 +85,7 @@ def _render_numero(issue: Issue) -> RenderedEmail:
     assert issue.numero is not None  # a letter has one from create_issue (an invitation has none)
     return render_email("letter", {
         "issue": issue, "sections": issue.items_by_rubrique(),
+        **letter_blocks.letter_context(issue),  # featured, blocks, table of contents
         "web_url": urls.absolute(urls.letter_path(issue.numero)),
         "subscribe_url": urls.absolute("/abonnement"),
         "unsubscribe_url": slot("unsubscribe_url"), "greeting": slot("greeting"),
@@ -114,7 +115,8 @@ def render_letter(issue: Issue) -> RenderedEmail:
 def render_web_version(issue: Issue) -> str:
     """The letter as an accessible web page fragment, frozen into the archive."""
     return email_environment().get_template("letter/web.html").render(
-        issue=issue, sections=issue.items_by_rubrique(), settings=get_settings())
+        issue=issue, settings=get_settings(), site=site_settings.current(),
+        **{"sections": issue.items_by_rubrique(), **letter_blocks.letter_context(issue)})
 
 
 def compile_issue(db: Session, issue: Issue) -> None:

@@ -1,7 +1,7 @@
 """archive: the letters' articles for the archive search, and each letter's PDF
 
 Revision ID: 0014_archive
-Revises: 0013_harden_web
+Revises: 0014_ops
 Create Date: 2026-12-02 05:30:00
 
 `letter_articles`: one row per article of a sent letter, read back from its frozen web version.
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0014_archive'
-down_revision = '0013_harden_web'
+down_revision = '0014_ops'
 branch_labels = None
 depends_on = None
 
