@@ -13,9 +13,10 @@ from flask_babel import force_locale
 from markupsafe import escape
 
 from contributions.models import Structure
-from core import urls
+from core import site_settings, urls
 from core.db import session
 from core.settings import get_settings
+from core.site_settings import contrast_ratio
 from core.web import allow_framing, small_int
 from parentalites.api.views import latest_letter, upcoming_events
 
@@ -31,20 +32,16 @@ FRAME_HEIGHT = 420  # px: the snippet's first height, before embed.js sizes the 
 
 
 def network_colour() -> str:
-    """The network's primary colour, as #rrggbb: the one place the widgets read it from (a
-    setting of the site may give it here; anything else than #rrggbb gives the default)."""
-    colour = DEFAULT_COLOUR
+    """The network's primary colour (the site's settings), as #rrggbb: the one place the widgets
+    read it from; anything else than #rrggbb gives the default."""
+    colour = site_settings.current().primary_colour or DEFAULT_COLOUR
     return colour if _HEX_COLOUR.fullmatch(colour) else DEFAULT_COLOUR
 
 
 def text_on(colour: str) -> str:
-    """Black or white, whichever reads better on `colour` (WCAG relative luminance)."""
-    def channel(hex_pair: str) -> float:
-        value = int(hex_pair, 16) / 255
-        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
-    r, g, b = (channel(colour[i:i + 2]) for i in (1, 3, 5))
-    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
-    return "#ffffff" if (1.05 / (luminance + 0.05)) >= ((luminance + 0.05) / 0.05) else "#1f2933"
+    """White or dark grey, whichever reads better on `colour` (WCAG contrast)."""
+    dark = "#1f2933"
+    return "#ffffff" if contrast_ratio(colour, "#ffffff") >= contrast_ratio(colour, dark) else dark
 
 
 def _locale() -> str:
