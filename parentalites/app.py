@@ -28,6 +28,7 @@ from events.views import events_bp
 from newsletter.calendar_views import calendar_bp
 from newsletter.views import public_bp, redaction_bp
 from parentalites.bootstrap import bootstrap, exit_on_bad_settings
+from parentalites.statistics.views import statistics_bp
 from subscribers.admin_views import subscribers_admin_bp
 from subscribers.bounce_views import bounces_bp
 from subscribers.import_views import import_bp
@@ -92,7 +93,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     for blueprint in (feeds_bp, public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp,
                       bounces_bp, events_bp, files_bp, structures_bp, invitations_bp, calendar_bp, directory_bp,
-                      privacy_bp, import_bp):
+                      privacy_bp, import_bp, statistics_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(subscribers_admin_bp)  # the editors' subscriber list and pages
 

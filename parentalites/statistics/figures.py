@@ -1,0 +1,452 @@
+"""The figures of the statistics page and of the yearly report, one function per table. Every count
+is made by the database (GROUP BY, COUNT, SUM): no function here loads the rows it counts, so the
+page stays quick with a hundred thousand subscribers. Only aggregates come back to Python.
+
+Nothing here reads a click, an open or anything a person did with a letter beyond the unsubscribe
+link they followed (which names the letter, see subscribers/services.unsubscribe)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, case, distinct, func, literal, select
+from sqlalchemy.orm import Session
+
+from contributions.models import (
+    KIND_LABELS,
+    STATUS_LABELS,
+    Contribution,
+    ContributionKind,
+    ContributionStatus,
+    ContributionTransition,
+    Structure,
+)
+from events.models import Event, EventStatus, EventType, Registration, RegistrationStatus
+from mailing.models import Delivery, DeliveryStatus
+from newsletter.models import Issue, IssueKind, IssueStatus
+from parentalites.statistics.period import Period
+from parentalites.statistics.sql import has_topic, month_of, no_topic, seconds_between
+from parentalites.statistics.tables import Table, median, top_with_rest
+from subscribers.models import (
+    ROLES,
+    TOPICS,
+    UNSUBSCRIBED_FROM_ISSUE,
+    Bounce,
+    BounceKind,
+    ConsentRecord,
+    Subscriber,
+    SubscriberStatus,
+)
+
+TOP = 15  # rows of a breakdown before « Autres »
+DECISIONS = (ContributionStatus.accepted.value, ContributionStatus.rejected.value,
+             ContributionStatus.changes_requested.value)
+SENT_ISSUES = (IssueStatus.sending, IssueStatus.paused, IssueStatus.sent, IssueStatus.cancelled)
+
+
+def event_type_labels() -> dict[str, str]:
+    return {EventType.soiree_reaap.value: _("Soirée du Réaap"),
+            EventType.journee_porteurs.value: _("Journée des porteurs de projet"),
+            EventType.rencontre_clas.value: _("Rencontre CLAS"),
+            EventType.formation.value: _("Formation"),
+            EventType.autre.value: _("Autre")}
+
+
+def _in(column, period: Period):
+    return and_(column >= period.start, column < period.end)
+
+
+def _by(db: Session, stmt) -> dict:
+    return {key: count for key, count in db.execute(stmt).all()}
+
+
+def _monthly(db: Session, column, *conditions, count=None) -> dict[str, int]:
+    """{"YYYY-MM": count} of the rows whose `column` falls in each month (grouped by the label:
+    the expression's bound parameters would make two spellings of it differ for PostgreSQL)."""
+    month = month_of(column).label("month")
+    return _by(db, select(month, count if count is not None else func.count()).where(*conditions).group_by(month))
+
+
+# --- Subscribers ---------------------------------------------------------------------------------
+
+def _started():
+    """When a subscriber began to receive the letter (a pending one never did)."""
+    return func.coalesce(Subscriber.confirmed_at, Subscriber.created_at)
+
+
+def _left():
+    """When a subscriber who no longer receives the letter stopped."""
+    return case((Subscriber.status == SubscriberStatus.unsubscribed, Subscriber.unsubscribed_at),
+                (Subscriber.status == SubscriberStatus.suppressed, Subscriber.suppressed_at))
+
+
+def subscribers_by_month(db: Session, period: Period) -> Table:
+    """Active at the end of each month, new, unsubscribed and suppressed in the month. The active
+    count is rebuilt from the dates each subscriber carries (started, left), so a subscriber who
+    left and came back counts from their last start."""
+    receiving = Subscriber.status != SubscriberStatus.pending
+    before = db.execute(select(
+        func.count().filter(and_(receiving, _started() < period.start)),
+        func.count().filter(and_(receiving, _started() < period.start, _left() < period.start)))).one()
+    started = _monthly(db, _started(), receiving, _in(_started(), period))
+    left = _monthly(db, _left(), receiving, _in(_left(), period))
+    new = _monthly(db, Subscriber.created_at, _in(Subscriber.created_at, period))
+    unsubscribed = _monthly(db, Subscriber.unsubscribed_at, _in(Subscriber.unsubscribed_at, period))
+    suppressed = _monthly(db, Subscriber.suppressed_at, _in(Subscriber.suppressed_at, period))
+    active = before[0] - before[1]
+    rows = []
+    for month in period.months():
+        active += started.get(month, 0) - left.get(month, 0)
+        rows.append([month, active, new.get(month, 0), unsubscribed.get(month, 0), suppressed.get(month, 0)])
+    last = rows[-1][1] if rows else 0
+    total_new = sum(r[2] for r in rows)
+    total_gone = sum(r[3] + r[4] for r in rows)
+    return Table(
+        "abonnes_par_mois", _("Abonnés, mois par mois"),
+        _("%(active)s abonnés actifs à la fin de la période ; %(new)s nouvelles inscriptions, %(gone)s départs "
+          "(désabonnements et adresses suspendues).", active=last, new=total_new, gone=total_gone),
+        [_("Mois"), _("Actifs en fin de mois"), _("Nouveaux"), _("Désabonnés"), _("Suspendus")], rows,
+        chart="line")
+
+
+def _active_at_end(period: Period):
+    return and_(Subscriber.status == SubscriberStatus.active, Subscriber.created_at < period.end)
+
+
+def subscribers_by_topic(db: Session, period: Period) -> Table:
+    columns = [func.count().filter(has_topic(Subscriber.topics, literal(key))) for key in TOPICS]
+    counts = db.execute(select(func.count().filter(no_topic(Subscriber.topics)), *columns)
+                        .where(_active_at_end(period))).one()
+    rows = [[_("Tous les thèmes (aucun choisi)"), counts[0]]]
+    rows += [[_(label), count] for label, count in zip(TOPICS.values(), counts[1:], strict=True)]
+    return Table("abonnes_par_theme", _("Abonnés actifs par thème"),
+                 _("Un abonné qui a choisi plusieurs thèmes compte dans chacun ; sans thème choisi, il reçoit tout."),
+                 [_("Thème"), _("Abonnés actifs")], rows, chart="hbar")
+
+
+def subscribers_by_role(db: Session, period: Period) -> Table:
+    counts = _by(db, select(Subscriber.role, func.count()).where(_active_at_end(period)).group_by(Subscriber.role))
+    rows = [[_(ROLES.get(role, role)) if role else _("Non renseignée"), count] for role, count in counts.items()]
+    rows.sort(key=lambda r: -r[1])
+    return Table("abonnes_par_fonction", _("Abonnés actifs par fonction"),
+                 _("La fonction que chaque abonné a déclarée."), [_("Fonction"), _("Abonnés actifs")], rows,
+                 chart="hbar")
+
+
+def subscribers_by_commune(db: Session, period: Period) -> Table:
+    counts = _by(db, select(Subscriber.commune, func.count()).where(_active_at_end(period))
+                 .group_by(Subscriber.commune))
+    pairs = [(commune or _("Non renseignée"), count) for commune, count in counts.items()]
+    return Table("abonnes_par_commune", _("Abonnés actifs par commune"),
+                 _("Les %(n)s communes qui comptent le plus d'abonnés, puis les autres ensemble.", n=TOP),
+                 [_("Commune"), _("Abonnés actifs")], top_with_rest(pairs, TOP, _("Autres communes")), chart="hbar")
+
+
+def subscribers_by_departement(db: Session, period: Period) -> Table:
+    counts = _by(db, select(Subscriber.departement, func.count()).where(_active_at_end(period))
+                 .group_by(Subscriber.departement))
+    pairs = [(code or _("Non renseigné"), count) for code, count in counts.items()]
+    return Table("abonnes_par_departement", _("Abonnés actifs par département"),
+                 _("Le département où chaque abonné travaille (son code)."),
+                 [_("Département"), _("Abonnés actifs")], top_with_rest(pairs, TOP, _("Autres départements")),
+                 chart="hbar")
+
+
+# --- Letters and invitations ----------------------------------------------------------------------
+
+def _sent_in(period: Period):
+    started = func.coalesce(Issue.send_started_at, Issue.sent_at)
+    return and_(Issue.kind.in_((IssueKind.letter, IssueKind.invitation)), Issue.status.in_(SENT_ISSUES),
+                _in(started, period))
+
+
+def mailouts(db: Session, period: Period) -> Table:
+    """Per letter and invitation sent in the period: messages sent, failed, bounces (hard, soft),
+    complaints, and the unsubscribes that came through that letter's own link."""
+    issues = db.execute(select(Issue.id, Issue.kind, Issue.numero, Issue.title,
+                               func.coalesce(Issue.send_started_at, Issue.sent_at).label("at"))
+                        .where(_sent_in(period)).order_by("at", Issue.id)).all()
+    ids = select(Issue.id).where(_sent_in(period)).scalar_subquery()
+    deliveries = db.execute(select(Delivery.issue_id, Delivery.status, func.count())
+                            .where(Delivery.issue_id.in_(ids)).group_by(Delivery.issue_id, Delivery.status)).all()
+    bounces = db.execute(select(Delivery.issue_id, Bounce.kind, func.count())
+                         .join(Delivery, Delivery.id == Bounce.delivery_id)
+                         .where(Delivery.issue_id.in_(ids), Bounce.kind.in_(
+                             (BounceKind.hard, BounceKind.soft, BounceKind.complaint)))
+                         .group_by(Delivery.issue_id, Bounce.kind)).all()
+    from_issue = ConsentRecord.details[UNSUBSCRIBED_FROM_ISSUE].as_integer().label("issue_id")
+    unsubscribes = _by(db, select(from_issue, func.count())
+                       .where(ConsentRecord.action.like("unsubscribe:%"), ConsentRecord.at >= period.start)
+                       .group_by(from_issue))
+    sent = {(i, DeliveryStatus(s)): n for i, s, n in deliveries}
+    bounced = {(i, BounceKind(k)): n for i, k, n in bounces}
+    rows = []
+    for issue in issues:
+        if issue.kind is IssueKind.letter:
+            label = _("Lettre n°%(n)s", n=issue.numero) if issue.numero else _("Lettre « %(t)s »", t=issue.title)
+        else:
+            label = _("Invitation « %(t)s »", t=issue.title)
+        rows.append([f"{label} ({issue.at.date().isoformat()})",
+                     sent.get((issue.id, DeliveryStatus.sent), 0), sent.get((issue.id, DeliveryStatus.failed), 0),
+                     bounced.get((issue.id, BounceKind.hard), 0), bounced.get((issue.id, BounceKind.soft), 0),
+                     bounced.get((issue.id, BounceKind.complaint), 0), unsubscribes.get(issue.id, 0)])
+    letters = sum(1 for issue in issues if issue.kind is IssueKind.letter)
+    return Table(
+        "envois", _("Lettres et invitations envoyées"),
+        _("%(letters)s lettres et %(invitations)s invitations envoyées ; %(sent)s messages remis. Les désabonnements "
+          "comptés sont ceux faits par le lien de ce message.", letters=letters,
+          invitations=len(issues) - letters, sent=sum(r[1] for r in rows)),
+        [_("Envoi"), _("Envoyés"), _("Échecs"), _("Rebonds définitifs"), _("Rebonds temporaires"), _("Plaintes"),
+         _("Désabonnements par son lien")], rows, chart="hbar" if len(rows) > 6 else "bar")
+
+
+def letters_reach(db: Session, period: Period) -> tuple[int, int, int]:
+    """Letters (numéros) sent in the period, messages delivered, distinct subscribers reached."""
+    letters = and_(_sent_in(period), Issue.kind == IssueKind.letter)
+    count = db.scalar(select(func.count()).where(letters)) or 0
+    sent, people = db.execute(select(func.count(), func.count(distinct(Delivery.subscriber_id)))
+                              .join(Issue, Issue.id == Delivery.issue_id)
+                              .where(letters, Delivery.status == DeliveryStatus.sent)).one()
+    return count, sent or 0, people or 0
+
+
+# --- Events ---------------------------------------------------------------------------------------
+
+def _held_in(period: Period):
+    return and_(_in(Event.starts_at, period), Event.status != EventStatus.cancelled)
+
+
+def _people(status: RegistrationStatus):
+    return func.coalesce(func.sum(Registration.party_size).filter(Registration.status == status), 0)
+
+
+def events_table(db: Session, period: Period) -> Table:
+    attended = func.coalesce(func.sum(Registration.party_size).filter(
+        Registration.status == RegistrationStatus.confirmed, Registration.attended.is_(True)), 0)
+    counts = {row[0]: row[1:] for row in db.execute(
+        select(Registration.event_id, _people(RegistrationStatus.confirmed), _people(RegistrationStatus.waitlisted),
+               attended)
+        .join(Event, Event.id == Registration.event_id).where(_held_in(period)).group_by(Registration.event_id))}
+    labels = event_type_labels()
+    rows = []
+    for event_id, title, type_, starts_at in db.execute(
+            select(Event.id, Event.title, Event.type, Event.starts_at).where(_held_in(period)).order_by(Event.starts_at)):
+        registered, waiting, present = counts.get(event_id, (0, 0, 0))
+        rows.append([f"{title} ({starts_at.date().isoformat()})", labels[EventType(type_).value],
+                     int(registered), int(waiting), int(present)])
+    return Table("evenements", _("Événements tenus et leur fréquentation"),
+                 _("%(n)s événements dans la période (hors annulés). Les chiffres comptent des personnes "
+                   "(une inscription peut en amener plusieurs) ; la présence est celle que la rédaction a pointée.",
+                   n=len(rows)),
+                 [_("Événement"), _("Type"), _("Inscrits"), _("Liste d'attente"), _("Présents")], rows, chart="none")
+
+
+def events_by_type(db: Session, period: Period) -> Table:
+    events = _by(db, select(Event.type, func.count()).where(_held_in(period)).group_by(Event.type))
+    attended = _by(db, select(Event.type, func.coalesce(func.sum(Registration.party_size), 0))
+                   .join(Registration, Registration.event_id == Event.id)
+                   .where(_held_in(period), Registration.status == RegistrationStatus.confirmed,
+                          Registration.attended.is_(True)).group_by(Event.type))
+    registered = _by(db, select(Event.type, func.coalesce(func.sum(Registration.party_size), 0))
+                     .join(Registration, Registration.event_id == Event.id)
+                     .where(_held_in(period), Registration.status == RegistrationStatus.confirmed)
+                     .group_by(Event.type))
+    rows = [[label, events.get(EventType(key), 0), int(registered.get(EventType(key), 0)),
+             int(attended.get(EventType(key), 0))] for key, label in event_type_labels().items()]
+    return Table("evenements_par_type", _("Rencontres par type"),
+                 _("%(n)s rencontres d'échange tenues, par type (l'indicateur de réalisation du schéma "
+                   "départemental).", n=sum(r[1] for r in rows)),
+                 [_("Type"), _("Événements"), _("Inscrits"), _("Présents")], rows, chart="bar")
+
+
+def _registrations_by(db: Session, period: Period, column, key: str, title: str, what: str) -> Table:
+    label = func.trim(column).label("label")
+    counts = _by(db, select(label, func.coalesce(func.sum(Registration.party_size), 0))
+                 .join(Event, Event.id == Registration.event_id)
+                 .where(_held_in(period), Registration.status == RegistrationStatus.confirmed).group_by(label))
+    pairs = [(name or _("Non renseigné"), int(count)) for name, count in counts.items()]
+    return Table(key, title, _("Personnes inscrites (confirmées) aux événements de la période, par %(what)s.",
+                               what=what),
+                 [what.capitalize(), _("Inscrits")], top_with_rest(pairs, TOP, _("Autres")), chart="hbar")
+
+
+def registrations_by_structure(db: Session, period: Period) -> Table:
+    return _registrations_by(db, period, Registration.structure, "inscrits_par_structure",
+                             _("Inscrits par structure"), _("structure"))
+
+
+def registrations_by_role(db: Session, period: Period) -> Table:
+    return _registrations_by(db, period, Registration.role, "inscrits_par_fonction",
+                             _("Inscrits par fonction"), _("fonction"))
+
+
+# --- Contributions and partners -------------------------------------------------------------------
+
+def _submitted_in(period: Period):
+    return _in(Contribution.submitted_at, period)
+
+
+def contributions_by_structure(db: Session, period: Period) -> Table:
+    counts = db.execute(select(Structure.name, func.count(Contribution.id))
+                        .join(Structure, Structure.id == Contribution.structure_id)
+                        .where(_submitted_in(period)).group_by(Structure.id, Structure.name)).all()
+    return Table("contributions_par_structure", _("Contributions par structure"),
+                 _("%(n)s structures ont proposé %(c)s contributions dans la période.", n=len(counts),
+                   c=sum(c for _, c in counts)),
+                 [_("Structure"), _("Contributions")],
+                 top_with_rest([(name, count) for name, count in counts], TOP, _("Autres structures")), chart="hbar")
+
+
+def contributions_by_kind(db: Session, period: Period) -> Table:
+    counts = _by(db, select(Contribution.kind, func.count()).where(_submitted_in(period)).group_by(Contribution.kind))
+    rows = [[_(label), counts.get(kind, 0)] for kind, label in KIND_LABELS.items()]
+    return Table("contributions_par_nature", _("Contributions par nature"),
+                 _("Ce que les partenaires ont proposé : actualités, événements, fiches action, ressources, "
+                   "appels à projets."), [_("Nature"), _("Contributions")], rows, chart="bar")
+
+
+def contributions_by_status(db: Session, period: Period) -> Table:
+    counts = _by(db, select(Contribution.status, func.count()).where(_submitted_in(period))
+                 .group_by(Contribution.status))
+    rows = [[_(label), counts.get(status, 0)] for status, label in STATUS_LABELS.items()
+            if status is not ContributionStatus.draft]
+    return Table("contributions_par_statut", _("Contributions par statut"),
+                 _("Où en sont aujourd'hui les contributions proposées dans la période."),
+                 [_("Statut"), _("Contributions")], rows, chart="bar")
+
+
+def _decision_seconds():
+    """Per contribution submitted in the period: seconds from submission to its first decision."""
+    first = (select(ContributionTransition.contribution_id.label("cid"),
+                    func.min(ContributionTransition.at).label("decided_at"))
+             .join(Contribution, Contribution.id == ContributionTransition.contribution_id)
+             .where(ContributionTransition.to_status.in_(DECISIONS),
+                    ContributionTransition.at >= Contribution.submitted_at)
+             .group_by(ContributionTransition.contribution_id).subquery())
+    return first
+
+
+def decision_times(db: Session, period: Period) -> Table:
+    """The median time from submission to decision, per kind: the database sorts, Python reads the
+    one or two middle values (no row is loaded to be counted)."""
+    first = _decision_seconds()
+    delay = seconds_between(first.c.decided_at, Contribution.submitted_at).label("delay")
+    base = (select(delay).join(first, first.c.cid == Contribution.id).where(_submitted_in(period)))
+
+    def median_of(condition) -> tuple[int, float | None]:
+        stmt = base.where(condition)
+        count = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        if not count:
+            return 0, None
+        middle = db.scalars(stmt.order_by(delay).offset((count - 1) // 2).limit(2 - count % 2)).all()
+        return count, median(list(middle))
+
+    rows = []
+    for kind, label in [(None, _("Toutes"))] + list(KIND_LABELS.items()):
+        count, value = median_of(literal(True) if kind is None else Contribution.kind == kind)
+        if kind is None or count:
+            rows.append([_(label) if kind else label, count, round(value / 86400, 1) if value is not None else ""])
+    overall = rows[0][2]
+    return Table("delai_de_decision", _("Délai de décision"),
+                 _("Délai médian entre l'envoi d'une contribution et la première décision de la rédaction "
+                   "(acceptée, refusée ou modifications demandées) : %(days)s jours.", days=overall)
+                 if overall != "" else _("Aucune contribution de la période n'a encore reçu de décision."),
+                 [_("Nature"), _("Contributions décidées"), _("Délai médian (jours)")], rows,
+                 chart="hbar", chart_columns=[2])
+
+
+def partners(db: Session, period: Period) -> Table:
+    """Structures: how many at the start and at the end, new ones, those that contributed or
+    whose people came to an event (by the structure's name as registrants typed it)."""
+    total_before = db.scalar(select(func.count()).where(Structure.created_at < period.start)) or 0
+    new = _monthly(db, Structure.created_at, _in(Structure.created_at, period))
+    contributing = _monthly(db, Contribution.submitted_at, _submitted_in(period),
+                            count=func.count(distinct(Contribution.structure_id)))
+    rows, total = [], total_before
+    for month in period.months():
+        total += new.get(month, 0)
+        rows.append([month, total, new.get(month, 0), contributing.get(month, 0)])
+    active = db.scalar(select(func.count(distinct(Contribution.structure_id))).where(_submitted_in(period))) or 0
+    new_total = sum(new.values())
+    return Table("partenaires", _("Structures partenaires"),
+                 _("%(before)s structures au début de la période, %(after)s à la fin (%(new)s nouvelles) ; "
+                   "%(active)s ont proposé au moins une contribution.", before=total_before, after=total,
+                   new=new_total, active=active),
+                 [_("Mois"), _("Structures"), _("Nouvelles structures"), _("Structures qui ont contribué")], rows,
+                 chart="line")
+
+
+def new_structures(db: Session, period: Period) -> Table:
+    rows = [[name, created_at.date().isoformat()] for name, created_at in db.execute(
+        select(Structure.name, Structure.created_at).where(_in(Structure.created_at, period))
+        .order_by(Structure.created_at))]
+    return Table("nouvelles_structures", _("Nouvelles structures"),
+                 _("%(n)s structures ont rejoint le réseau dans la période.", n=len(rows)),
+                 [_("Structure"), _("Arrivée le")], rows, chart="none")
+
+
+def fiches_action(db: Session, period: Period) -> Table:
+    counts = _by(db, select(Contribution.status, func.count())
+                 .where(Contribution.kind == ContributionKind.fiche_action, _in(Contribution.created_at, period))
+                 .group_by(Contribution.status))
+    rows = [[_(label), counts.get(status, 0)] for status, label in STATUS_LABELS.items() if counts.get(status)]
+    return Table("fiches_action", _("Fiches action ajoutées"),
+                 _("%(n)s fiches action ajoutées dans la période (proposées par les partenaires ou importées), "
+                   "dont %(v)s visibles dans l'annuaire.", n=sum(counts.values()),
+                   v=counts.get(ContributionStatus.accepted, 0) + counts.get(ContributionStatus.published, 0)),
+                 [_("Statut"), _("Fiches action")], rows, chart="none")
+
+
+# --- The page's sections --------------------------------------------------------------------------
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    tables: list[Table]
+
+
+Builder = Callable[[Session, Period], Table]
+
+BUILDERS: dict[str, Builder] = {
+    "abonnes_par_mois": subscribers_by_month,
+    "abonnes_par_theme": subscribers_by_topic,
+    "abonnes_par_fonction": subscribers_by_role,
+    "abonnes_par_commune": subscribers_by_commune,
+    "abonnes_par_departement": subscribers_by_departement,
+    "envois": mailouts,
+    "evenements_par_type": events_by_type,
+    "evenements": events_table,
+    "inscrits_par_structure": registrations_by_structure,
+    "inscrits_par_fonction": registrations_by_role,
+    "contributions_par_structure": contributions_by_structure,
+    "contributions_par_nature": contributions_by_kind,
+    "contributions_par_statut": contributions_by_status,
+    "delai_de_decision": decision_times,
+    "fiches_action": fiches_action,
+    "partenaires": partners,
+    "nouvelles_structures": new_structures,
+}
+
+
+def sections(db: Session, period: Period) -> list[Section]:
+    def tables(*keys: str) -> list[Table]:
+        return [BUILDERS[key](db, period) for key in keys]
+    return [
+        Section("abonnes", _("Abonnés"), tables("abonnes_par_mois", "abonnes_par_theme", "abonnes_par_fonction",
+                                                 "abonnes_par_commune", "abonnes_par_departement")),
+        Section("envois", _("Lettres et invitations"), tables("envois")),
+        Section("evenements", _("Événements"), tables("evenements_par_type", "evenements", "inscrits_par_structure",
+                                                       "inscrits_par_fonction")),
+        Section("contributions", _("Contributions"), tables("contributions_par_structure", "contributions_par_nature",
+                                                             "contributions_par_statut", "delai_de_decision",
+                                                             "fiches_action")),
+        Section("partenaires", _("Partenaires"), tables("partenaires", "nouvelles_structures")),
+    ]
+
+
+def one_table(db: Session, period: Period, key: str) -> Table | None:
+    builder = BUILDERS.get(key)
+    return builder(db, period) if builder else None
+
