@@ -56,7 +56,8 @@ SELECT 'Structure ' || n, (ARRAY['centre_social','evs','association','ville','ca
        timestamptz '2024-01-01' + n * interval '3 days'
 FROM generate_series(1, 300) AS n;
 
-INSERT INTO contributions (structure_id, kind, status, title, body_md, source, created_at, updated_at, submitted_at)
+INSERT INTO contributions (structure_id, kind, status, title, body_md, source, created_at, updated_at,
+                           submitted_at)
 SELECT (SELECT min(id) FROM structures) + n % 300,
        (ARRAY['actualite','evenement','fiche_action','ressource','appel_a_projets'])[1 + n % 5],
        (ARRAY['submitted','accepted','published','rejected','changes_requested'])[1 + n % 5],
@@ -66,7 +67,8 @@ SELECT (SELECT min(id) FROM structures) + n % 300,
 FROM generate_series(1, 3000) AS n;
 
 INSERT INTO contribution_transitions (contribution_id, from_status, to_status, at)
-SELECT id, 'submitted', status, submitted_at + (id % 9) * interval '1 day' FROM contributions WHERE status <> 'submitted';
+SELECT id, 'submitted', status, submitted_at + (id % 9) * interval '1 day'
+FROM contributions WHERE status <> 'submitted';
 
 INSERT INTO issues (kind, numero, title, issue_date, edito_md, status, created_at, send_started_at, sent_at)
 SELECT CASE WHEN n <= 40 THEN 'letter' ELSE 'invitation' END, CASE WHEN n <= 40 THEN n END, 'Envoi ' || n,
@@ -85,9 +87,11 @@ FROM deliveries WHERE id % 100 = 7;
 
 INSERT INTO events (uid, type, title, description_md, starts_at, ends_at, place, address, access_info,
                     accessibility_info, status, organiser, sequence, reminder_days, created_at, updated_at)
-SELECT 'bench-' || n || '@bench', (ARRAY['soiree_reaap','journee_porteurs','rencontre_clas','formation','autre'])[1 + n % 5],
+SELECT 'bench-' || n || '@bench',
+       (ARRAY['soiree_reaap','journee_porteurs','rencontre_clas','formation','autre'])[1 + n % 5],
        'Événement ' || n, '', timestamptz '2026-01-10' + n * interval '1 day 18 hours',
-       timestamptz '2026-01-10' + n * interval '1 day 18 hours' + interval '2 hours', '', '', '', '', 'scheduled', '', 0, '7,1',
+       timestamptz '2026-01-10' + n * interval '1 day 18 hours' + interval '2 hours', '', '', '', '', 'scheduled', '',
+       0, '7,1',
        timestamptz '2025-12-01', timestamptz '2025-12-01'
 FROM generate_series(1, 200) AS n;
 

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, distinct, func, literal, select
+from sqlalchemy import DateTime, Text, and_, bindparam, case, cast, distinct, func, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from contributions.models import (
@@ -22,11 +23,12 @@ from contributions.models import (
     ContributionTransition,
     Structure,
 )
+from core.db import utcnow
 from events.models import Event, EventStatus, EventType, Registration, RegistrationStatus
 from mailing.models import Delivery, DeliveryStatus
 from newsletter.models import Issue, IssueKind, IssueStatus
 from parentalites.statistics.period import Period
-from parentalites.statistics.sql import has_topic, month_of, no_topic, seconds_between
+from parentalites.statistics.sql import seconds_between
 from parentalites.statistics.tables import Table, median, top_with_rest
 from subscribers.models import (
     ROLES,
@@ -61,11 +63,51 @@ def _by(db: Session, stmt) -> dict:
     return {key: count for key, count in db.execute(stmt).all()}
 
 
-def _monthly(db: Session, column, *conditions, count=None) -> dict[str, int]:
-    """{"YYYY-MM": count} of the rows whose `column` falls in each month (grouped by the label:
-    the expression's bound parameters would make two spellings of it differ for PostgreSQL)."""
-    month = month_of(column).label("month")
-    return _by(db, select(month, count if count is not None else func.count()).where(*conditions).group_by(month))
+def _monthly(db: Session, period: Period, series: dict[str, tuple]) -> dict[str, dict[str, int]]:
+    """Counts per month of several series read in ONE scan of their table. Each series is a
+    timestamp column and the conditions a row must meet; the answer is {series: {"YYYY-MM": n,
+    "before": n}}, "before" counting the rows before the period. Months are cut at Paris midnights
+    by comparisons with bounds computed here, so both databases agree."""
+    bounds = period.month_bounds()
+    if db.get_bind().dialect.name == "postgresql":
+        return _monthly_postgresql(db, period, series)
+    columns, keys = [], []
+    for name, (column, *conditions) in series.items():
+        columns.append(func.count().filter(and_(column < period.start, *conditions)))
+        keys.append((name, "before"))
+        for month, first, after in bounds:
+            columns.append(func.count().filter(and_(column >= first, column < after, *conditions)))
+            keys.append((name, month))
+    row = db.execute(select(*columns)).one()
+    counts: dict[str, dict[str, int]] = {name: {} for name in series}
+    for (name, month), value in zip(keys, row, strict=True):
+        counts[name][month] = value or 0
+    return counts
+
+
+def _monthly_postgresql(db: Session, period: Period, series: dict[str, tuple]) -> dict[str, dict[str, int]]:
+    """The same on PostgreSQL, cheaper per row: each row's month is found once per series by
+    width_bucket over the months' bounds (0: before the period)."""
+    bounds = period.month_bounds()
+    edges = bindparam("edges", [first for _, first, _ in bounds] + [period.end],
+                      type_=postgresql.ARRAY(DateTime(timezone=True)))
+    buckets = []
+    for name, (column, *conditions) in series.items():
+        bucket = func.width_bucket(column, edges)
+        buckets.append((case((and_(*conditions), bucket)) if conditions else bucket).label(name))
+    inner = select(*buckets).subquery()
+    columns = [inner.c[name] for name in series]
+    # One GROUP BY over the combinations of buckets (a few hundred at most), added up per series here.
+    stmt = select(*columns, func.count()).group_by(*columns)
+    months = ["before"] + [month for month, _, _ in bounds]
+    counts: dict[str, dict[str, int]] = {name: dict.fromkeys(months, 0) for name in series}
+    names = list(series)
+    for row in db.execute(stmt):
+        count = row[-1]
+        for name, bucket in zip(names, row[:-1], strict=True):
+            if bucket is not None and 0 <= bucket < len(months):
+                counts[name][months[bucket]] += count
+    return counts
 
 
 # --- Subscribers ---------------------------------------------------------------------------------
@@ -86,15 +128,13 @@ def subscribers_by_month(db: Session, period: Period) -> Table:
     count is rebuilt from the dates each subscriber carries (started, left), so a subscriber who
     left and came back counts from their last start."""
     receiving = Subscriber.status != SubscriberStatus.pending
-    before = db.execute(select(
-        func.count().filter(and_(receiving, _started() < period.start)),
-        func.count().filter(and_(receiving, _started() < period.start, _left() < period.start)))).one()
-    started = _monthly(db, _started(), receiving, _in(_started(), period))
-    left = _monthly(db, _left(), receiving, _in(_left(), period))
-    new = _monthly(db, Subscriber.created_at, _in(Subscriber.created_at, period))
-    unsubscribed = _monthly(db, Subscriber.unsubscribed_at, _in(Subscriber.unsubscribed_at, period))
-    suppressed = _monthly(db, Subscriber.suppressed_at, _in(Subscriber.suppressed_at, period))
-    active = before[0] - before[1]
+    counts = _monthly(db, period, {
+        "started": (_started(), receiving), "left": (_left(), receiving), "new": (Subscriber.created_at,),
+        "unsubscribed": (Subscriber.unsubscribed_at,), "suppressed": (Subscriber.suppressed_at,),
+    })
+    started, left, new = counts["started"], counts["left"], counts["new"]
+    unsubscribed, suppressed = counts["unsubscribed"], counts["suppressed"]
+    active = started["before"] - left["before"]
     rows = []
     for month in period.months():
         active += started.get(month, 0) - left.get(month, 0)
@@ -111,22 +151,60 @@ def subscribers_by_month(db: Session, period: Period) -> Table:
 
 
 def _active_at_end(period: Period):
+    """Active now and already there at the end of the period (for a period that reaches today,
+    the status alone: the counts come from the status indexes)."""
+    if period.end > utcnow():
+        return Subscriber.status == SubscriberStatus.active
     return and_(Subscriber.status == SubscriberStatus.active, Subscriber.created_at < period.end)
 
 
+@dataclass
+class ActiveBreakdown:
+    """The active subscribers counted by role, département, commune and topic, from one scan."""
+    by_role: dict[str | None, int]
+    by_departement: dict[str | None, int]
+    by_commune: dict[str | None, int]
+    no_topic: int
+    by_topic: dict[str, int]
+
+
+def active_breakdown(db: Session, period: Period) -> ActiveBreakdown:
+    """One GROUP BY (role, département, commune) of the active subscribers, each group with its
+    topic counts, added up here: four tables for one scan, kept for the request (session.info)."""
+    key = ("statistics.active_breakdown", period.first, period.last)
+    if key in db.info:
+        return db.info[key]
+    # The list is stored as JSON text: a key in quotes is found by LIKE, a cheap string test per row
+    # and topic (no JSON parsing), on both databases. No topic key holds another.
+    text = cast(Subscriber.topics, Text)
+    no_topic = or_(Subscriber.topics.is_(None), ~text.like('%"%'))
+    groups = (Subscriber.role, Subscriber.departement, Subscriber.commune)
+    rows = db.execute(select(*groups, func.count(), func.count().filter(no_topic),
+                             *[func.count().filter(text.like(f'%"{topic}"%')) for topic in TOPICS])
+                      .where(_active_at_end(period)).group_by(*groups)).all()
+    breakdown = ActiveBreakdown({}, {}, {}, 0, dict.fromkeys(TOPICS, 0))
+    for role, departement, commune, count, none, *topics in rows:
+        breakdown.by_role[role] = breakdown.by_role.get(role, 0) + count
+        breakdown.by_departement[departement] = breakdown.by_departement.get(departement, 0) + count
+        breakdown.by_commune[commune] = breakdown.by_commune.get(commune, 0) + count
+        breakdown.no_topic += none
+        for topic, n in zip(TOPICS, topics, strict=True):
+            breakdown.by_topic[topic] += n
+    db.info[key] = breakdown
+    return breakdown
+
+
 def subscribers_by_topic(db: Session, period: Period) -> Table:
-    columns = [func.count().filter(has_topic(Subscriber.topics, literal(key))) for key in TOPICS]
-    counts = db.execute(select(func.count().filter(no_topic(Subscriber.topics)), *columns)
-                        .where(_active_at_end(period))).one()
-    rows = [[_("Tous les thèmes (aucun choisi)"), counts[0]]]
-    rows += [[_(label), count] for label, count in zip(TOPICS.values(), counts[1:], strict=True)]
+    counts = active_breakdown(db, period)
+    rows = [[_("Tous les thèmes (aucun choisi)"), counts.no_topic]]
+    rows += [[_(label), counts.by_topic[topic]] for topic, label in TOPICS.items()]
     return Table("abonnes_par_theme", _("Abonnés actifs par thème"),
                  _("Un abonné qui a choisi plusieurs thèmes compte dans chacun ; sans thème choisi, il reçoit tout."),
                  [_("Thème"), _("Abonnés actifs")], rows, chart="hbar")
 
 
 def subscribers_by_role(db: Session, period: Period) -> Table:
-    counts = _by(db, select(Subscriber.role, func.count()).where(_active_at_end(period)).group_by(Subscriber.role))
+    counts = active_breakdown(db, period).by_role
     rows = [[_(ROLES.get(role, role)) if role else _("Non renseignée"), count] for role, count in counts.items()]
     rows.sort(key=lambda r: -r[1])
     return Table("abonnes_par_fonction", _("Abonnés actifs par fonction"),
@@ -135,8 +213,7 @@ def subscribers_by_role(db: Session, period: Period) -> Table:
 
 
 def subscribers_by_commune(db: Session, period: Period) -> Table:
-    counts = _by(db, select(Subscriber.commune, func.count()).where(_active_at_end(period))
-                 .group_by(Subscriber.commune))
+    counts = active_breakdown(db, period).by_commune
     pairs = [(commune or _("Non renseignée"), count) for commune, count in counts.items()]
     return Table("abonnes_par_commune", _("Abonnés actifs par commune"),
                  _("Les %(n)s communes qui comptent le plus d'abonnés, puis les autres ensemble.", n=TOP),
@@ -144,8 +221,7 @@ def subscribers_by_commune(db: Session, period: Period) -> Table:
 
 
 def subscribers_by_departement(db: Session, period: Period) -> Table:
-    counts = _by(db, select(Subscriber.departement, func.count()).where(_active_at_end(period))
-                 .group_by(Subscriber.departement))
+    counts = active_breakdown(db, period).by_departement
     pairs = [(code or _("Non renseigné"), count) for code, count in counts.items()]
     return Table("abonnes_par_departement", _("Abonnés actifs par département"),
                  _("Le département où chaque abonné travaille (son code)."),
@@ -172,7 +248,9 @@ def mailouts(db: Session, period: Period) -> Table:
                             .where(Delivery.issue_id.in_(ids)).group_by(Delivery.issue_id, Delivery.status)).all()
     bounces = db.execute(select(Delivery.issue_id, Bounce.kind, func.count())
                          .join(Delivery, Delivery.id == Bounce.delivery_id)
-                         .where(Delivery.issue_id.in_(ids), Bounce.kind.in_(
+                         # From the few bounces received since the period began (each finds its
+                         # delivery by its key), not from every delivery of the period.
+                         .where(Bounce.received_at >= period.start, Bounce.kind.in_(
                              (BounceKind.hard, BounceKind.soft, BounceKind.complaint)))
                          .group_by(Delivery.issue_id, Bounce.kind)).all()
     from_issue = ConsentRecord.details[UNSUBSCRIBED_FROM_ISSUE].as_integer().label("issue_id")
@@ -231,7 +309,8 @@ def events_table(db: Session, period: Period) -> Table:
     labels = event_type_labels()
     rows = []
     for event_id, title, type_, starts_at in db.execute(
-            select(Event.id, Event.title, Event.type, Event.starts_at).where(_held_in(period)).order_by(Event.starts_at)):
+            select(Event.id, Event.title, Event.type, Event.starts_at).where(_held_in(period))
+            .order_by(Event.starts_at)):
         registered, waiting, present = counts.get(event_id, (0, 0, 0))
         rows.append([f"{title} ({starts_at.date().isoformat()})", labels[EventType(type_).value],
                      int(registered), int(waiting), int(present)])
@@ -316,35 +395,39 @@ def contributions_by_status(db: Session, period: Period) -> Table:
                  [_("Statut"), _("Contributions")], rows, chart="bar")
 
 
-def _decision_seconds():
-    """Per contribution submitted in the period: seconds from submission to its first decision."""
+def _decision_times(db: Session, period: Period) -> dict[ContributionKind | None, tuple[int, float | None]]:
+    """{kind (None: every kind): (contributions decided, median seconds from submission to the
+    first decision)} for the contributions submitted in the period. PostgreSQL computes the medians
+    (percentile_cont, ROLLUP for the total); SQLite sorts and Python reads the one or two middle
+    values. No row is loaded to be counted."""
     first = (select(ContributionTransition.contribution_id.label("cid"),
                     func.min(ContributionTransition.at).label("decided_at"))
              .join(Contribution, Contribution.id == ContributionTransition.contribution_id)
-             .where(ContributionTransition.to_status.in_(DECISIONS),
+             .where(ContributionTransition.to_status.in_(DECISIONS), _submitted_in(period),
                     ContributionTransition.at >= Contribution.submitted_at)
              .group_by(ContributionTransition.contribution_id).subquery())
-    return first
+    delay = seconds_between(first.c.decided_at, Contribution.submitted_at).label("delay")
+    if db.get_bind().dialect.name == "postgresql":
+        rows = db.execute(select(Contribution.kind, func.count(), func.percentile_cont(0.5).within_group(delay))
+                          .join(first, first.c.cid == Contribution.id).group_by(func.rollup(Contribution.kind)))
+        return {kind: (count, float(value) if value is not None else None) for kind, count, value in rows}
+    base = select(delay).join(first, first.c.cid == Contribution.id)
+    result: dict[ContributionKind | None, tuple[int, float | None]] = {}
+    for kind in [None, *KIND_LABELS]:
+        stmt = base if kind is None else base.where(Contribution.kind == kind)
+        count = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        if count:
+            middle = db.scalars(stmt.order_by(delay).offset((count - 1) // 2).limit(2 - count % 2)).all()
+            result[kind] = (count, median(list(middle)))
+    return result
 
 
 def decision_times(db: Session, period: Period) -> Table:
-    """The median time from submission to decision, per kind: the database sorts, Python reads the
-    one or two middle values (no row is loaded to be counted)."""
-    first = _decision_seconds()
-    delay = seconds_between(first.c.decided_at, Contribution.submitted_at).label("delay")
-    base = (select(delay).join(first, first.c.cid == Contribution.id).where(_submitted_in(period)))
-
-    def median_of(condition) -> tuple[int, float | None]:
-        stmt = base.where(condition)
-        count = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-        if not count:
-            return 0, None
-        middle = db.scalars(stmt.order_by(delay).offset((count - 1) // 2).limit(2 - count % 2)).all()
-        return count, median(list(middle))
-
+    """The median time from submission to decision, for every kind and per kind."""
+    times = _decision_times(db, period)
     rows = []
     for kind, label in [(None, _("Toutes"))] + list(KIND_LABELS.items()):
-        count, value = median_of(literal(True) if kind is None else Contribution.kind == kind)
+        count, value = times.get(kind, (0, None))
         if kind is None or count:
             rows.append([_(label) if kind else label, count, round(value / 86400, 1) if value is not None else ""])
     overall = rows[0][2]
@@ -359,16 +442,19 @@ def decision_times(db: Session, period: Period) -> Table:
 def partners(db: Session, period: Period) -> Table:
     """Structures: how many at the start and at the end, new ones, those that contributed or
     whose people came to an event (by the structure's name as registrants typed it)."""
-    total_before = db.scalar(select(func.count()).where(Structure.created_at < period.start)) or 0
-    new = _monthly(db, Structure.created_at, _in(Structure.created_at, period))
-    contributing = _monthly(db, Contribution.submitted_at, _submitted_in(period),
-                            count=func.count(distinct(Contribution.structure_id)))
+    counts = _monthly(db, period, {"new": (Structure.created_at,)})
+    new = counts["new"]
+    total_before = new["before"]
+    contributing = dict.fromkeys(period.months(), 0)
+    for month, first, after in period.month_bounds():  # distinct structures: one small query a month
+        contributing[month] = db.scalar(select(func.count(distinct(Contribution.structure_id))).where(
+            Contribution.submitted_at >= first, Contribution.submitted_at < after)) or 0
     rows, total = [], total_before
     for month in period.months():
         total += new.get(month, 0)
         rows.append([month, total, new.get(month, 0), contributing.get(month, 0)])
     active = db.scalar(select(func.count(distinct(Contribution.structure_id))).where(_submitted_in(period))) or 0
-    new_total = sum(new.values())
+    new_total = sum(new[month] for month in period.months())
     return Table("partenaires", _("Structures partenaires"),
                  _("%(before)s structures au début de la période, %(after)s à la fin (%(new)s nouvelles) ; "
                    "%(active)s ont proposé au moins une contribution.", before=total_before, after=total,

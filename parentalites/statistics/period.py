@@ -38,6 +38,17 @@ class Period:
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return months
 
+    def month_bounds(self) -> list[tuple[str, datetime, datetime]]:
+        """Each month of the period with its first instant and the first instant after it (Paris
+        midnights; the first and last months are cut to the period)."""
+        bounds = []
+        for month in self.months():
+            year, number = int(month[:4]), int(month[5:])
+            first = datetime(year, number, 1, tzinfo=PARIS)
+            after = datetime(year + (number == 12), number % 12 + 1, 1, tzinfo=PARIS)
+            bounds.append((month, max(first, self.start), min(after, self.end)))
+        return bounds
+
     def args(self) -> dict[str, str]:
         return {"du": self.first.isoformat(), "au": self.last.isoformat()}
 
