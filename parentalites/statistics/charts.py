@@ -31,6 +31,9 @@ def _number(value) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
+WIDTHS = (420, 800)  # a phone's plot (bigger text for its width), and the others'
+
+
 def svg(table: Table, width: int = 800) -> str:
     """The plot of a table that has figures; "" for an empty one (the page says so instead)."""
     if not table.has_chart:
@@ -38,7 +41,13 @@ def svg(table: Table, width: int = 800) -> str:
     columns = table.chart_columns or list(range(1, len(table.columns)))
     common = dict(style=STYLE, js=[], disable_xml_declaration=True, width=width, print_values=False,
                   legend_at_bottom=True, show_legend=len(columns) > 1, truncate_legend=-1, margin=12)
-    labels = [_label(row[0]) for row in table.rows]
+    rows = table.rows
+    if table.chart == "hbar":
+        rows = rows[::-1]  # pygal draws the first bar at the bottom: the table's first row goes on top
+    labels = [_label(row[0]) for row in rows]
+    largest = max((_number(row[c]) for row in rows for c in columns), default=0)
+    if largest < 8 and all(float(_number(row[c])).is_integer() for row in rows for c in columns):
+        common["y_labels"] = list(range(0, int(largest) + 2))  # counts: no « 0.2 » on the axis
     if table.chart == "line":
         chart = pygal.Line(height=380, x_label_rotation=40, show_minor_x_labels=len(labels) <= 24,
                            x_labels_major_every=max(1, len(labels) // 12), dots_size=3, **common)
@@ -49,5 +58,5 @@ def svg(table: Table, width: int = 800) -> str:
     chart.title = table.title
     chart.x_labels = labels
     for column in columns:
-        chart.add(table.columns[column], [_number(row[column]) for row in table.rows])
+        chart.add(table.columns[column], [_number(row[column]) for row in rows])
     return SCRIPT.sub("", chart.render(is_unicode=True))

@@ -84,8 +84,10 @@ def table_svg(key: str):
     _, table = _table_or_404(key)
     if not table.has_chart:
         abort(404)
+    width = request.args.get("largeur", type=int)
     # A picture: its own strict policy (it carries no script, and runs none as an <img>).
-    return Response(charts.svg(table), mimetype="image/svg+xml",
+    return Response(charts.svg(table, width if width in charts.WIDTHS else charts.WIDTHS[-1]),
+                    mimetype="image/svg+xml",
                     headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
                              "Cache-Control": "private, max-age=300"})
 
