@@ -135,13 +135,13 @@ def subscribers_by_month(db: Session, period: Period) -> Table:
     started, left, new = counts["started"], counts["left"], counts["new"]
     unsubscribed, suppressed = counts["unsubscribed"], counts["suppressed"]
     active = started["before"] - left["before"]
-    rows = []
+    rows: list[list] = []
     for month in period.months():
         active += started.get(month, 0) - left.get(month, 0)
         rows.append([month, active, new.get(month, 0), unsubscribed.get(month, 0), suppressed.get(month, 0)])
-    last = rows[-1][1] if rows else 0
-    total_new = sum(r[2] for r in rows)
-    total_gone = sum(r[3] + r[4] for r in rows)
+    last = active
+    total_new = sum(new.get(month, 0) for month in period.months())
+    total_gone = sum(unsubscribed.get(month, 0) + suppressed.get(month, 0) for month in period.months())
     return Table(
         "abonnes_par_mois", _("Abonnés, mois par mois"),
         _("%(active)s abonnés actifs à la fin de la période ; %(new)s nouvelles inscriptions, %(gone)s départs "
