@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import DateTime, Text, and_, bindparam, case, cast, distinct, func, or_, select
@@ -295,25 +296,40 @@ def _held_in(period: Period):
     return and_(_in(Event.starts_at, period), Event.status != EventStatus.cancelled)
 
 
-def _people(status: RegistrationStatus):
-    return func.coalesce(func.sum(Registration.party_size).filter(Registration.status == status), 0)
+@dataclass
+class HeldEvent:
+    title: str
+    type: EventType
+    starts_at: datetime
+    registered: int  # people, confirmed
+    waiting: int     # people, waitlisted
+    present: int     # people marked present
+
+
+def held_events(db: Session, period: Period) -> list[HeldEvent]:
+    """The events held in the period with their counts of people, in one query (an outer join
+    grouped by event), kept for the request: the per-event table and the per-type one share it."""
+    key = ("statistics.held_events", period.first, period.last)
+    if key in db.info:
+        return db.info[key]
+    confirmed = Registration.status == RegistrationStatus.confirmed
+    people = func.sum(Registration.party_size)
+    rows = db.execute(
+        select(Event.title, Event.type, Event.starts_at, people.filter(confirmed),
+               people.filter(Registration.status == RegistrationStatus.waitlisted),
+               people.filter(confirmed, Registration.attended.is_(True)))
+        .outerjoin(Registration, Registration.event_id == Event.id).where(_held_in(period))
+        .group_by(Event.id, Event.title, Event.type, Event.starts_at).order_by(Event.starts_at, Event.id))
+    events = [HeldEvent(title, EventType(type_), starts_at, int(registered or 0), int(waiting or 0),
+                        int(present or 0)) for title, type_, starts_at, registered, waiting, present in rows]
+    db.info[key] = events
+    return events
 
 
 def events_table(db: Session, period: Period) -> Table:
-    attended = func.coalesce(func.sum(Registration.party_size).filter(
-        Registration.status == RegistrationStatus.confirmed, Registration.attended.is_(True)), 0)
-    counts = {row[0]: row[1:] for row in db.execute(
-        select(Registration.event_id, _people(RegistrationStatus.confirmed), _people(RegistrationStatus.waitlisted),
-               attended)
-        .join(Event, Event.id == Registration.event_id).where(_held_in(period)).group_by(Registration.event_id))}
     labels = event_type_labels()
-    rows = []
-    for event_id, title, type_, starts_at in db.execute(
-            select(Event.id, Event.title, Event.type, Event.starts_at).where(_held_in(period))
-            .order_by(Event.starts_at)):
-        registered, waiting, present = counts.get(event_id, (0, 0, 0))
-        rows.append([f"{title} ({starts_at.date().isoformat()})", labels[EventType(type_).value],
-                     int(registered), int(waiting), int(present)])
+    rows = [[f"{e.title} ({e.starts_at.date().isoformat()})", labels[e.type.value], e.registered, e.waiting,
+             e.present] for e in held_events(db, period)]
     return Table("evenements", _("Événements tenus et leur fréquentation"),
                  _("%(n)s événements dans la période (hors annulés). Les chiffres comptent des personnes "
                    "(une inscription peut en amener plusieurs) ; la présence est celle que la rédaction a pointée.",
@@ -322,17 +338,13 @@ def events_table(db: Session, period: Period) -> Table:
 
 
 def events_by_type(db: Session, period: Period) -> Table:
-    events = _by(db, select(Event.type, func.count()).where(_held_in(period)).group_by(Event.type))
-    attended = _by(db, select(Event.type, func.coalesce(func.sum(Registration.party_size), 0))
-                   .join(Registration, Registration.event_id == Event.id)
-                   .where(_held_in(period), Registration.status == RegistrationStatus.confirmed,
-                          Registration.attended.is_(True)).group_by(Event.type))
-    registered = _by(db, select(Event.type, func.coalesce(func.sum(Registration.party_size), 0))
-                     .join(Registration, Registration.event_id == Event.id)
-                     .where(_held_in(period), Registration.status == RegistrationStatus.confirmed)
-                     .group_by(Event.type))
-    rows = [[label, events.get(EventType(key), 0), int(registered.get(EventType(key), 0)),
-             int(attended.get(EventType(key), 0))] for key, label in event_type_labels().items()]
+    totals = {key: [0, 0, 0] for key in event_type_labels()}
+    for event in held_events(db, period):
+        total = totals[event.type.value]
+        total[0] += 1
+        total[1] += event.registered
+        total[2] += event.present
+    rows = [[label, *totals[key]] for key, label in event_type_labels().items()]
     return Table("evenements_par_type", _("Rencontres par type"),
                  _("%(n)s rencontres d'échange tenues, par type (l'indicateur de réalisation du schéma "
                    "départemental).", n=sum(r[1] for r in rows)),
@@ -445,10 +457,13 @@ def partners(db: Session, period: Period) -> Table:
     counts = _monthly(db, period, {"new": (Structure.created_at,)})
     new = counts["new"]
     total_before = new["before"]
-    contributing = dict.fromkeys(period.months(), 0)
-    for month, first, after in period.month_bounds():  # distinct structures: one small query a month
-        contributing[month] = db.scalar(select(func.count(distinct(Contribution.structure_id))).where(
-            Contribution.submitted_at >= first, Contribution.submitted_at < after)) or 0
+    # Distinct structures a month: one scan, one filtered count(DISTINCT …) a month.
+    bounds = period.month_bounds()
+    distinct_counts = db.execute(select(*[
+        func.count(distinct(Contribution.structure_id)).filter(
+            Contribution.submitted_at >= first, Contribution.submitted_at < after)
+        for _month, first, after in bounds]).where(_submitted_in(period))).one()
+    contributing = {month: n for (month, _first, _after), n in zip(bounds, distinct_counts, strict=True)}
     rows, total = [], total_before
     for month in period.months():
         total += new.get(month, 0)
