@@ -145,8 +145,8 @@ def subscribers_by_month(db: Session, period: Period) -> Table:
     total_gone = sum(unsubscribed.get(month, 0) + suppressed.get(month, 0) for month in period.months())
     return Table(
         "abonnes_par_mois", _("Abonnés, mois par mois"),
-        _("%(active)s abonnés actifs à la fin de la période ; %(new)s nouvelles inscriptions, %(gone)s départs "
-          "(désabonnements et adresses suspendues).", active=last, new=total_new, gone=total_gone),
+        _("Abonnés actifs à la fin de la période : %(active)s. Nouvelles inscriptions : %(new)s. Départs "
+          "(désabonnements et adresses suspendues) : %(gone)s.", active=last, new=total_new, gone=total_gone),
         [_("Mois"), _("Actifs en fin de mois"), _("Nouveaux"), _("Désabonnés"), _("Suspendus")], rows,
         chart="line")
 
@@ -258,7 +258,7 @@ def mailouts(db: Session, period: Period) -> Table:
     unsubscribes = _by(db, select(from_issue, func.count())
                        .where(ConsentRecord.action.like("unsubscribe:%"), ConsentRecord.at >= period.start)
                        .group_by(from_issue))
-    sent = {(i, DeliveryStatus(s)): n for i, s, n in deliveries}
+    sent = {(issue_id, DeliveryStatus(status)): n for issue_id, status, n in deliveries}
     bounced = {(i, BounceKind(k)): n for i, k, n in bounces}
     rows = []
     for issue in issues:
@@ -273,8 +273,8 @@ def mailouts(db: Session, period: Period) -> Table:
     letters = sum(1 for issue in issues if issue.kind is IssueKind.letter)
     return Table(
         "envois", _("Lettres et invitations envoyées"),
-        _("%(letters)s lettres et %(invitations)s invitations envoyées ; %(sent)s messages remis. Les désabonnements "
-          "comptés sont ceux faits par le lien de ce message.", letters=letters,
+        _("Lettres envoyées : %(letters)s ; invitations : %(invitations)s ; messages remis : %(sent)s. Les "
+          "désabonnements comptés sont ceux faits par le lien de ce message.", letters=letters,
           invitations=len(issues) - letters, sent=sum(r[1] for r in rows)),
         [_("Envoi"), _("Envoyés"), _("Échecs"), _("Rebonds définitifs"), _("Rebonds temporaires"), _("Plaintes"),
          _("Désabonnements par son lien")], rows, chart="hbar" if len(rows) > 6 else "bar")
@@ -331,7 +331,7 @@ def events_table(db: Session, period: Period) -> Table:
     rows = [[f"{e.title} ({e.starts_at.date().isoformat()})", labels[e.type.value], e.registered, e.waiting,
              e.present] for e in held_events(db, period)]
     return Table("evenements", _("Événements tenus et leur fréquentation"),
-                 _("%(n)s événements dans la période (hors annulés). Les chiffres comptent des personnes "
+                 _("Événements dans la période (hors annulés) : %(n)s. Les chiffres comptent des personnes "
                    "(une inscription peut en amener plusieurs) ; la présence est celle que la rédaction a pointée.",
                    n=len(rows)),
                  [_("Événement"), _("Type"), _("Inscrits"), _("Liste d'attente"), _("Présents")], rows, chart="none")
@@ -346,7 +346,7 @@ def events_by_type(db: Session, period: Period) -> Table:
         total[2] += event.present
     rows = [[label, *totals[key]] for key, label in event_type_labels().items()]
     return Table("evenements_par_type", _("Rencontres par type"),
-                 _("%(n)s rencontres d'échange tenues, par type (l'indicateur de réalisation du schéma "
+                 _("Rencontres d'échange tenues : %(n)s, ici par type (l'indicateur de réalisation du schéma "
                    "départemental).", n=sum(r[1] for r in rows)),
                  [_("Type"), _("Événements"), _("Inscrits"), _("Présents")], rows, chart="bar")
 
@@ -383,7 +383,7 @@ def contributions_by_structure(db: Session, period: Period) -> Table:
                         .join(Structure, Structure.id == Contribution.structure_id)
                         .where(_submitted_in(period)).group_by(Structure.id, Structure.name)).all()
     return Table("contributions_par_structure", _("Contributions par structure"),
-                 _("%(n)s structures ont proposé %(c)s contributions dans la période.", n=len(counts),
+                 _("Structures qui ont proposé des contributions dans la période : %(n)s ; contributions : %(c)s.", n=len(counts),
                    c=sum(c for _, c in counts)),
                  [_("Structure"), _("Contributions")],
                  top_with_rest([(name, count) for name, count in counts], TOP, _("Autres structures")), chart="hbar")
@@ -445,7 +445,7 @@ def decision_times(db: Session, period: Period) -> Table:
     overall = rows[0][2]
     return Table("delai_de_decision", _("Délai de décision"),
                  _("Délai médian entre l'envoi d'une contribution et la première décision de la rédaction "
-                   "(acceptée, refusée ou modifications demandées) : %(days)s jours.", days=overall)
+                   "(acceptée, refusée ou modifications demandées), en jours : %(days)s.", days=overall)
                  if overall != "" else _("Aucune contribution de la période n'a encore reçu de décision."),
                  [_("Nature"), _("Contributions décidées"), _("Délai médian (jours)")], rows,
                  chart="hbar", chart_columns=[2])
@@ -471,8 +471,8 @@ def partners(db: Session, period: Period) -> Table:
     active = db.scalar(select(func.count(distinct(Contribution.structure_id))).where(_submitted_in(period))) or 0
     new_total = sum(new[month] for month in period.months())
     return Table("partenaires", _("Structures partenaires"),
-                 _("%(before)s structures au début de la période, %(after)s à la fin (%(new)s nouvelles) ; "
-                   "%(active)s ont proposé au moins une contribution.", before=total_before, after=total,
+                 _("Structures partenaires au début de la période : %(before)s ; à la fin : %(after)s (nouvelles : "
+                   "%(new)s). Structures qui ont proposé au moins une contribution : %(active)s.", before=total_before, after=total,
                    new=new_total, active=active),
                  [_("Mois"), _("Structures"), _("Nouvelles structures"), _("Structures qui ont contribué")], rows,
                  chart="line")
@@ -483,7 +483,7 @@ def new_structures(db: Session, period: Period) -> Table:
         select(Structure.name, Structure.created_at).where(_in(Structure.created_at, period))
         .order_by(Structure.created_at))]
     return Table("nouvelles_structures", _("Nouvelles structures"),
-                 _("%(n)s structures ont rejoint le réseau dans la période.", n=len(rows)),
+                 _("Structures arrivées dans le réseau pendant la période : %(n)s.", n=len(rows)),
                  [_("Structure"), _("Arrivée le")], rows, chart="none")
 
 
@@ -493,8 +493,8 @@ def fiches_action(db: Session, period: Period) -> Table:
                  .group_by(Contribution.status))
     rows = [[_(label), counts.get(status, 0)] for status, label in STATUS_LABELS.items() if counts.get(status)]
     return Table("fiches_action", _("Fiches action ajoutées"),
-                 _("%(n)s fiches action ajoutées dans la période (proposées par les partenaires ou importées), "
-                   "dont %(v)s visibles dans l'annuaire.", n=sum(counts.values()),
+                 _("Fiches action ajoutées dans la période (proposées par les partenaires ou importées) : %(n)s, "
+                   "dont visibles dans l'annuaire : %(v)s.", n=sum(counts.values()),
                    v=counts.get(ContributionStatus.accepted, 0) + counts.get(ContributionStatus.published, 0)),
                  [_("Statut"), _("Fiches action")], rows, chart="none")
 

@@ -194,7 +194,7 @@ def test_every_figure_of_a_known_year(app, db, seeded):
     assert partners[0] == ["2026-01", 1, 0, 0] and partners[-1][1] == 3
     assert sum(r[2] for r in partners) == 2
     assert [r[3] for r in partners][:4] == [0, 1, 1, 1]
-    assert "1 structures au début de la période, 3 à la fin (2 nouvelles)" in t["partenaires"].summary
+    assert "au début de la période : 1 ; à la fin : 3 (nouvelles : 2)" in t["partenaires"].summary
     assert [r[0] for r in t["nouvelles_structures"].rows] == ["Association Parents Ensemble", "=1+1 Association"]
 
 
