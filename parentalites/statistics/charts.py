@@ -54,7 +54,8 @@ def svg(table: Table, width: int = 800) -> str:
     elif table.chart == "hbar":
         chart = pygal.HorizontalBar(height=max(220, 60 + 28 * len(labels) * max(1, len(columns) // 2)), **common)
     else:
-        chart = pygal.Bar(height=380, x_label_rotation=25 if len(labels) > 5 else 0, **common)
+        crowded = len(labels) > 5 or max(len(label) for label in labels) * len(labels) > 60
+        chart = pygal.Bar(height=380, x_label_rotation=25 if crowded else 0, truncate_label=-1, **common)
     chart.title = table.title
     chart.x_labels = labels
     for column in columns:

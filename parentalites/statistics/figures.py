@@ -30,7 +30,7 @@ from mailing.models import Delivery, DeliveryStatus
 from newsletter.models import Issue, IssueKind, IssueStatus
 from parentalites.statistics.period import Period
 from parentalites.statistics.sql import seconds_between
-from parentalites.statistics.tables import Table, median, top_with_rest
+from parentalites.statistics.tables import Table, format_figure, median, top_with_rest
 from subscribers.models import (
     ROLES,
     TOPICS,
@@ -383,8 +383,8 @@ def contributions_by_structure(db: Session, period: Period) -> Table:
                         .join(Structure, Structure.id == Contribution.structure_id)
                         .where(_submitted_in(period)).group_by(Structure.id, Structure.name)).all()
     return Table("contributions_par_structure", _("Contributions par structure"),
-                 _("Structures qui ont proposé des contributions dans la période : %(n)s ; contributions : %(c)s.", n=len(counts),
-                   c=sum(c for _, c in counts)),
+                 _("Structures qui ont proposé des contributions dans la période : %(n)s ; contributions : %(c)s.",
+                   n=len(counts), c=sum(count for _name, count in counts)),
                  [_("Structure"), _("Contributions")],
                  top_with_rest([(name, count) for name, count in counts], TOP, _("Autres structures")), chart="hbar")
 
@@ -445,7 +445,7 @@ def decision_times(db: Session, period: Period) -> Table:
     overall = rows[0][2]
     return Table("delai_de_decision", _("Délai de décision"),
                  _("Délai médian entre l'envoi d'une contribution et la première décision de la rédaction "
-                   "(acceptée, refusée ou modifications demandées), en jours : %(days)s.", days=overall)
+                   "(acceptée, refusée ou modifications demandées), en jours : %(days)s.", days=format_figure(overall))
                  if overall != "" else _("Aucune contribution de la période n'a encore reçu de décision."),
                  [_("Nature"), _("Contributions décidées"), _("Délai médian (jours)")], rows,
                  chart="hbar", chart_columns=[2])
@@ -472,8 +472,8 @@ def partners(db: Session, period: Period) -> Table:
     new_total = sum(new[month] for month in period.months())
     return Table("partenaires", _("Structures partenaires"),
                  _("Structures partenaires au début de la période : %(before)s ; à la fin : %(after)s (nouvelles : "
-                   "%(new)s). Structures qui ont proposé au moins une contribution : %(active)s.", before=total_before, after=total,
-                   new=new_total, active=active),
+                   "%(new)s). Structures qui ont proposé au moins une contribution : %(active)s.",
+                   before=total_before, after=total, new=new_total, active=active),
                  [_("Mois"), _("Structures"), _("Nouvelles structures"), _("Structures qui ont contribué")], rows,
                  chart="line")
 

@@ -30,6 +30,14 @@ class Table:
         return self.chart != "none" and not self.is_empty
 
 
+def format_figure(value) -> str:
+    """A figure as French writes it: 12 345 and 3,5 (a narrow no-break space, a decimal comma)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "" if value is None else str(value)
+    text = f"{value:,.1f}" if isinstance(value, float) and not value.is_integer() else f"{int(value):,d}"
+    return text.replace(",", "\u202f").replace(".", ",")
+
+
 def _number(value) -> float:
     return value if isinstance(value, int | float) else 0
 

@@ -12,7 +12,7 @@ from core.db import session, utcnow
 from core.formatting import PARIS
 from parentalites.statistics import charts, figures, report
 from parentalites.statistics.period import MAX_YEAR, MIN_YEAR, parse_period
-from parentalites.statistics.tables import csv_text
+from parentalites.statistics.tables import csv_text, format_figure
 
 statistics_bp = Blueprint("statistics", __name__, url_prefix="/redaction/statistiques")
 
@@ -28,13 +28,7 @@ PROBLEMS = {  # period.parse_period's notices, translated here
 }
 
 
-@statistics_bp.app_template_filter("format_figure")
-def format_figure(value) -> str:
-    """A figure as French writes it: 12 345 and 3,5 (a narrow no-break space, a decimal comma)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "" if value is None else str(value)
-    text = f"{value:,.1f}" if isinstance(value, float) and not value.is_integer() else f"{int(value):,d}"
-    return text.replace(",", "\u202f").replace(".", ",")
+statistics_bp.add_app_template_filter(format_figure, "format_figure")
 
 
 def today() -> date:

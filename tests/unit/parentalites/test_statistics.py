@@ -6,8 +6,7 @@ from datetime import date
 
 from parentalites.statistics import charts
 from parentalites.statistics.period import Period, parse_period, year_period
-from parentalites.statistics.tables import Table, csv_text, median, top_with_rest
-from parentalites.statistics.views import format_figure
+from parentalites.statistics.tables import Table, csv_text, format_figure, median, top_with_rest
 
 TODAY = date(2026, 12, 2)
 
