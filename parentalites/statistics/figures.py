@@ -344,10 +344,10 @@ def events_by_type(db: Session, period: Period) -> Table:
         total[0] += 1
         total[1] += event.registered
         total[2] += event.present
-    rows = [[label, *totals[key]] for key, label in event_type_labels().items()]
+    rows: list[list] = [[label, *totals[key]] for key, label in event_type_labels().items()]
     return Table("evenements_par_type", _("Rencontres par type"),
                  _("Rencontres d'échange tenues : %(n)s, ici par type (l'indicateur de réalisation du schéma "
-                   "départemental).", n=sum(r[1] for r in rows)),
+                   "départemental).", n=sum(total[0] for total in totals.values())),
                  [_("Type"), _("Événements"), _("Inscrits"), _("Présents")], rows, chart="bar")
 
 
