@@ -49,7 +49,8 @@ def csv_text(table: Table) -> str:
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow([defuse(c) for c in table.columns])
     for row in table.rows:
-        writer.writerow([defuse(cell) for cell in row])
+        # A decimal comma: the `;` file is for spreadsheets set to French, which read 4.5 as text.
+        writer.writerow([defuse(str(cell).replace(".", ",") if isinstance(cell, float) else cell) for cell in row])
     return buffer.getvalue()
 
 

@@ -51,6 +51,8 @@ def test_the_csv_has_a_bom_semicolons_and_no_formula():
     text = csv_text(table)
     assert text.startswith("\ufeffStructure;Nombre\r\n")
     assert "'=HYPERLINK" in text and '"Les « Tilleuls »; 93";2' in text
+    assert csv_text(Table("t", "T", "", ["Nature", "Jours"], [["Toutes", 4.5], ["-1", 3]])).endswith(
+        "Toutes;4,5\r\n'-1;3\r\n")
 
 
 def test_top_with_rest_keeps_the_largest_then_adds_up_the_others():
