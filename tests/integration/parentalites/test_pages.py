@@ -61,7 +61,7 @@ def _urls(app, ids: dict) -> tuple[list[str], list[str]]:
             "public.letters_feed", "directory.feed", "events.agenda_ics", "events.admin_csv",
             "public.letter_email", "redaction.preview_email", "redaction.preview_text",
             "invitations.preview", "events.registration", "partners.new_contribution",
-            "subscribers_admin.export"}
+            "subscribers_admin.export", "statistics.table_csv", "statistics.table_svg", "statistics.bilan"}
     public, editor = [], []
     with app.test_request_context():
         from flask import url_for
