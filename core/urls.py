@@ -19,8 +19,14 @@ def import_confirm_path(token: str) -> str:
     return f"/abonnement/valider/{token}"
 
 
-def unsubscribe_path(token: str) -> str:
-    return f"/desabonnement/{token}"
+# The query parameter of an unsubscribe link that names the delivery (the letter) it came with.
+UNSUBSCRIBE_DELIVERY_PARAM = "envoi"
+
+
+def unsubscribe_path(token: str, delivery_id: int | None = None) -> str:
+    """The subscriber's unsubscribe page; from a letter, it names that letter's delivery."""
+    path = f"/desabonnement/{token}"
+    return path if delivery_id is None else f"{path}?{UNSUBSCRIBE_DELIVERY_PARAM}={delivery_id}"
 
 
 def letter_path(numero: int) -> str:

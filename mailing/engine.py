@@ -105,10 +105,12 @@ def archive_slot_values() -> dict[str, str]:
             "preferences_url": urls.absolute("/preferences/"), "confirm_url": urls.absolute("/abonnement/")}
 
 
-def slot_values(name: str, unsubscribe_token: str) -> dict[str, str]:
-    """One recipient's values for the slots of a compiled letter or invitation."""
+def slot_values(name: str, unsubscribe_token: str, delivery_id: int | None = None) -> dict[str, str]:
+    """One recipient's values for the slots of a compiled letter or invitation. With a delivery,
+    the unsubscribe link names it, so that the statistics can count the unsubscribes each letter
+    brought (the delivery, never a click: nothing else is recorded)."""
     return {"greeting": greeting(name),
-            "unsubscribe_url": urls.absolute(urls.unsubscribe_path(unsubscribe_token)),
+            "unsubscribe_url": urls.absolute(urls.unsubscribe_path(unsubscribe_token, delivery_id)),
             "preferences_url": urls.absolute(urls.preferences_path(unsubscribe_token)),
             "confirm_url": urls.absolute(urls.import_confirm_path(unsubscribe_token))}
 
@@ -268,7 +270,7 @@ def _refusal(claimed: Claimed, code: int, reply: bytes | str, now: datetime) -> 
 
 def personalised_message(letter: LetterMIME, prefix: str, claimed: Claimed) -> tuple[str, bytes]:
     """One recipient's copy: its slots filled, a Message-ID `<prefix.delivery.random@domain>`."""
-    values = slot_values(claimed.name, claimed.unsubscribe_token)
+    values = slot_values(claimed.name, claimed.unsubscribe_token, claimed.delivery_id)
     unsubscribe_url = values["unsubscribe_url"]
     message_id = f"<{prefix}.{claimed.delivery_id}.{secrets.token_hex(4)}@{get_settings().mail_domain}>"
     return message_id, letter.render(

@@ -634,5 +634,27 @@ def restore_command(directory: Path, force: bool) -> None:
         click.echo(note)
 
 
+@main.command("report", help="Bilan d'activité de l'année YEAR (lettres, abonnés, événements, partenaires, "
+                             "indicateurs du schéma départemental), en PDF A4 dans FILE.")
+@click.argument("year", type=int)
+@click.option("--pdf", "pdf_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Le fichier PDF à écrire.")
+def report(year: int, pdf_file: Path) -> None:
+    from parentalites.app import create_app
+    from parentalites.statistics.period import MAX_YEAR, MIN_YEAR
+    from parentalites.statistics.report import bilan_pdf
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise click.BadParameter(f"une année entre {MIN_YEAR} et {MAX_YEAR}", param_hint="YEAR")
+    app = create_app()
+    # The report is a template: rendered as the web route does, in a French request context.
+    with app.test_request_context("/?lang=fr"):
+        pdf = bilan_pdf(session(), year)
+    try:
+        pdf_file.write_bytes(pdf)
+    except OSError as error:
+        raise click.ClickException(f"Impossible d'écrire {pdf_file} : {error.strerror}") from error
+    click.echo(f"Bilan {year} écrit dans {pdf_file} ({len(pdf) // 1024} Ko)")
+
+
 if __name__ == "__main__":
     main()

@@ -99,6 +99,11 @@ class Subscriber(Base):
         back_populates="subscriber", order_by="ConsentRecord.id", cascade="all, delete-orphan")
 
 
+# The key of an unsubscribe proof's `details` naming the issue whose link was used (the statistics
+# count unsubscribes per letter with it; subscribers/services.py writes it).
+UNSUBSCRIBED_FROM_ISSUE = "issue_id"
+
+
 class ConsentRecord(Base):
     """Proof of consent and of its withdrawal (RGPD): what was shown, when, from where."""
 

@@ -19,13 +19,14 @@ from core.db import utcnow
 from core.email_address import AddressRefused, checked_address
 from core.settings import get_settings
 from mailing.engine import greeting, letter_headers
-from mailing.models import OutboundEmail
+from mailing.models import Delivery, OutboundEmail
 from mailing.outbox import queue_email
 from subscribers import consent as consent_texts
 from subscribers import history, signals
 from subscribers.models import (
     ROLES,
     TOPICS,
+    UNSUBSCRIBED_FROM_ISSUE,
     ConsentRecord,
     LegalBasis,
     Subscriber,
@@ -261,16 +262,29 @@ def by_unsubscribe_token(db: Session, token: str) -> Subscriber | None:
 
 
 def unsubscribe(db: Session, subscriber: Subscriber, request: Request | None = None,
-                via: str = "web", actor: str | None = None) -> bool:
-    """Stop every letter to this subscriber at once. Returns False if they had already left."""
+                via: str = "web", actor: str | None = None, delivery_id: int | None = None) -> bool:
+    """Stop every letter to this subscriber at once. Returns False if they had already left.
+    `delivery_id` is the one the link named (the letter it came with): when it is this
+    subscriber's, the proof records its issue, which the statistics count per letter."""
     if subscriber.status in (SubscriberStatus.unsubscribed, SubscriberStatus.suppressed):
         return False
     subscriber.status = SubscriberStatus.unsubscribed
     subscriber.unsubscribed_at = utcnow()
-    _record(db, subscriber, f"unsubscribe:{via}", request)
+    record_consent(db, subscriber, f"unsubscribe:{via}", request, source="formulaire",
+                   details=_from_letter(db, subscriber, delivery_id))
     history.record(db, subscriber, "unsubscribed", UNSUBSCRIBE_VIA.get(via, via), actor)
     signals.subscriber_unsubscribed.send(db, subscriber=subscriber, via=via)
     return True
+
+
+def _from_letter(db: Session, subscriber: Subscriber, delivery_id: int | None) -> dict | None:
+    """{"issue_id": …} of the delivery an unsubscribe link named, if it is this subscriber's (a
+    number typed into the URL names nothing)."""
+    if delivery_id is None or not 0 < delivery_id < 2**31:
+        return None
+    issue_id = db.scalar(select(Delivery.issue_id).where(Delivery.id == delivery_id,
+                                                         Delivery.subscriber_id == subscriber.id))
+    return None if issue_id is None else {UNSUBSCRIBED_FROM_ISSUE: issue_id}
 
 
 def set_preferences(db: Session, subscriber: Subscriber, topics: list[str] | None = None,

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
-from core import jobs
+from core import jobs, urls
 from core.db import session
 from core.extensions import csrf, limiter
 from core.forms import EmptyForm
@@ -98,7 +98,8 @@ def unsubscribe(token: str):
         if request.form.get("List-Unsubscribe") != "One-Click":
             abort(400)
         services.unsubscribe(db, subscriber, request=_request(),
-                             via="web" if request.form.get("from_page") else "one-click")
+                             via="web" if request.form.get("from_page") else "one-click",
+                             delivery_id=request.args.get(urls.UNSUBSCRIBE_DELIVERY_PARAM, type=int))
         # 200 with no redirect, as RFC 8058 asks; a person sees the confirmation page.
         return render_template("subscribers/unsubscribe.html", subscriber=subscriber, done=True)
     # GET never unsubscribes (link scanners follow links): it shows the button.

@@ -18,7 +18,7 @@ from mailing import sender
 from mailing.models import Delivery, DeliveryStatus
 from newsletter import mailout
 from newsletter.models import Issue, IssueStatus
-from subscribers.models import Subscriber, SubscriberStatus
+from subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
 from tests.integration.helpers import (
     compose,
     letters,
@@ -85,7 +85,9 @@ def test_each_message_is_a_proper_personal_multipart_letter(client, db, world, s
     assert all(p.get_content_charset() == "utf-8" for p in message.iter_parts())
     for header in ("Message-ID", "Date", "List-Id", "From", "To"):
         assert message[header], header
-    unsubscribe_url = f"https://parentalites.test/desabonnement/{subscriber.unsubscribe_token}"
+    delivery_id = db.scalar(select(Delivery.id).where(Delivery.issue_id == issue.id))
+    # The link names the delivery: the statistics count the unsubscribes each letter brought.
+    unsubscribe_url = f"https://parentalites.test/desabonnement/{subscriber.unsubscribe_token}?envoi={delivery_id}"
     assert message["List-Unsubscribe"].strip() == f"<{unsubscribe_url}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["Subject"] == "Lettre Parentalités n°1 : Lettre de test 1"
@@ -100,6 +102,9 @@ def test_each_message_is_a_proper_personal_multipart_letter(client, db, world, s
     assert response.status_code == 200
     db.refresh(subscriber)
     assert subscriber.status is SubscriberStatus.unsubscribed
+    proof = db.scalar(select(ConsentRecord).where(ConsentRecord.subscriber_id == subscriber.id,
+                                                  ConsentRecord.action == "unsubscribe:one-click"))
+    assert proof.details == {"issue_id": issue.id}  # the letter whose link was used
 
 
 def test_the_partner_is_told_of_the_decision_by_the_worker(db, world, smtp, celery_worker):
