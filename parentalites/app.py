@@ -33,9 +33,9 @@ from newsletter.views import public_bp, redaction_bp
 from parentalites.api import install_api, is_api_request, json_error
 from parentalites.bootstrap import bootstrap, exit_on_bad_settings
 from parentalites.ops import install_request_metrics, ops_bp
+from parentalites.statistics.views import statistics_bp
 from parentalites.webhooks.views import webhooks_bp
 from parentalites.widgets import widgets_bp
-from parentalites.statistics.views import statistics_bp
 from subscribers.admin_views import subscribers_admin_bp
 from subscribers.bounce_views import bounces_bp
 from subscribers.import_views import import_bp
@@ -100,8 +100,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     for blueprint in (feeds_bp, public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp,
                       bounces_bp, events_bp, files_bp, structures_bp, invitations_bp, calendar_bp, directory_bp,
-                      privacy_bp, import_bp, widgets_bp):
-                      privacy_bp, import_bp, statistics_bp):
+                      privacy_bp, import_bp, widgets_bp, statistics_bp):
         app.register_blueprint(blueprint)
     install_api(app)  # /api/: its own JSON errors, CORS and ETags
     app.register_blueprint(subscribers_admin_bp)  # the editors' subscriber list and pages
