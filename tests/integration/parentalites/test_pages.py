@@ -62,7 +62,8 @@ def _urls(app, ids: dict) -> tuple[list[str], list[str]]:
             "public.letter_email", "redaction.preview_email", "redaction.preview_text",
             "invitations.preview", "events.registration", "partners.new_contribution",
             "subscribers_admin.export", "widgets.embed_script",
-            "statistics.table_csv", "statistics.table_svg", "statistics.bilan"}
+            "statistics.table_csv", "statistics.table_svg", "statistics.bilan",
+            "public.letter_pdf_file"}  # PDF: tests/integration/newsletter/test_archive.py
     # Images named by a hash, a block's page, the admins' settings: tests/integration/newsletter/test_design.py.
     skip |= {"site_settings.logo", "site_settings.edit", "letter_blocks.banner", "letter_blocks.edit"}
     public, editor = [], []
