@@ -12,6 +12,7 @@ import unicodedata
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from accounts import journal
@@ -56,13 +57,31 @@ class RubriqueError(ValueError):
 # --- Reading ---------------------------------------------------------------------------------------
 
 def ordered(db: Session) -> list[Rubrique]:
+    rows = list(db.scalars(select(Rubrique).order_by(Rubrique.position, Rubrique.id)))
+    return rows or _seed(db)
+
+
+def _seed(db: Session) -> list[Rubrique]:
+    """The seed's rubriques and defaults, for a database that has none (migration 0014 writes them;
+    an emptied table gets them back on first use). A concurrent first use may win: then its rows."""
+    try:
+        with db.begin_nested():
+            rows = [Rubrique(slug=slug, label=label, position=n) for n, (slug, label) in enumerate(RUBRIQUES, 1)]
+            db.add_all(rows)
+            db.flush()
+            by_slug = {r.slug: r for r in rows}
+            db.add_all([RubriqueDefault(kind=kind.value, rubrique_id=by_slug[slug].id)
+                        for kind, slug in DEFAULT_RUBRIQUE.items()
+                        if db.get(RubriqueDefault, kind.value) is None])
+            db.flush()
+    except IntegrityError:
+        pass
     return list(db.scalars(select(Rubrique).order_by(Rubrique.position, Rubrique.id)))
 
 
 def choices(db: Session) -> list[tuple[str, str]]:
     """(slug, label) in the letter's order."""
-    rows = ordered(db)
-    return [(r.slug, r.label) for r in rows] if rows else list(RUBRIQUES)
+    return [(r.slug, r.label) for r in ordered(db)]
 
 
 def labels(db: Session) -> dict[str, str]:
@@ -71,7 +90,7 @@ def labels(db: Session) -> dict[str, str]:
 
 def defaults(db: Session) -> dict[ContributionKind, str]:
     """Each kind's default rubrique (slug); the seed's for a kind the admin never set."""
-    chosen = dict(db.execute(select(RubriqueDefault.kind, Rubrique.slug).join(Rubrique)).tuples().all())
+    chosen = {kind: slug for kind, slug in db.execute(select(RubriqueDefault.kind, Rubrique.slug).join(Rubrique))}
     return {kind: chosen.get(kind.value, DEFAULT_RUBRIQUE[kind]) for kind in ContributionKind}
 
 
