@@ -269,6 +269,7 @@ def _move(db: Session, contribution: Contribution, to: S, actor: User | None, co
     contribution.status = to
     if to is S.submitted:
         contribution.submitted_at = utcnow()
+        contribution.opened_at = contribution.opened_by_id = None  # a new version: not opened yet
 
 
 def create(db: Session, author: User, data: ContributionData, *, submit: bool = True,

@@ -241,6 +241,7 @@ def _save(form: BaseContributionForm, kind: ContributionKind, contribution: Cont
     files, chosen = _check_file(form, chosen) if valid else (None, chosen)
     if valid and files is not None:
         remove = set(ids(request.form.getlist("remove_file")))
+        was_sent = contribution is not None and contribution.status is ContributionStatus.submitted
         try:
             if contribution is None:
                 contribution = services.create(session(), current_user, _data(form),
@@ -253,7 +254,9 @@ def _save(form: BaseContributionForm, kind: ContributionKind, contribution: Cont
             return _render_form(form, contribution, kind, 422, chosen=chosen)
         if chosen is not None:
             uploads.drop_pending(chosen.token, current_user.id)
-        if contribution.status is ContributionStatus.submitted and form.submitting:
+        if was_sent:
+            flash(_("Modifications enregistrées : la rédaction lira cette version."), "success")
+        elif contribution.status is ContributionStatus.submitted and form.submitting:
             flash(_("Contribution envoyée à la rédaction. Vous serez prévenu·e par e-mail de sa décision."), "success")
         else:
             flash(_("Brouillon enregistré. Il n'est pas encore envoyé à la rédaction."), "success")

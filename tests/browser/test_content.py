@@ -41,7 +41,7 @@ def test_editor_edits_a_partners_text_and_places_the_networks_soiree_in_the_agen
         page.get_by_role("link", name="Modifier le texte").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("Modifier : Café des parents")
         page.screenshot(path=str(artifacts / "content-edit-desktop.png"), full_page=True)
-        page.get_by_label("Texte").fill("Tous les mardis au centre social : venez nombreux !")
+        page.get_by_label("Texte", exact=True).fill("Tous les mardis au centre social : venez nombreux !")
         page.get_by_role("button", name="Enregistrer les modifications").click()
         expect(page.get_by_text("Modifications enregistrées.")).to_be_visible()
         history = page.locator(".revision-diff").first
@@ -64,7 +64,7 @@ def test_editor_edits_a_partners_text_and_places_the_networks_soiree_in_the_agen
         page.screenshot(path=str(artifacts / "content-composer-desktop.png"), full_page=True)
         # 3. The composer's e-mail preview shows the soirée with its registration link.
         page.goto(f"{live_server}/redaction/numeros/{issue.id}/apercu/email")
-        expect(page.get_by_text(soiree.title)).to_be_visible()
+        expect(page.get_by_role("heading", name=soiree.title)).to_be_visible()
         expect(page.get_by_text("Maison des parents", exact=False)).to_be_visible()
         link = page.get_by_role("link", name=re.compile("^S'inscrire"))
         expect(link).to_have_attribute("href", re.compile(rf"/agenda/{soiree.id}/$"))

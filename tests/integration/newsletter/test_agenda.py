@@ -175,3 +175,19 @@ def test_each_kind_lands_in_its_own_default_rubrique(client, db, world):
         select_html = select_html[:select_html.index("</select>")]
         assert f'value="{slug}" selected' in select_html, (kind, select_html[:400])
         assert issues.add_item(db, issue, c).rubrique == slug
+
+
+def test_a_partner_event_with_a_registration_link_says_s_inscrire(client, db, world):
+    start = (utcnow() + timedelta(days=9)).replace(microsecond=0)
+    c = services.create(db, world["partner"], services.ContributionData(
+        kind=K.evenement, title="Sortie au musée", body_md="En famille.", event_start=start, place="Paris",
+        link="https://tilleuls.example/inscription"))
+    services.decide(db, world["editor"], c, S.accepted)
+    issue = _issue(db, world)
+    agenda.add_offer(db, world["editor"], issue, f"contribution:{c.id}")
+    db.commit()
+    editor = _editor(client)
+    letter = html.unescape(editor.get(f"/redaction/numeros/{issue.id}/apercu/email").get_data(as_text=True))
+    assert 'href="https://tilleuls.example/inscription">S\'inscrire' in letter
+    text = editor.get(f"/redaction/numeros/{issue.id}/apercu/texte").get_data(as_text=True)
+    assert "S'inscrire : https://tilleuls.example/inscription" in text
