@@ -83,3 +83,43 @@ def test_editor_edits_a_partners_text_and_places_the_networks_soiree_in_the_agen
         phone.close()
     finally:
         context.close()
+
+
+def test_an_admin_renames_and_moves_a_rubrique_with_the_keyboard(browser, live_server, db, world, artifacts):
+    from playwright.sync_api import expect
+
+    from accounts.auth import create_user
+    from accounts.models import Role
+    create_user(db, "admin@reaap.test", "Nadia Admin", Role.admin, "mdp-admin")
+    db.commit()
+    for name, options in [("desktop", {"viewport": {"width": 1280, "height": 900}}), ("phone", PHONE)]:
+        context = browser.new_context(**options, locale="fr-FR")
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            log_in(page, live_server, "admin@reaap.test", "mdp-admin")
+            page.goto(live_server + "/redaction/")
+            page.get_by_role("link", name="Rubriques de la lettre").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Rubriques de la lettre")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), name
+            page.screenshot(path=str(artifacts / f"content-rubriques-{name}.png"), full_page=True)
+            page.goto(live_server + "/redaction/contributions/nouvel-article/evenement")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), name
+            page.screenshot(path=str(artifacts / f"content-new-article-{name}.png"), full_page=True)
+        finally:
+            context.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    page = context.new_page()
+    try:
+        log_in(page, live_server, "admin@reaap.test", "mdp-admin")
+        page.goto(live_server + "/redaction/rubriques/")
+        label = page.get_by_label("Nom de la rubrique n°5")
+        label.fill("Agenda du réseau")
+        label.press("Enter")  # submits its own form
+        expect(page.get_by_text("Rubrique renommée « Agenda du réseau »")).to_be_visible()
+        page.get_by_role("button", name="Monter « Agenda du réseau »").focus()
+        page.keyboard.press("Enter")
+        page.wait_for_load_state()
+        expect(page.get_by_label("Nom de la rubrique n°4")).to_have_value("Agenda du réseau")
+    finally:
+        context.close()

@@ -275,3 +275,18 @@ def test_an_image_description_is_edited_and_an_empty_one_refused(app, db, world)
     db.expire_all()
     assert f.alt_text == "L'affiche du café des parents"
     assert "L'affiche du café des parents" in c.revisions[0].after["images"]
+
+
+def test_a_contribution_sent_again_after_changes_is_editable_until_opened_again(app, db, world):
+    c = _submitted(db, world)
+    editor, partner = _editor(app), _partner(app)
+    editor.get(f"/redaction/moderation/{c.id}")
+    editor.post(f"/redaction/moderation/{c.id}", data={"decision": "changes_requested", "comment": "Le lieu ?"})
+    form = {"kind": "actualite", "title": c.title, "body_md": "Au centre social, salle 2.", "action": "submit"}
+    assert partner.post(f"/partenaires/contributions/{c.id}/modifier", data=form).status_code == 302
+    db.expire_all()
+    assert c.status is S.submitted and c.opened_at is None
+    assert partner.post(f"/partenaires/contributions/{c.id}/modifier",
+                        data=dict(form, body_md="Au centre social, salle 3.")).status_code == 302
+    db.expire_all()
+    assert c.body_md == "Au centre social, salle 3."
