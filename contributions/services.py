@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from contributions import revisions, rubriques
+from contributions import revisions, rubriques, signals
 from contributions.models import (
     VISIBLE_STATUSES,
     Contribution,
@@ -347,6 +347,8 @@ def decide(db: Session, editor: User, contribution: Contribution, decision: S, c
     changes = editorial_changes(contribution) if decision is S.accepted else []
     notify_partner(db, contribution, comment, changes)
     db.flush()
+    if decision is S.accepted:
+        signals.contribution_accepted.send(db, contribution=contribution, editor=editor)
 
 
 def editorial_changes(contribution: Contribution) -> list[str]:
