@@ -14,7 +14,8 @@ WORKDIR /app
 
 # pg_dump and pg_restore for `parentalites backup` / `restore`, of the server's major version (the
 # compose file runs postgres:16; Debian's own client is older and refuses a newer server): from the
-# PostgreSQL project's apt repository, as its download page says.
+# PostgreSQL project's apt repository, as its download page says. WeasyPrint (the letters' PDF)
+# lays text out with the system's Pango, and needs a font.
 ARG PG_MAJOR=16
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
@@ -26,6 +27,7 @@ RUN apt-get update \
         > /etc/apt/sources.list.d/pgdg.list \
     && apt-get update \
     && apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}" \
+        libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
     && apt-get purge -y --auto-remove curl \
     && rm -rf /var/lib/apt/lists/*
 

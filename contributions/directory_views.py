@@ -11,9 +11,9 @@ from flask_babel import lazy_gettext as _l
 
 from contributions import directory
 from contributions.importer import INITIATIVE_DETAIL_PREFIX
-from core import departements, urls
+from core import departements, site_settings, urls
 from core.db import session
-from core.settings import get_settings
+from core.http_cache import cacheable
 from core.text import render_markdown
 from core.web import small_int
 
@@ -111,16 +111,18 @@ def _quote(name: str) -> str:
     return quote(name, safe="")
 
 
+FEED_MAX_AGE = 300  # seconds a cache may keep the feed before asking again (then a 304)
+
+
 @directory_bp.route("/feed.atom")
 def feed():
     fiches = directory.newest(session())
-    settings = get_settings()
     generator = FeedGenerator()
     generator.id(urls.absolute("/actions/"))
     generator.title("Les actions du réseau Parentalités")
     generator.subtitle("Les nouvelles fiches action de l'annuaire des actions")
     generator.language("fr")
-    generator.author({"name": "Lettre Parentalités", "email": settings.mail_from_address})
+    generator.author({"name": "Lettre Parentalités", "email": site_settings.current().mail_from_address})
     generator.link(href=urls.absolute("/actions/"), rel="alternate")
     generator.link(href=urls.absolute("/actions/feed.atom"), rel="self")
     generator.updated(max((c.updated_at for c in fiches), default=datetime(2020, 1, 1, tzinfo=UTC)))
@@ -138,4 +140,5 @@ def feed():
         if c.fiche:
             for keyword in c.fiche.keywords or []:
                 entry.category(term=keyword)
-    return Response(generator.atom_str(pretty=True), mimetype="application/atom+xml")
+    return cacheable(Response(generator.atom_str(pretty=True), mimetype="application/atom+xml"),
+                     max_age=FEED_MAX_AGE, last_modified=max((c.updated_at for c in fiches), default=None))

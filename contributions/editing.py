@@ -28,8 +28,8 @@ from contributions.models import (
 from contributions.models import ContributionStatus as S
 from contributions.services import ContributionData, Forbidden, ModerationError
 from contributions.uploads import ProcessedFile
+from core import site_settings
 from core.db import utcnow
-from core.settings import get_settings
 from core.text import strip_controls
 
 journal.register_actions({
@@ -55,7 +55,7 @@ class StaleEdit(ModerationError):
 
 def network_structure(db: Session) -> Structure:
     """The network's own structure (settings: NETWORK_NAME): the signature of its articles."""
-    name = get_settings().network_name
+    name = site_settings.current().network_name
     structure = db.scalar(select(Structure).where(Structure.name == name).order_by(Structure.id).limit(1))
     if structure is None:
         structure = Structure(name=name, kind=StructureKind.autre)

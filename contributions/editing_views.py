@@ -11,8 +11,8 @@ from contributions import editing, revisions, services, uploads
 from contributions.forms import FORMS, KIND_DESCRIPTIONS, BaseContributionForm, FicheActionForm
 from contributions.models import KIND_LABELS, Contribution, ContributionKind
 from contributions.views import _check_file, _chosen_file, _data, _fill, kind_from_slug, kind_slug
+from core import site_settings
 from core.db import session
-from core.settings import get_settings
 from core.web import ids
 
 editing_bp = Blueprint("editing", __name__, url_prefix="/redaction/contributions")
@@ -47,7 +47,7 @@ def _render(form: BaseContributionForm, contribution: Contribution | None, kind:
         "moderation/edit.html", form=form, contribution=contribution, kind=kind, kind_label=KIND_LABELS[kind],
         chosen=chosen, stale_diffs=_stale_diffs(stale, form) if stale is not None else None,
         version=version if version is not None else (contribution.version if contribution else None),
-        alt_texts=_alt_texts(), network_name=get_settings().network_name,
+        alt_texts=_alt_texts(), network_name=site_settings.current().network_name,
         is_network=editing.is_network(contribution) if contribution else True), status
 
 

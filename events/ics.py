@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from icalendar import Calendar, Timezone, TimezoneDaylight, TimezoneStandard, vCalAddress, vText
 from icalendar import Event as ICalEvent
 
+from core import site_settings
 from core.db import utcnow
 from core.formatting import PARIS
 from core.settings import get_settings
@@ -75,7 +76,7 @@ def vevent(event: Event) -> ICalEvent:
 
 def _organizer(event: Event) -> vCalAddress:
     # iTIP requires an ORGANIZER: the event's contact, else the letter's sender.
-    organiser = vCalAddress(f"mailto:{event.contact_email or get_settings().mail_from_address}")
+    organiser = vCalAddress(f"mailto:{event.contact_email or site_settings.current().mail_from_address}")
     organiser.params["cn"] = vText(event.organiser or "Réaap")
     return organiser
 
@@ -116,7 +117,7 @@ def _partner_organizer(contribution: Contribution, organiser: str) -> vCalAddres
     """The structure, with the address of its contact when the partner wrote one (« Amina,
     atelier@… »), else the network's address (an ORGANIZER is an address, RFC 5545 § 3.8.4.3)."""
     found = _EMAIL_IN_TEXT.search(contribution.contact or "")
-    address = found.group(0) if found else get_settings().mail_from_address
+    address = found.group(0) if found else site_settings.current().mail_from_address
     organizer = vCalAddress(f"mailto:{address}")
     organizer.params["cn"] = vText(organiser or "Réaap")
     return organizer

@@ -31,6 +31,7 @@ from core.db import session, utcnow
 from core.extensions import limiter
 from core.formatting import PARIS
 from core.forms import EmptyForm
+from core.http_cache import cacheable
 from core.web import ids
 from events import attendance, editing, ics, services
 from events.forms import CancelEventForm, EventForm, RegistrationForm
@@ -84,13 +85,18 @@ def agenda():
     return render_template("events/agenda.html", items=items, events=events, show_past=show_past, full=full)
 
 
+ICS_MAX_AGE = 300  # seconds a calendar client or cache may keep it before asking again
+
+
 @events_bp.route("/agenda.ics")
 def agenda_ics():
     db = session()
     events = services.upcoming(db) + services.past(db)[:50]
     partner_events = services.partner_events(db) + services.partner_events(db, past=True)[:50]
-    return Response(ics.calendar(events, partner_events=partner_events), mimetype="text/calendar",
-                    headers={"Content-Disposition": 'inline; filename="agenda.ics"'})
+    response = Response(ics.calendar(events, partner_events=partner_events), mimetype="text/calendar",
+                        headers={"Content-Disposition": 'inline; filename="agenda.ics"'})
+    changed = max([e.updated_at for e in events] + [c.updated_at for c in partner_events], default=None)
+    return cacheable(response, max_age=ICS_MAX_AGE, last_modified=changed)  # ETag: the body's digest
 
 
 @events_bp.route("/agenda/partenaires/<int:contribution_id>/")

@@ -16,6 +16,7 @@ from email.utils import getaddresses, parseaddr
 
 from flufl.bounce import all_failures
 
+from core import site_settings
 from core.settings import get_settings
 from mailing.verp import VERP_PREFIX, VERP_RE, parse_verp
 
@@ -334,7 +335,8 @@ def _notification_text(msg: Message) -> str:
 
 def _own_address(address: str) -> bool:
     local = address.rpartition("@")[0]
-    return (address == get_settings().mail_from_address.lower() or local.startswith(VERP_PREFIX + "+")
+    own = {get_settings().mail_from_address.lower(), site_settings.current().mail_from_address.lower()}
+    return (address in own or local.startswith(VERP_PREFIX + "+")
             or local in ("postmaster", "mailer-daemon"))
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import Table, and_, bindparam, func, literal, or_, select, updat
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core import urls
+from core import site_settings, urls
 from core.db import affected_rows, utcnow
 from core.settings import get_settings
 from mailing.mime import LetterMIME, format_recipient
@@ -133,11 +133,12 @@ def test_send_headers() -> dict[str, str]:
 
 
 def static_letter_headers() -> dict[str, str]:
-    return {
-        "List-Id": get_settings().list_id,
-        "Precedence": "bulk",
-        "Auto-Submitted": "auto-generated",
-    }
+    """List-Id and Reply-To are the site's settings (the back office's, else the environment's)."""
+    site = site_settings.current()
+    headers = {"List-Id": site.list_id, "Precedence": "bulk", "Auto-Submitted": "auto-generated"}
+    if site.reply_to:
+        headers["Reply-To"] = site.reply_to
+    return headers
 
 
 def _https(url: str) -> bool:
@@ -166,7 +167,7 @@ def settings_warnings(settings) -> list[str]:
 
 def letter_mime(subject: str, html_body: str, text_body: str) -> LetterMIME:
     """A compiled letter, MIME-encoded once; each recipient's copy fills a few lines."""
-    return LetterMIME(sender=get_settings().mail_from, subject=subject, text=text_body, html=html_body,
+    return LetterMIME(sender=site_settings.current().mail_from, subject=subject, text=text_body, html=html_body,
                       static_headers=static_letter_headers())
 
 

@@ -21,6 +21,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr, parseaddr
 
+from core import site_settings
 from core.settings import get_settings
 
 SLOT_RE = re.compile(r"%%(\w+)%%")
@@ -217,9 +218,11 @@ def build_message(*, to: str, subject: str, text: str, html: str | None, message
                   attachments: list[Attachment] | None = None) -> bytes:
     """A UTF-8 multipart/alternative message (text first, then HTML), as bytes for SMTP; with
     attachments, a multipart/mixed holding that alternative then each attachment."""
-    settings = get_settings()
+    site = site_settings.current()
     msg = EmailMessage(policy=SMTP_POLICY)
-    name, addr = parseaddr(sender or settings.mail_from)
+    name, addr = parseaddr(sender or site.mail_from)
+    if site.reply_to and not any(key.lower() == "reply-to" for key in (headers or {})):
+        headers = {"Reply-To": site.reply_to, **(headers or {})}
     msg["From"] = Address(display_name=header_value(name), addr_spec=addr)
     set_headers(msg, [("To", to), ("Subject", subject), ("Date", date_header()),
                       ("Message-ID", message_id), # RFC 3834: no auto-reply to these.

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import jobs
+from core import jobs, site_settings
 from core.db import utcnow
 from core.settings import get_settings
 from mailing.mime import Attachment, build_message, new_message_id
@@ -77,7 +77,7 @@ def send_outbound(db: Session, outbound_id: int, pool: RelayPool | None = None) 
             html=outbound.html_body, message_id=outbound.message_id,
             headers=headers or None, attachments=attachments)
         # The same path as the letter: relays, fallback, throttle, DKIM.
-        pool.send_one(get_settings().mail_from_address, outbound.to_addr, message)
+        pool.send_one(site_settings.current().mail_from_address, outbound.to_addr, message)
     except (UnicodeError, smtplib.SMTPNotSupportedError) as exc:
         # An address (or a header) the relay cannot take without SMTPUTF8: sending again changes
         # nothing, so the row ends failed now instead of being retried for ever.

@@ -15,6 +15,7 @@ import jinja2
 from inscriptis import get_text
 from mjml import mjml2html
 
+from core import site_settings
 from core.formatting import install_filters
 from core.settings import get_settings
 from core.text import markdown_to_text, plain_text, render_markdown, safe_url, strip_controls_in_output
@@ -62,7 +63,8 @@ def compile_mjml(source: str, template_name: str = "?") -> str:
 def render_email(name: str, context: dict) -> RenderedEmail:
     """Render the e-mail `name` with `context` into a subject, an HTML and a text part."""
     env = email_environment()
-    ctx = {"settings": get_settings(), **context}
+    # `site`: the effective site settings (network name, logo, colour, footer, publisher…).
+    ctx = {"settings": get_settings(), "site": site_settings.current(), **context}
     subject = " ".join(env.get_template(f"{name}/subject.txt").render(ctx).split())
     html = compile_mjml(env.get_template(f"{name}/body.mjml").render(ctx), f"{name}/body.mjml")
     if (EMAIL_DIR / name / "body.txt").exists():

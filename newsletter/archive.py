@@ -10,7 +10,7 @@ from feedgen.feed import FeedGenerator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import urls
+from core import site_settings, urls
 from core.settings import get_settings
 from mailing.templates import TEMPLATES_DIR, email_environment
 from newsletter.models import Issue, IssueKind, IssueStatus
@@ -25,6 +25,24 @@ def published_issues(db: Session) -> list[Issue]:
                            .order_by(Issue.numero.desc())))
 
 
+def is_published(issue: Issue) -> bool:
+    return (issue.kind == IssueKind.letter and issue.status == IssueStatus.sent and issue.published_at is not None
+            and issue.numero is not None)
+
+
+def last_published_at(issues: list[Issue]) -> datetime | None:
+    return max((i.published_at for i in issues if i.published_at is not None), default=None)
+
+
+def published_version(db: Session, numero: int) -> tuple[int, datetime] | None:
+    """(id, published_at) of a published letter, without loading its frozen HTML: enough to answer
+    a conditional GET."""
+    row = db.execute(select(Issue.id, Issue.published_at).where(
+        Issue.kind == IssueKind.letter, Issue.numero == numero, Issue.status == IssueStatus.sent,
+        Issue.published_at.isnot(None))).first()
+    return (row.id, row.published_at) if row is not None else None
+
+
 def published_issue(db: Session, numero: int) -> Issue | None:
     return db.scalar(select(Issue).where(Issue.kind == IssueKind.letter, Issue.numero == numero,
                                          Issue.status == IssueStatus.sent,
@@ -33,14 +51,13 @@ def published_issue(db: Session, numero: int) -> Issue | None:
 
 def atom_feed(issues: list[Issue], link_for=None) -> bytes:
     """A valid Atom feed of the letters, newest first. `link_for(issue)` gives each entry's URL."""
-    settings = get_settings()
     link_for = link_for or (lambda issue: urls.absolute(urls.letter_path(issue.numero)))
     feed = FeedGenerator()
     feed.id(urls.absolute("/lettres/"))
     feed.title("La lettre Parentalités")
     feed.subtitle("Les numéros de la lettre du Réaap et du réseau CLAS")
     feed.language("fr")
-    feed.author({"name": "Lettre Parentalités", "email": settings.mail_from_address})
+    feed.author({"name": "Lettre Parentalités", "email": site_settings.current().mail_from_address})
     feed.link(href=urls.absolute("/lettres/"), rel="alternate")
     feed.link(href=urls.absolute("/lettres/feed.atom"), rel="self")
     updated = max((i.published_at for i in issues if i.published_at is not None),  # all are: published
@@ -60,7 +77,9 @@ def atom_feed(issues: list[Issue], link_for=None) -> bytes:
 
 
 def export_static(db: Session, directory: Path) -> list[Path]:
-    """Write the archive as a static site: index.html, one folder per letter, feed.atom."""
+    """Write the archive as a static site: index.html, one folder per letter, each letter's PDF
+    (`<numero>.pdf`, beside its folder as on the site; made now if its job never ran), feed.atom."""
+    from newsletter import letter_pdf
     directory.mkdir(parents=True, exist_ok=True)
     env = email_environment().overlay(loader=_static_loader())
     issues = published_issues(db)
@@ -72,10 +91,14 @@ def export_static(db: Session, directory: Path) -> list[Path]:
         path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
         written.append(path)
 
-    write("index.html", env.get_template("index.html").render(issues=issues, settings=get_settings()))
+    pdfs = {issue.id: letter_pdf.pdf_of(db, issue) for issue in issues}
+    write("index.html", env.get_template("index.html").render(issues=issues, settings=get_settings(), pdfs=pdfs))
     for issue in issues:
+        pdf = pdfs[issue.id]
+        if pdf is not None:
+            write(f"{issue.numero}.pdf", pdf.data)
         write(f"{issue.numero}/index.html",
-              env.get_template("letter.html").render(issue=issue, settings=get_settings()))
+              env.get_template("letter.html").render(issue=issue, settings=get_settings(), pdf=pdf))
         write(f"{issue.numero}/email.html", issue.archive_email_html or "")
     write("feed.atom", atom_feed(issues))
     for name in ("site.css", "favicon.svg"):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import Role, User
 from contributions.models import Contribution, ContributionStatus
-from core import urls
+from core import site_settings, urls
 from core.db import affected_rows, utcnow
 from core.formatting import PARIS
 from core.settings import get_settings
@@ -67,7 +67,7 @@ def default_dates(year: int, count: int) -> list[date]:
 def generate_year(db: Session, year: int, count: int | None = None) -> list[PlannedIssue]:
     """Plan `count` letters (ISSUES_PER_YEAR by default) for `year`, each with its deadline. A month
     that already has a planned letter is left as it is, so generating twice adds nothing."""
-    count = count or get_settings().issues_per_year
+    count = count or site_settings.current().issues_per_year
     existing = {(p.issue_date.year, p.issue_date.month) for p in planned_issues(db, year)}
     created = []
     for day in default_dates(year, count):

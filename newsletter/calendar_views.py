@@ -11,6 +11,7 @@ from wtforms import DateField, IntegerField, SelectChoice, SelectField, TextArea
 from wtforms.validators import DataRequired, NumberRange, Optional
 
 from accounts.auth import editor_required
+from core import site_settings
 from core.db import session
 from core.forms import EmptyForm
 from core.settings import get_settings
@@ -53,7 +54,7 @@ def index():
     today = calendar.paris_today()
     if request.method == "GET":
         generate_form.year.data = today.year if today.month < 10 else today.year + 1
-        generate_form.count.data = get_settings().issues_per_year
+        generate_form.count.data = site_settings.current().issues_per_year
     elif "gen-year" in request.form:
         if generate_form.validate_on_submit():
             try:

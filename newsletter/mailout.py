@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import Role, User
 from contributions.services import mark_published
-from core import jobs, urls
+from core import jobs, site_settings, urls
 from core.db import affected_rows, utcnow
 from core.settings import get_settings
 from mailing import engine
@@ -29,7 +29,7 @@ from mailing.models import Delivery, DeliveryStatus, OutboundEmail
 from mailing.outbox import queue_email, queue_rendered
 from mailing.sender import RelayPool
 from mailing.templates import RenderedEmail, email_environment, render_email
-from newsletter import agenda, signals
+from newsletter import agenda, letter_blocks, signals
 from newsletter.models import Issue, IssueKind, IssueStatus
 from subscribers import segments
 from subscribers.models import Subscriber, SubscriberStatus
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 SEND_BATCH_TASK = "tasks.mailout.send_batch"
 START_TASK = "tasks.mailout.start_mailout"
+INDEX_LETTER_TASK = "tasks.archive.index_letter"
+LETTER_PDF_TASK = "tasks.archive.make_letter_pdf"
 
 # Where the ledger finds a recipient's address, name and personal token.
 RECIPIENTS = engine.RecipientColumns(Subscriber.id, Subscriber.email, Subscriber.name,
@@ -84,6 +86,7 @@ def _render_numero(issue: Issue) -> RenderedEmail:
     agenda.with_entries(issue)  # the network's events placed in the Agenda: their date, place, seats left
     return render_email("letter", {
         "issue": issue, "sections": issue.items_by_rubrique(),
+        **letter_blocks.letter_context(issue),  # featured, blocks, table of contents
         "web_url": urls.absolute(urls.letter_path(issue.numero)),
         "subscribe_url": urls.absolute("/abonnement"),
         "unsubscribe_url": slot("unsubscribe_url"), "greeting": slot("greeting"),
@@ -114,7 +117,8 @@ def render_web_version(issue: Issue) -> str:
     """The letter as an accessible web page fragment, frozen into the archive."""
     agenda.with_entries(issue)
     return email_environment().get_template("letter/web.html").render(
-        issue=issue, sections=issue.items_by_rubrique(), settings=get_settings())
+        issue=issue, settings=get_settings(), site=site_settings.current(),
+        **{"sections": issue.items_by_rubrique(), **letter_blocks.letter_context(issue)})
 
 
 def compile_issue(db: Session, issue: Issue) -> None:
@@ -301,6 +305,9 @@ def finish_if_done(db: Session, issue_id: int) -> bool:
                            f"Publiée dans la lettre n°{issue.numero}")
             if issue.kind is IssueKind.letter:
                 signals.letter_sent.send(db, issue=issue)
+            # After this COMMIT, in their own jobs: neither a search index nor a PDF may undo a send.
+            jobs.enqueue(db, INDEX_LETTER_TASK, issue_id)
+            jobs.enqueue(db, LETTER_PDF_TASK, issue_id)
             log.info("issue %s sent and published in the archive", issue_id)
         else:
             log.info("issue %s (%s) sent", issue_id, issue.kind)

@@ -3,22 +3,28 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
     Date,
     Enum,
+    Float,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from contributions import rubriques
+from contributions.fulltext import _pg_document
 from core.db import Base, UTCDateTime, enum_column, utcnow
 
 
@@ -153,3 +159,41 @@ class PlannedIssue(Base):
     issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LetterArticle(Base):
+    """One article of a sent letter as the archive froze it (read back from `Issue.archive_html`,
+    never from the contribution, which may change later): what the archive search finds
+    (newsletter/archive_search.py). The édito is an article too."""
+
+    __tablename__ = "letter_articles"
+    __table_args__ = (UniqueConstraint("issue_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    anchor: Mapped[str | None] = mapped_column(String(80))  # the article's id in the page, when it has one
+    rubrique: Mapped[str] = mapped_column(String(120), default="")
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+
+
+class LetterPdf(Base):
+    """The letter laid out for A4, made once when it is sent (newsletter/letter_pdf.py) and kept
+    with the archive, so that every process serves the same bytes (and the same ETag)."""
+
+    __tablename__ = "letter_pdfs"
+
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seconds: Mapped[float | None] = mapped_column(Float)  # how long WeasyPrint took, for the record
+
+
+# The archive search on PostgreSQL: a GIN index over the same accent-folded French document as the
+# directory's (contributions/fulltext.py); created by the migration 0014_archive. SQLite: an FTS5
+# table `letter_search` written by newsletter/archive_search.py.
+Index("ix_letter_articles_search_fr", text(_pg_document(["title", "body"], "")), postgresql_using="gin",
+      _table=cast(Table, LetterArticle.__table__)).ddl_if(dialect="postgresql")

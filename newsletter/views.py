@@ -9,14 +9,18 @@ from flask import (
     abort,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask import session as http_session
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import select
 
 from accounts.auth import editor_required
 from contributions import rubriques
@@ -25,12 +29,13 @@ from contributions.models import Contribution
 from core.db import session, utcnow
 from core.formatting import format_duration
 from core.forms import EmptyForm, TestSendForm
-from core.web import EMAIL_PAGE_CSP
+from core.http_cache import cacheable, not_modified, page_etag, page_last_modified, uncached
+from core.web import EMAIL_PAGE_CSP, small_int
 from mailing import engine
-from newsletter import agenda, archive, mailout
+from newsletter import agenda, archive, archive_search, letter_pdf, mailout
 from newsletter import issues as issue_service
 from newsletter.forms import AddItemForm, IssueForm, LetterSegmentForm, RubriqueForm, ScheduleForm
-from newsletter.models import Issue, IssueKind, IssueStatus
+from newsletter.models import Issue, IssueKind, IssueStatus, LetterPdf
 from subscribers import segments
 
 ISSUE_STATUS_LABELS = {
@@ -71,27 +76,93 @@ def home():
     return render_template("public/home.html", issues=archive.published_issues(session())[:3])
 
 
+# How long a shared cache or a browser may keep a frozen page before asking again (then a 304).
+LETTER_MAX_AGE = 600
+PDF_MAX_AGE = 86_400
+FEED_MAX_AGE = 300
+PAGE_VARY = ("Accept-Language", "Cookie")  # the language is chosen by either; a session names a reader
+
+SEARCH_NOTICES = {
+    "shortened": _l("Votre recherche était très longue : seuls ses %(n)s premiers caractères ont été cherchés."),
+    "too_many_terms": _l("Votre recherche comptait beaucoup de mots : seuls les %(n)s premiers ont été cherchés."),
+    "no_words": _l("Votre recherche ne contient aucun mot à chercher (les mots très courants comme « le » ou "
+                   "« de » et les signes seuls sont ignorés). Essayez avec d'autres mots."),
+}
+
+
+def _names_its_reader() -> bool:
+    """A page that must not be shared by caches: a signed-in reader's menu, a message to show once,
+    a language cookie being set."""
+    return bool(current_user.is_authenticated or http_session.get("_flashes") or "lang" in request.args)
+
+
 @public_bp.route("/lettres/")
 def letters():
+    q = request.args.get("q")
+    if q is not None:
+        page = small_int(request.args.get("page"), 1) or 1
+        result = archive_search.search(session(), q, page=page)
+        notices = [str(SEARCH_NOTICES[n]) % {"n": archive_search.MAX_QUERY_CHARS if n == "shortened"
+                                              else archive_search.MAX_TERMS}
+                   for n in result.notices]
+        return render_template("public/letters_search.html", result=result, notices=notices)
     return render_template("public/letters.html", issues=archive.published_issues(session()))
 
 
 @public_bp.route("/lettres/<int:numero>/")
 def letter(numero: int):
+    version = archive.published_version(session(), numero) or abort(404)
+    if _names_its_reader():
+        issue = archive.published_issue(session(), numero) or abort(404)
+        return uncached(make_response(render_template("public/letter.html", issue=issue)))
+    # Frozen when sent: the page changes only with the language or a new release of the site.
+    issue_id, published_at = version
+    etag = page_etag("letter", issue_id, published_at.isoformat(), get_locale())
+    last_modified = page_last_modified(published_at)
+    current = not_modified(etag, last_modified, LETTER_MAX_AGE, PAGE_VARY)
+    if current is not None:
+        return current  # nothing rendered, the frozen HTML not even read
     issue = archive.published_issue(session(), numero) or abort(404)
-    return render_template("public/letter.html", issue=issue)
+    return cacheable(make_response(render_template("public/letter.html", issue=issue)), max_age=LETTER_MAX_AGE,
+                     etag=etag, last_modified=last_modified, vary=PAGE_VARY)
+
+
+@public_bp.route("/lettres/<int:numero>.pdf")
+def letter_pdf_file(numero: int):
+    db = session()
+    issue = archive.published_issue(db, numero) or abort(404)
+    kept = db.execute(select(LetterPdf.sha256, LetterPdf.made_at).where(LetterPdf.issue_id == issue.id)).first()
+    if kept is not None:
+        current = not_modified(kept.sha256, kept.made_at, PDF_MAX_AGE)
+        if current is not None:
+            return current
+    pdf = letter_pdf.pdf_of(db, issue)  # made now if its job failed or never ran
+    if pdf is None:
+        return render_template("errors/pdf_unavailable.html", issue=issue), 503
+    response = Response(pdf.data, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{letter_pdf.pdf_filename(issue)}"'})
+    return cacheable(response, max_age=PDF_MAX_AGE, etag=pdf.sha256, last_modified=pdf.made_at)
 
 
 @public_bp.route("/lettres/<int:numero>/email.html")
 def letter_email(numero: int):
+    version = archive.published_version(session(), numero) or abort(404)
+    # Frozen when sent, and the same for every reader: no language, no session in it.
+    etag, last_modified = page_etag("email", *version), version[1]
+    current = not_modified(etag, last_modified, LETTER_MAX_AGE)
+    if current is not None:
+        return current
     issue = archive.published_issue(session(), numero) or abort(404)
-    return Response(issue.archive_email_html, mimetype="text/html", headers={"Content-Security-Policy": EMAIL_PAGE_CSP})
+    response = Response(issue.archive_email_html, mimetype="text/html",
+                        headers={"Content-Security-Policy": EMAIL_PAGE_CSP})
+    return cacheable(response, max_age=LETTER_MAX_AGE, etag=etag, last_modified=last_modified)
 
 
 @public_bp.route("/lettres/feed.atom")
 def letters_feed():
-    return Response(archive.atom_feed(archive.published_issues(session())),
-                    mimetype="application/atom+xml")
+    issues = archive.published_issues(session())
+    return cacheable(Response(archive.atom_feed(issues), mimetype="application/atom+xml"),
+                     max_age=FEED_MAX_AGE, last_modified=archive.last_published_at(issues))
 
 
 # --- Back office: issues ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from contributions.rubrique_views import rubriques_bp
 from contributions.structure_views import structures_bp
 from contributions.views import files_bp, moderation_bp, partner_bp
 from core import db as database
+from core import site_settings
 from core.extensions import csrf, limiter
 from core.formatting import install_filters
 from core.proxies import TrustedProxies
@@ -28,6 +29,8 @@ from core.web import HSTS, INT_MAX, content_security_policy, csp_nonce
 from events.invitations_views import invitations_bp
 from events.views import events_bp
 from newsletter.calendar_views import calendar_bp
+from newsletter.letter_blocks_views import letter_blocks_bp
+from newsletter.site_settings_views import site_settings_bp
 from newsletter.views import public_bp, redaction_bp
 from parentalites.api import install_api, is_api_request, json_error
 from parentalites.bootstrap import bootstrap, exit_on_bad_settings
@@ -105,6 +108,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(webhooks_bp)  # the admins' outgoing webhooks
     app.register_blueprint(ops_bp)  # /healthz and /metrics
     install_request_metrics(app)
+    app.register_blueprint(site_settings_bp)      # /redaction/parametres (admins) and the logo
+    app.register_blueprint(letter_blocks_bp)      # the composer's blocks and the banners' images
     app.register_blueprint(editing_bp)  # the editors' edits and the network's own articles
     app.register_blueprint(rubriques_bp)  # the letter's rubriques, for admins
 
@@ -114,6 +119,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.jinja_env.globals.update(
         settings=settings, get_locale=get_locale, csrf_field=csrf_field, csp_nonce=csp_nonce,
         status_labels_for=lambda value: STATUS_LABELS[ContributionStatus(value)])
+
+    @app.context_processor
+    def site_settings_in_pages():
+        # The effective site settings (back office over environment), read once per request.
+        return {"site": site_settings.current()}
 
     @app.after_request
     def security_headers(response):

@@ -47,6 +47,8 @@ TASK_FAMILIES: dict[str, tuple[str, int, int]] = {
     # One POST (WEBHOOK_TIMEOUT, 10 s by default, to connect and between two reads): never long.
     "tasks.webhooks.deliver": ("housekeeping", 60, 90),
     "tasks.webhooks.sweep": ("housekeeping", 60, 90),
+    "tasks.archive.index_letter": ("housekeeping", 60, 90),
+    "tasks.archive.make_letter_pdf": ("housekeeping", 120, 150),  # WeasyPrint: seconds for a long letter
 }
 DEFAULT_TIME_LIMITS = (300, 360)  # a task not listed above: on the sending queue, with these limits
 
@@ -84,7 +86,7 @@ def make_celery() -> Celery[UnitOfWorkTask]:
     app = Celery("parentalites", broker=settings.celery_broker_url, task_cls=UnitOfWorkTask,
                  include=["tasks.mailout", "tasks.mail", "tasks.accounts", "tasks.bounces", "tasks.events",
                           "tasks.feeds", "tasks.calendar", "tasks.retention", "tasks.subscribers",
-                          "tasks.webhooks"])
+                          "tasks.webhooks", "tasks.archive"])
     base = settings.celery_queue
 
     def route(name: str, *_args, **_kwargs) -> dict[str, str]:

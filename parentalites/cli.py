@@ -182,9 +182,37 @@ def _unit_of_work() -> Iterator[Session]:
     "export", help="Écrire l'archive en site statique dans DIR (index.html, un dossier par lettre, feed.atom).")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def archive_export(directory: Path) -> None:
-    _open_database()
-    written = archive_service.export_static(session(), directory)
+    with _unit_of_work() as db:  # a PDF whose job never ran is made, and kept, on the way
+        written = archive_service.export_static(db, directory)
     click.echo(f"{len(written)} fichiers écrits dans {directory}")
+
+
+@archive_group.command(
+    "pdf", help="Faire le PDF des lettres publiées qui n'en ont pas (ou de NUMERO ; --refaire : à nouveau).")
+@click.argument("numero", type=int, required=False)
+@click.option("--refaire", "force", is_flag=True, help="Refaire le PDF même s'il existe déjà.")
+def archive_pdf(numero: int | None, force: bool) -> None:
+    from newsletter import letter_pdf
+
+    with _unit_of_work() as db:
+        issues = archive_service.published_issues(db)
+        if numero is not None:
+            issues = [i for i in issues if i.numero == numero]
+            if not issues:
+                raise click.ClickException(f"Aucune lettre publiée ne porte le n°{numero}.")
+        for issue in issues:
+            pdf = letter_pdf.make_letter_pdf(db, issue.id, force=force)
+            assert pdf is not None  # a published letter
+            click.echo(f"n°{issue.numero} : {pdf.size // 1024} Ko ({pdf.seconds or 0:.1f} s)")
+
+
+@archive_group.command("reindex", help="Réindexer les articles de toutes les lettres publiées pour la recherche.")
+def archive_reindex() -> None:
+    from newsletter import archive_search
+
+    with _unit_of_work() as db:
+        count = archive_search.reindex_all(db)
+    click.echo(f"{count} articles indexés")
 
 
 @main.group("mailout", help="Envois de la lettre.")

@@ -27,6 +27,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core import site_settings
 from core.db import affected_rows, among, utcnow
 from core.settings import get_settings
 from mailing.models import Delivery, DeliveryStatus, OutboundEmail
@@ -151,7 +152,7 @@ def export_data(db: Session, subscriber: Subscriber) -> dict[str, Any]:
                                    .order_by(Bounce.received_at, Bounce.id))]
     data: dict[str, Any] = {
         "generated_at": _iso(utcnow()),
-        "controller": {"name": "Lettre Parentalités", "contact": get_settings().privacy_contact},
+        "controller": {"name": "Lettre Parentalités", "contact": site_settings.current().privacy_contact},
         "subscriber": subscriber_record(subscriber),
         "preferences": {
             "topics": [{"key": t, "label": TOPICS.get(t, t)} for t in (subscriber.topics or [])],

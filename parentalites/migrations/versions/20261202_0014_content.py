@@ -2,7 +2,7 @@
 letter's items may be network events (the Agenda)
 
 Revision ID: 0014_content
-Revises: 0014_ops
+Revises: 0014_design
 Create Date: 2026-12-02 05:30:00
 """
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import core.db
 
 revision = '0014_content'
-down_revision = "0014_ops"
+down_revision = "0014_design"
 branch_labels = None
 depends_on = None
 
