@@ -166,11 +166,22 @@ class Contribution(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Optimistic locking of edits: the edit form carries the version it was read at, and a save
+    # from an older version is refused (two editors at once: the second is told, nothing lost).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # When an editor first opened the review page: the partner may edit a submitted contribution
+    # until then (contributions/editing.py).
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     structure: Mapped[Structure] = relationship()
-    author = relationship("User")
+    author = relationship("User", foreign_keys=[author_id])
+    opened_by = relationship("User", foreign_keys=[opened_by_id])
     transitions: Mapped[list[ContributionTransition]] = relationship(
         back_populates="contribution", order_by="ContributionTransition.id",
+        cascade="all, delete-orphan")
+    revisions: Mapped[list[ContributionRevision]] = relationship(
+        back_populates="contribution", order_by="ContributionRevision.id",
         cascade="all, delete-orphan")
     fiche: Mapped[FicheAction | None] = relationship(
         back_populates="contribution", uselist=False, cascade="all, delete-orphan")
@@ -209,6 +220,49 @@ class ContributionTransition(Base):
 
     contribution: Mapped[Contribution] = relationship(back_populates="transitions")
     actor = relationship("User")
+
+
+class ContributionRevision(Base):
+    """One edit by an editor: the fields before and after (contributions/editing.py). The first
+    revision's `before` is the partner's original, kept whatever the editors change."""
+
+    __tablename__ = "contribution_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id", ondelete="CASCADE"), index=True)
+    editor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    version: Mapped[int] = mapped_column(Integer)  # the contribution's version this edit made
+    before: Mapped[dict] = mapped_column(JSON)
+    after: Mapped[dict] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    contribution: Mapped[Contribution] = relationship(back_populates="revisions")
+    editor = relationship("User")
+
+
+class Rubrique(Base):
+    """A section of the letter, in its order; an admin adds, renames and reorders them
+    (/redaction/rubriques). Items name their rubrique by slug, which never changes: a rename shows
+    in the next letters, a sent letter keeps its frozen copy."""
+
+    __tablename__ = "rubriques"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    label: Mapped[str] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RubriqueDefault(Base):
+    """Where each kind of contribution lands in a letter unless the editor chooses otherwise."""
+
+    __tablename__ = "rubrique_defaults"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)  # a ContributionKind value
+    rubrique_id: Mapped[int] = mapped_column(ForeignKey("rubriques.id", ondelete="CASCADE"))
+
+    rubrique: Mapped[Rubrique] = relationship()
 
 
 class FicheAction(Base):

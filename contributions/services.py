@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
-from contributions import signals
+from contributions import revisions, rubriques, signals
 from contributions.models import (
     VISIBLE_STATUSES,
     Contribution,
@@ -36,7 +36,6 @@ from contributions.models import (
 from contributions.models import (
     ContributionStatus as S,
 )
-from contributions.rubriques import DEFAULT_RUBRIQUE, RUBRIQUE_LABELS
 from contributions.uploads import MAX_FILES_PER_CONTRIBUTION, ProcessedFile
 from core import departements, urls
 from core.db import utcnow
@@ -157,13 +156,36 @@ def can_see_file(user, file: ContributionFile) -> bool:
     return bool(user is not None and getattr(user, "is_authenticated", False) and can_view(user, contribution))
 
 
+def partner_may_edit(contribution: Contribution) -> bool:
+    """A draft, one the editors sent back, or one sent that no editor has opened yet."""
+    return contribution.status in EDITABLE_BY_PARTNER or (
+        contribution.status is S.submitted and contribution.opened_at is None)
+
+
+OPENED_MESSAGE = ("La rédaction a commencé la relecture de cette contribution : elle n'est plus modifiable. "
+                  "Votre texte est encore dans le formulaire ci-dessous : copiez-le et écrivez à la rédaction "
+                  "si une correction est nécessaire.")
+
+
 def check_can_edit(user: User, contribution: Contribution) -> None:
     if user.is_editor:
         return
     if user.structure_id != contribution.structure_id:
         raise Forbidden()
-    if contribution.status not in EDITABLE_BY_PARTNER:
+    if not partner_may_edit(contribution):
+        if contribution.status is S.submitted:
+            raise ModerationError(OPENED_MESSAGE)
         raise ModerationError("Cette contribution n'est plus modifiable.")
+
+
+def lock(db: Session, contribution: Contribution) -> Contribution:
+    """Read the contribution's row again, locked until the end of the transaction (PostgreSQL), so
+    that an editor opening it or another edit cannot slip between the check and the save."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.refresh(contribution, with_for_update=True)
+    else:
+        db.refresh(contribution)
+    return contribution
 
 
 # --- Validation ----------------------------------------------------------------------------------
@@ -247,6 +269,7 @@ def _move(db: Session, contribution: Contribution, to: S, actor: User | None, co
     contribution.status = to
     if to is S.submitted:
         contribution.submitted_at = utcnow()
+        contribution.opened_at = contribution.opened_by_id = None  # a new version: not opened yet
 
 
 def create(db: Session, author: User, data: ContributionData, *, submit: bool = True,
@@ -279,12 +302,14 @@ def update(db: Session, actor: User, contribution: Contribution, data: Contribut
            remove_file_ids: set[int] | frozenset[int] = frozenset()) -> Contribution:
     """Change a draft or a contribution the editors sent back; `submit` sends it (again) to the
     editors. Files are added and removed in the same transaction as the text."""
+    if not actor.is_editor:
+        lock(db, contribution)  # opened by an editor since the form was shown: refused below
     check_can_edit(actor, contribution)
     if data.kind is not contribution.kind:
         raise ModerationError("Le type d'une contribution ne change pas : créez-en une nouvelle.")
     files = files or []
     remaining = [f for f in contribution.files if f.id not in remove_file_ids]
-    sending = submit and not actor.is_editor
+    sending = submit and not actor.is_editor and contribution.status is not S.submitted
     _validate(data, submitting=sending or contribution.status not in EDITABLE_BY_PARTNER,
               has_files=bool(files or remaining))
     try:
@@ -292,6 +317,7 @@ def update(db: Session, actor: User, contribution: Contribution, data: Contribut
         _attach(contribution, files, set(remove_file_ids))
         if sending:
             _move(db, contribution, S.submitted, actor, None)
+        contribution.version = (contribution.version or 1) + 1
         db.flush()
     except Exception:
         db.rollback()  # nothing half-made stays in the session: the form is shown again
@@ -309,7 +335,8 @@ def withdraw(db: Session, partner: User, contribution: Contribution) -> None:
 
 
 def decide(db: Session, editor: User, contribution: Contribution, decision: S, comment: str = "") -> None:
-    """Accept, reject or request changes; the partner is told by e-mail."""
+    """Accept, reject or request changes; the partner is told by e-mail (with what the editors
+    changed in their text, when accepted with edits)."""
     if not editor.is_editor:
         raise Forbidden()
     if decision not in DECISIONS or (contribution.status, decision) not in EDITOR_MOVES:
@@ -317,19 +344,25 @@ def decide(db: Session, editor: User, contribution: Contribution, decision: S, c
     if decision in (S.changes_requested, S.rejected) and not comment.strip():
         raise ModerationError("Expliquez au partenaire ce qui doit changer (commentaire obligatoire).")
     _move(db, contribution, decision, editor, comment)
-    notify_partner(db, contribution, comment)
+    changes = editorial_changes(contribution) if decision is S.accepted else []
+    notify_partner(db, contribution, comment, changes)
     db.flush()
     if decision is S.accepted:
         signals.contribution_accepted.send(db, contribution=contribution, editor=editor)
 
 
-def notify_partner(db: Session, contribution: Contribution, comment: str) -> None:
+def editorial_changes(contribution: Contribution) -> list[str]:
+    """What the editors changed in the partner's text, one French line per field (none unedited)."""
+    return revisions.changes_since_original(contribution)
+
+
+def notify_partner(db: Session, contribution: Contribution, comment: str, changes: list[str] | None = None) -> None:
     recipients = {m.email for m in contribution.structure.members if m.active}
     if contribution.author is not None and contribution.author.active:
         recipients = {contribution.author.email}
     for address in sorted(recipients):
         queue_email(db, "moderation_decision", address, {
-            "contribution": contribution, "comment": comment.strip(),
+            "contribution": contribution, "comment": comment.strip(), "changes": changes or [],
             "url": urls.absolute(f"/partenaires/contributions/{contribution.id}"),
         })
 
@@ -347,12 +380,8 @@ def for_structure(db: Session, structure_id: int) -> list[Contribution]:
                            .order_by(Contribution.updated_at.desc())))
 
 
-def default_rubrique(kind: K) -> str:
-    return DEFAULT_RUBRIQUE[kind]
-
-
-def kinds_for_rubrique(rubrique: str) -> list[K]:
-    return [kind for kind in K if default_rubrique(kind) == rubrique]
+def kinds_for_rubrique(db: Session, rubrique: str) -> list[K]:
+    return [kind for kind, slug in rubriques.defaults(db).items() if slug == rubrique]
 
 
 def moderation_queue(db: Session, status: S | None = S.submitted, *, kind: K | None = None,
@@ -365,8 +394,8 @@ def moderation_queue(db: Session, status: S | None = S.submitted, *, kind: K | N
         query = query.where(Contribution.kind == kind)
     if structure_id is not None:
         query = query.where(Contribution.structure_id == structure_id)
-    if rubrique is not None and rubrique in RUBRIQUE_LABELS:
-        query = query.where(Contribution.kind.in_(kinds_for_rubrique(rubrique)))
+    if rubrique is not None and rubrique in rubriques.labels(db):
+        query = query.where(Contribution.kind.in_(kinds_for_rubrique(db, rubrique)))
     return list(db.scalars(query.order_by(Contribution.submitted_at.asc().nulls_last(), Contribution.id)))
 
 

@@ -15,11 +15,11 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from accounts.auth import editor_required, partner_required
-from contributions import services, uploads
+from contributions import editing, rubriques, services, uploads
 from contributions.forms import (
     FORMS,
     KIND_DESCRIPTIONS,
@@ -36,7 +36,6 @@ from contributions.models import (
     ContributionStatus,
     ResourceKind,
 )
-from contributions.rubriques import RUBRIQUES
 from core import departements
 from core.db import session, utcnow
 from core.formatting import PARIS, date_range, long_date
@@ -242,6 +241,7 @@ def _save(form: BaseContributionForm, kind: ContributionKind, contribution: Cont
     files, chosen = _check_file(form, chosen) if valid else (None, chosen)
     if valid and files is not None:
         remove = set(ids(request.form.getlist("remove_file")))
+        was_sent = contribution is not None and contribution.status is ContributionStatus.submitted
         try:
             if contribution is None:
                 contribution = services.create(session(), current_user, _data(form),
@@ -254,7 +254,9 @@ def _save(form: BaseContributionForm, kind: ContributionKind, contribution: Cont
             return _render_form(form, contribution, kind, 422, chosen=chosen)
         if chosen is not None:
             uploads.drop_pending(chosen.token, current_user.id)
-        if contribution.status is ContributionStatus.submitted and form.submitting:
+        if was_sent:
+            flash(_("Modifications enregistrées : la rédaction lira cette version."), "success")
+        elif contribution.status is ContributionStatus.submitted and form.submitting:
             flash(_("Contribution envoyée à la rédaction. Vous serez prévenu·e par e-mail de sa décision."), "success")
         else:
             flash(_("Brouillon enregistré. Il n'est pas encore envoyé à la rédaction."), "success")
@@ -263,7 +265,7 @@ def _save(form: BaseContributionForm, kind: ContributionKind, contribution: Cont
 
 
 @partner_bp.route("/fichier-en-attente/<token>")
-@partner_required
+@login_required  # a partner's or an editor's (moderation/edit.html) chosen file, to its owner only
 def pending_file(token: str):
     """A chosen image not saved yet (preview, form with errors), re-encoded, to its owner only."""
     found = uploads.pending(token, current_user.id)
@@ -333,19 +335,19 @@ def new_contribution():
 def contribution(contribution_id: int):
     contribution = _own(contribution_id)
     return render_template("partners/contribution.html", contribution=contribution,
-                           action_form=EmptyForm(), editable=contribution.status in services.EDITABLE_BY_PARTNER)
+                           action_form=EmptyForm(), editable=services.partner_may_edit(contribution))
 
 
 @partner_bp.route("/contributions/<int:contribution_id>/modifier", methods=["GET", "POST"])
 @partner_required
 def edit_contribution(contribution_id: int):
     contribution = _own(contribution_id)
-    if contribution.status not in services.EDITABLE_BY_PARTNER:
+    form = FORMS[contribution.kind]()
+    if request.method == "POST":  # refused by the service when no longer editable, the text shown again
+        return _save(form, contribution.kind, contribution)
+    if not services.partner_may_edit(contribution):
         flash(_("Cette contribution n'est plus modifiable."), "error")
         return redirect(url_for(".contribution", contribution_id=contribution.id))
-    form = FORMS[contribution.kind]()
-    if request.method == "POST":
-        return _save(form, contribution.kind, contribution)
     _fill(form, contribution)
     return _render_form(form, contribution, contribution.kind)
 
@@ -377,23 +379,26 @@ def queue():
     status = _enum_arg("statut", ContributionStatus, ContributionStatus.submitted.value)
     kind = _enum_arg("type", ContributionKind)
     structure_id = small_int(request.args.get("structure"))
+    rubrique_choices = rubriques.choices(session())
     rubrique = request.args.get("rubrique") or None
-    if rubrique not in dict(RUBRIQUES):
+    if rubrique not in dict(rubrique_choices):
         rubrique = None
     contributions = services.moderation_queue(session(), status, kind=kind, structure_id=structure_id,
                                               rubrique=rubrique)
     return render_template(
         "moderation/queue.html", contributions=contributions, status=status, kind=kind,
         structure_id=structure_id, rubrique=rubrique, status_labels=STATUS_LABELS, kind_labels=KIND_LABELS,
-        rubriques=RUBRIQUES, structures=services.structures_with_contributions(session()),
+        rubriques=rubrique_choices, structures=services.structures_with_contributions(session()),
         waiting_since=services.waiting_since, now=utcnow(), waited=waited,
-        rubrique_labels=dict(RUBRIQUES), default_rubrique=services.default_rubrique)
+        rubrique_labels=dict(rubrique_choices), default_rubrique=rubriques.defaults(session()).__getitem__)
 
 
 @moderation_bp.route("/<int:contribution_id>", methods=["GET", "POST"])
 @editor_required
 def review(contribution_id: int):
     contribution = session().get(Contribution, contribution_id) or abort(404)
+    if request.method == "GET":  # opened: from now on its partner may no longer change it
+        editing.mark_opened(session(), current_user, contribution)
     form = DecisionForm()
     if form.validate_on_submit():
         try:
@@ -406,7 +411,9 @@ def review(contribution_id: int):
                     status=contribution.status_label), "success")
             return redirect(url_for(".queue"))
     return render_template("moderation/review.html", contribution=contribution, form=form,
-                           rubrique_label=dict(RUBRIQUES).get(services.default_rubrique(contribution.kind)),
+                           rubrique_label=rubriques.labels(session()).get(
+                               rubriques.default_for(session(), contribution.kind)),
+                           is_network=editing.is_network(contribution), action_form=EmptyForm(),
                            waited=waited(services.waiting_since(contribution), utcnow())), \
         422 if form.errors else 200
 

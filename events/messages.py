@@ -17,15 +17,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
+from contributions.editing import network_structure
 from contributions.models import (
     Contribution,
     ContributionKind,
     ContributionStatus,
     ContributionTransition,
-    Structure,
-    StructureKind,
 )
-from core import site_settings
 from core.db import utcnow
 from core.formatting import date_time, plural
 from events import ics
@@ -200,17 +198,6 @@ def send_due_reminders(db: Session, now: datetime | None = None) -> Report:
 
 
 # --- After the event ------------------------------------------------------------------------
-
-def network_structure(db: Session) -> Structure:
-    """The network's own structure (settings: NETWORK_NAME), author of its contributions."""
-    name = site_settings.current().network_name
-    structure = db.scalar(select(Structure).where(Structure.name == name).order_by(Structure.id).limit(1))
-    if structure is None:
-        structure = Structure(name=name, kind=StructureKind.autre)
-        db.add(structure)
-        db.flush()
-    return structure
-
 
 RETOUR_TITLES = {
     EventType.soiree_reaap: "Retour sur la soirée « {title} »",

@@ -130,7 +130,8 @@ class Waiting:
 
 
 def waiting(db: Session) -> Waiting:
-    placed = select(IssueItem.contribution_id).join(Issue).where(Issue.status != IssueStatus.sent)
+    placed = select(IssueItem.contribution_id).join(Issue).where(Issue.status != IssueStatus.sent,
+                                                                IssueItem.contribution_id.is_not(None))
     return Waiting(
         submitted=db.scalar(select(func.count(Contribution.id)).where(
             Contribution.status == ContributionStatus.submitted)) or 0,

@@ -34,7 +34,8 @@ class IssueForm(FlaskForm):
 
 class AddItemForm(FlaskForm):
     contribution_id = IntegerField(validators=[DataRequired()])
-    rubrique = SelectField(_l("Rubrique"), choices=RUBRIQUE_CHOICES, validators=[DataRequired()])
+    rubrique = SelectField(_l("Rubrique"), choices=RUBRIQUE_CHOICES, validators=[DataRequired()],
+                           validate_choice=False)  # the rubriques are the admin's: newsletter.issues checks
 
 
 class RubriqueForm(FlaskForm):

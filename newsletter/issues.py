@@ -7,13 +7,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from accounts.models import User
+from contributions import rubriques
 from contributions.models import Contribution, ContributionStatus
-from contributions.rubriques import DEFAULT_RUBRIQUE, RUBRIQUE_LABELS
 from newsletter.models import Issue, IssueItem, IssueKind, IssueStatus
 from subscribers import segments
 
 
-# The rubrique each kind goes to by default; the composer may move it.
 class CompositionError(ValueError):
     """The composition change is not possible; the message says why, in French."""
 
@@ -34,7 +33,7 @@ def create_issue(db: Session, editor: User, numero: int, title: str, issue_date:
 
 
 def update_issue(db: Session, issue: Issue, title: str, issue_date: date, edito_md: str) -> None:
-    _check_editable(issue)
+    check_editable(issue)
     issue.title, issue.issue_date, issue.edito_md = title.strip(), issue_date, edito_md
     db.flush()
 
@@ -42,7 +41,7 @@ def update_issue(db: Session, issue: Issue, title: str, issue_date: date, edito_
 def set_segment(db: Session, issue: Issue, segment: dict | None) -> None:
     """Who the letter goes to: a segment (topics, roles, communes, départements) or everyone
     (None). Fixed once the mail-out has started: the deliveries are planned from it."""
-    _check_editable(issue)
+    check_editable(issue)
     try:
         issue.segment = segments.normalize(segment)
     except segments.SegmentError as exc:
@@ -50,19 +49,19 @@ def set_segment(db: Session, issue: Issue, segment: dict | None) -> None:
     db.flush()
 
 
-def _check_editable(issue: Issue) -> None:
+def check_editable(issue: Issue) -> None:
     if not issue.is_editable:
         raise CompositionError("Ce numéro est envoyé ou en cours d'envoi : il ne peut plus être modifié.")
 
 
 def add_item(db: Session, issue: Issue, contribution: Contribution, rubrique: str | None = None) -> IssueItem:
-    _check_editable(issue)
+    check_editable(issue)
     if contribution.status is not ContributionStatus.accepted:
         raise CompositionError("Seule une contribution acceptée peut être placée dans un numéro.")
     if any(item.contribution_id == contribution.id for item in issue.items):
         raise CompositionError("Cette contribution est déjà dans ce numéro.")
-    rubrique = rubrique or DEFAULT_RUBRIQUE[contribution.kind]
-    if rubrique not in RUBRIQUE_LABELS:
+    rubrique = rubrique or rubriques.default_for(db, contribution.kind)
+    if rubrique not in rubriques.labels(db):
         raise CompositionError("Rubrique inconnue.")
     position = max((item.position for item in issue.items), default=0) + 1
     item = IssueItem(contribution=contribution, rubrique=rubrique, position=position)
@@ -79,14 +78,14 @@ def _item(issue: Issue, item_id: int) -> IssueItem:
 
 
 def remove_item(db: Session, issue: Issue, item_id: int) -> None:
-    _check_editable(issue)
+    check_editable(issue)
     issue.items.remove(_item(issue, item_id))
     db.flush()
 
 
 def set_rubrique(db: Session, issue: Issue, item_id: int, rubrique: str) -> None:
-    _check_editable(issue)
-    if rubrique not in RUBRIQUE_LABELS:
+    check_editable(issue)
+    if rubrique not in rubriques.labels(db):
         raise CompositionError("Rubrique inconnue.")
     item = _item(issue, item_id)
     item.rubrique = rubrique
@@ -97,7 +96,7 @@ def set_rubrique(db: Session, issue: Issue, item_id: int, rubrique: str) -> None
 def move_item(db: Session, issue: Issue, item_id: int, direction: int) -> bool:
     """Swap an item with its neighbour in the same rubrique (direction -1: up, +1: down).
     Returns False when it is already first or last."""
-    _check_editable(issue)
+    check_editable(issue)
     item = _item(issue, item_id)
     siblings = sorted((i for i in issue.items if i.rubrique == item.rubrique), key=lambda i: i.position)
     index = siblings.index(item) + (1 if direction > 0 else -1)
@@ -118,4 +117,4 @@ def list_issues(db: Session) -> list[Issue]:
 def placed_contribution_ids(db: Session) -> set[int]:
     """Contributions already in an issue that is not yet sent (not offered twice)."""
     return set(db.scalars(select(IssueItem.contribution_id).join(Issue)
-                          .where(Issue.status != IssueStatus.sent)))
+                          .where(Issue.status != IssueStatus.sent, IssueItem.contribution_id.is_not(None))))

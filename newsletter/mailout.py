@@ -29,7 +29,7 @@ from mailing.models import Delivery, DeliveryStatus, OutboundEmail
 from mailing.outbox import queue_email, queue_rendered
 from mailing.sender import RelayPool
 from mailing.templates import RenderedEmail, email_environment, render_email
-from newsletter import letter_blocks, signals
+from newsletter import agenda, letter_blocks, signals
 from newsletter.models import Issue, IssueKind, IssueStatus
 from subscribers import segments
 from subscribers.models import Subscriber, SubscriberStatus
@@ -83,6 +83,7 @@ def rules_for(issue: Issue) -> KindRules:
 
 def _render_numero(issue: Issue) -> RenderedEmail:
     assert issue.numero is not None  # a letter has one from create_issue (an invitation has none)
+    agenda.with_entries(issue)  # the network's events placed in the Agenda: their date, place, seats left
     return render_email("letter", {
         "issue": issue, "sections": issue.items_by_rubrique(),
         **letter_blocks.letter_context(issue),  # featured, blocks, table of contents
@@ -114,6 +115,7 @@ def render_letter(issue: Issue) -> RenderedEmail:
 
 def render_web_version(issue: Issue) -> str:
     """The letter as an accessible web page fragment, frozen into the archive."""
+    agenda.with_entries(issue)
     return email_environment().get_template("letter/web.html").render(
         issue=issue, settings=get_settings(), site=site_settings.current(),
         **{"sections": issue.items_by_rubrique(), **letter_blocks.letter_context(issue)})
@@ -133,7 +135,7 @@ def compile_issue(db: Session, issue: Issue) -> None:
 
 
 def _summary(issue: Issue) -> str:
-    titles = [item.contribution.title for item in issue.items]
+    titles = [item.title for item in agenda.with_entries(issue).items if item.contribution or item.agenda]
     return " · ".join(titles[:8])
 
 
@@ -299,7 +301,7 @@ def finish_if_done(db: Session, issue_id: int) -> bool:
         issue = db.get(Issue, issue_id)
         assert issue is not None  # the UPDATE just matched it
         if rules_for(issue).archived:
-            mark_published(db, [item.contribution for item in issue.items],
+            mark_published(db, [item.contribution for item in issue.items if item.contribution is not None],
                            f"Publiée dans la lettre n°{issue.numero}")
             if issue.kind is IssueKind.letter:
                 signals.letter_sent.send(db, issue=issue)

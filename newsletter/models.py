@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     Date,
     Enum,
     Float,
@@ -20,10 +21,10 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
+from contributions import rubriques
 from contributions.fulltext import _pg_document
-from contributions.rubriques import RUBRIQUES
 from core.db import Base, UTCDateTime, enum_column, utcnow
 
 
@@ -99,27 +100,48 @@ class Issue(Base):
                 and self.scheduled_at <= utcnow())
 
     def items_by_rubrique(self) -> list[tuple[str, str, list[IssueItem]]]:
-        """Rubriques in their fixed order, each with its items in their position order."""
+        """Rubriques in their order (set by the admin), each with its items in their position order."""
         grouped: dict[str, list[IssueItem]] = {}
         for item in self.items:
             grouped.setdefault(item.rubrique, []).append(item)
-        return [(slug, label, grouped[slug]) for slug, label in RUBRIQUES if slug in grouped]
+        db = object_session(self)
+        ordered = rubriques.choices(db) if db is not None else list(rubriques.RUBRIQUES)
+        known = {slug for slug, _ in ordered}
+        ordered += [(slug, slug) for slug in grouped if slug not in known]  # never drop an item
+        return [(slug, label, grouped[slug]) for slug, label in ordered if slug in grouped]
 
 
 class IssueItem(Base):
-    """A contribution placed in a rubrique of an issue, at a position."""
+    """A contribution, or a network event (the Agenda: newsletter/agenda.py), placed in a rubrique
+    of an issue, at a position."""
 
     __tablename__ = "issue_items"
-    __table_args__ = (UniqueConstraint("issue_id", "contribution_id"),)
+    __table_args__ = (
+        UniqueConstraint("issue_id", "contribution_id"),
+        UniqueConstraint("issue_id", "event_id", name="uq_issue_items_issue_id_event_id"),
+        CheckConstraint("(contribution_id IS NULL) != (event_id IS NULL)", name="one_source"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
-    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"))
+    contribution_id: Mapped[int | None] = mapped_column(ForeignKey("contributions.id"))
+    # A network event (events/), named by its table only: the letter does not import events.
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     rubrique: Mapped[str] = mapped_column(String(40))
     position: Mapped[int] = mapped_column(Integer)
 
     issue: Mapped[Issue] = relationship(back_populates="items")
     contribution = relationship("Contribution")
+
+    # Not stored: the event's entry (newsletter.agenda.AgendaEntry), read when the letter renders.
+    __allow_unmapped__ = True
+    agenda: Any = None
+
+    @property
+    def title(self) -> str:
+        if self.contribution is not None:
+            return self.contribution.title
+        return self.agenda.title if self.agenda is not None else f"Événement n°{self.event_id}"
 
 
 class PlannedIssue(Base):

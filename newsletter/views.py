@@ -23,6 +23,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from accounts.auth import editor_required
+from contributions import rubriques
 from contributions import services as contributions
 from contributions.models import Contribution
 from core.db import session, utcnow
@@ -31,7 +32,7 @@ from core.forms import EmptyForm, TestSendForm
 from core.http_cache import cacheable, not_modified, page_etag, page_last_modified, uncached
 from core.web import EMAIL_PAGE_CSP, small_int
 from mailing import engine
-from newsletter import archive, archive_search, letter_pdf, mailout
+from newsletter import agenda, archive, archive_search, letter_pdf, mailout
 from newsletter import issues as issue_service
 from newsletter.forms import AddItemForm, IssueForm, LetterSegmentForm, RubriqueForm, ScheduleForm
 from newsletter.models import Issue, IssueKind, IssueStatus, LetterPdf
@@ -215,6 +216,7 @@ def issue(issue_id: int):
         except issue_service.CompositionError as exc:
             flash(str(exc), "error")
     available = contributions.accepted_not_placed(db, issue_service.placed_contribution_ids(db))
+    agenda.with_entries(issue)  # the titles of the network's events placed in it
     progress = mailout.shown_progress(db, issue)
     segment_form = LetterSegmentForm(formdata=None)
     segment_form.fill_choices(db)
@@ -224,7 +226,10 @@ def issue(issue_id: int):
         add_form=AddItemForm(), rubrique_form=RubriqueForm(), action_form=EmptyForm(),
         test_form=TestSendForm(), schedule_form=ScheduleForm(), segment_form=segment_form,
         audience=segments.count(db, issue.segment), segment_description=segments.describe(issue.segment),
-        failures=mailout.failed_deliveries(db, issue.id) if progress else [])
+        failures=mailout.failed_deliveries(db, issue.id) if progress else [],
+        rubrique_defaults=rubriques.defaults(db), rubrique_choices=rubriques.choices(db),
+        agenda_offers=agenda.offers(db, issue) if issue.is_editable else [],
+        agenda_rubrique=agenda.agenda_rubrique(db))
 
 
 def _compose(issue_id: int, action):
@@ -254,6 +259,27 @@ def add_item(issue_id: int):
         contribution = session().get(Contribution, form.contribution_id.data) or abort(404)
         issue_service.add_item(session(), issue, contribution, form.rubrique.data)
         return _("« %(title)s » ajouté au numéro.", title=contribution.title)
+    return _compose(issue_id, action)
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/agenda", methods=["POST"])
+@editor_required
+def add_to_agenda(issue_id: int):
+    """A network event or an accepted partner event, placed in the Agenda in date order."""
+    key = request.form.get("offer", "")
+    def action(issue):
+        item = agenda.add_offer(session(), current_user, issue, key)
+        agenda.with_entries(issue)
+        return _("« %(title)s » ajouté à l'Agenda.", title=item.title)
+    return _compose(issue_id, action)
+
+
+@redaction_bp.route("/numeros/<int:issue_id>/rubriques/<slug>/trier", methods=["POST"])
+@editor_required
+def sort_rubrique(issue_id: int, slug: str):
+    def action(issue):
+        agenda.sort_by_date(session(), current_user, issue, slug)
+        return _("Rubrique triée par date.")
     return _compose(issue_id, action)
 
 

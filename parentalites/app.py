@@ -12,8 +12,10 @@ from werkzeug.routing import IntegerConverter
 
 from accounts.auth import auth_bp, login_manager
 from contributions.directory_views import directory_bp
+from contributions.editing_views import editing_bp
 from contributions.feed_views import feeds_bp
 from contributions.models import STATUS_LABELS, ContributionStatus
+from contributions.rubrique_views import rubriques_bp
 from contributions.structure_views import structures_bp
 from contributions.views import files_bp, moderation_bp, partner_bp
 from core import db as database
@@ -109,6 +111,8 @@ def create_app(config: dict | None = None) -> Flask:
     install_request_metrics(app)
     app.register_blueprint(site_settings_bp)      # /redaction/parametres (admins) and the logo
     app.register_blueprint(letter_blocks_bp)      # the composer's blocks and the banners' images
+    app.register_blueprint(editing_bp)  # the editors' edits and the network's own articles
+    app.register_blueprint(rubriques_bp)  # the letter's rubriques, for admins
 
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["safe_url"] = safe_url

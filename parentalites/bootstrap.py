@@ -4,7 +4,8 @@ It wires what no import may do by side effect: every model mapped, the settings 
 own checks and mailing's, every bad variable at once), logging configured, the job sender (Celery)
 installed on the project's own sessionmaker, the SQLite search index kept in sync, and the kinds of
 issue owned by other packages registered with the mail-out, and the personal data they hold
-registered with subscribers.privacy (RGPD export and erasure).
+registered with subscribers.privacy (RGPD export and erasure), and the network's events offered to
+the letter's Agenda.
 Calling it twice does nothing more.
 """
 from __future__ import annotations
@@ -26,11 +27,11 @@ from core.settings import (
     read_settings,
 )
 from events import history as events_history
-from events import invitations
+from events import invitations, letter_agenda
 from events import retention as events_retention
 from mailing import config as mailing_config
 from mailing import engine
-from newsletter import confirmations, mailout
+from newsletter import agenda, confirmations, mailout
 from newsletter import history as newsletter_history
 from newsletter import personal_data as newsletter_personal_data
 from newsletter.models import IssueKind
@@ -87,6 +88,7 @@ def bootstrap(sender: Callable[[str, tuple, dict], Any] | None = None) -> Settin
     directory.install_search_sync(database.SessionFactory)
     mailout.register_kind(IssueKind.invitation, invitations.KIND_RULES)
     confirmations.install()  # the mails of a subscriber import (kinds confirmation, welcome)
+    agenda.register_source(letter_agenda.SOURCE)  # the network's events offered in the letter's Agenda
     # What the packages above subscribers hold about a person: in every RGPD export and erasure.
     privacy.register_personal_data("deliveries", export=newsletter_personal_data.export_deliveries)
     privacy.register_personal_data("registrations", export=events_retention.export_registrations,

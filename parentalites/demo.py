@@ -30,7 +30,7 @@ from core.settings import get_settings, reset_settings
 from events import invitations
 from events.models import Event, EventType
 from mailing.models import OutboundEmail, OutboundStatus
-from newsletter import issues, mailout
+from newsletter import agenda, issues, mailout
 from newsletter.models import Issue, IssueStatus
 from parentalites.bootstrap import bootstrap
 
@@ -196,7 +196,11 @@ def cycle(db) -> dict:
         rubrique = "agenda" if contribution.kind is ContributionKind.evenement else (
             "parentalite" if "parole" in contribution.title else "actualites")
         issues.add_item(db, issue, contribution, rubrique)
-    say(f"{editor.name} compose le n°{issue.numero} : {len(issue.items)} articles en rubriques")
+    for offer in agenda.offers(db, issue):  # the network's own soirée and journée, in date order
+        if offer.network:
+            agenda.add_offer(db, editor, issue, offer.key)
+    say(f"{editor.name} compose le n°{issue.numero} : {len(issue.items)} articles en rubriques, "
+        "dont les événements du réseau dans l'Agenda")
 
     mailout.send_test(db, issue, editor.email)
     say(f"Envoi de test à {editor.email}")

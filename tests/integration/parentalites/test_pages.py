@@ -70,7 +70,8 @@ def _urls(app, ids: dict) -> tuple[list[str], list[str]]:
     with app.test_request_context():
         from flask import url_for
         for rule in app.url_map.iter_rules():
-            if ("GET" not in rule.methods or rule.endpoint in skip or rule.endpoint.startswith("webhooks")
+            if ("GET" not in rule.methods or rule.endpoint in skip
+                    or rule.endpoint.startswith(("webhooks", "rubriques."))  # admins only
                     or rule.endpoint.startswith(("api.", "api_fallback.", "api-docs.", "ops."))  # test_api, test_ops
                     or rule.endpoint.startswith("subscriber_import.") and "token" in rule.arguments):
                 continue
