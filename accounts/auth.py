@@ -189,7 +189,7 @@ def send_login_link(db: Session, email: str) -> None:
     if user is None or not user.active:
         # Same rendering cost as a real message, then dropped.
         render_email("login_link", {"user": User(email="", name="", role=Role.partner),
-                                    "url": urls.absolute("/connexion/lien/-"), "minutes": LOGIN_LINK_MAX_AGE // 60})
+                                    "url": urls.absolute("/connexion/lien/-"), "minutes": LOGIN_LINK_MAX_AGE // 60}, db)
         return
     queue_email(db, "login_link", user.email, {
         "user": user, "url": link_url(user, LinkPurpose.login), "minutes": LOGIN_LINK_MAX_AGE // 60})
@@ -227,6 +227,18 @@ def editor_required(view):
     @login_required
     def wrapped(*args, **kwargs):
         if not current_user.is_editor:
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def admin_required(view):
+    """The pages that change who may do what (accounts, settings, rubriques, webhooks): an editor
+    gets 403 there, by GET or by a forged POST alike."""
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.is_admin:
             abort(403)
         return view(*args, **kwargs)
     return wrapped

@@ -48,3 +48,7 @@ class User(UserMixin, Base):
     @property
     def is_editor(self) -> bool:
         return self.role in (Role.editor, Role.admin)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.admin
