@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, enum_column, utcnow
@@ -52,3 +52,22 @@ class User(UserMixin, Base):
     @property
     def is_admin(self) -> bool:
         return self.role is Role.admin
+
+
+class JournalEntry(Base):
+    """One editor's or admin's action, for `/redaction/journal` (accounts/journal.py writes them).
+
+    The actor's address is copied so that the line still says who did it once the account is gone."""
+
+    __tablename__ = "journal_entries"
+    __table_args__ = (Index("ix_journal_entries_at", "at"), Index("ix_journal_entries_action", "action"),
+                      Index("ix_journal_entries_target", "target"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    actor_email: Mapped[str | None] = mapped_column(String(254))  # None: the platform itself (a job, beat)
+    action: Mapped[str] = mapped_column(String(64))       # "<domain>.<verb>", e.g. contribution.edited
+    target: Mapped[str | None] = mapped_column(String(80))  # "<kind>:<id>", e.g. contribution:12
+    summary: Mapped[str] = mapped_column(Text)            # one French sentence, as shown
+    details: Mapped[dict | None] = mapped_column(JSON)
