@@ -48,7 +48,8 @@ def _email(name: str) -> editable.EditableEmail:
 
 def _default(name: str) -> tuple[str, str]:
     folder = EMAIL_DIR / name
-    return (folder / "subject.txt").read_text(encoding="utf-8").strip(), (folder / "body.txt").read_text(encoding="utf-8")
+    subject = (folder / "subject.txt").read_text(encoding="utf-8").strip()
+    return subject, (folder / "body.txt").read_text(encoding="utf-8")
 
 
 def _sample_without_settings(email: editable.EditableEmail) -> dict:

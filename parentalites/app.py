@@ -11,8 +11,12 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
 from accounts.auth import auth_bp, login_manager
+from accounts.email_texts_views import email_texts_bp
+from accounts.journal_views import journal_bp
+from accounts.views import accounts_bp
 from contributions.directory_views import directory_bp
 from contributions.feed_views import feeds_bp
+from contributions.fiche_import_views import fiche_import_bp
 from contributions.models import STATUS_LABELS, ContributionStatus
 from contributions.structure_views import structures_bp
 from contributions.views import files_bp, moderation_bp, partner_bp
@@ -92,7 +96,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     for blueprint in (feeds_bp, public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp,
                       bounces_bp, events_bp, files_bp, structures_bp, invitations_bp, calendar_bp, directory_bp,
-                      privacy_bp, import_bp):
+                      privacy_bp, import_bp, accounts_bp, email_texts_bp, journal_bp, fiche_import_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(subscribers_admin_bp)  # the editors' subscriber list and pages
 
