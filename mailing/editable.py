@@ -267,10 +267,16 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         return False
 
+    def wrap_str_format(self, value: Any) -> None:
+        # Jinja hands out str.format (sandboxed) before asking is_safe_attribute; a width like
+        # "{:>999999999}" would still build a huge string: no format at all.
+        return None
+
     def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
         _check_time()
         if operator == "**":
-            if not (isinstance(left, int | float) and isinstance(right, int | float)) or abs(right) > 64:
+            if not (isinstance(left, int | float) and isinstance(right, int | float)) or abs(right) > 64 \
+                    or abs(left) > 1_000_000:
                 raise TemplateRefused("Puissance refusée (exposant au plus 64, sur des nombres).")
             return left ** right
         if operator == "%":
@@ -281,17 +287,28 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             left, right = right, left
         if isinstance(right, int) and _sized(left) * abs(right) > MAX_SEQUENCE:
             raise TemplateRefused(f"Multiplication refusée : le résultat dépasserait {MAX_SEQUENCE} caractères.")
-        return left * right
+        result = left * right
+        if isinstance(result, int | float) and abs(result) > 10 ** 100:
+            raise TemplateRefused("Multiplication refusée : nombre trop grand.")
+        return result
 
     def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805  (Jinja's signature)
         _check_time()
         return super().call(__context, __obj, *args, **kwargs)
 
 
+def _bounded_join(value: Any, separator: Any = "") -> str:
+    items = [str(item) for item in value]
+    separator = str(separator)
+    if sum(map(len, items)) + len(separator) * max(len(items) - 1, 0) > MAX_OUTPUT:
+        raise TemplateRefused(f"join : le texte produit dépasserait {MAX_OUTPUT} caractères.")
+    return separator.join(items)
+
+
 _FILTERS: dict[str, Callable] = {"long_date": long_date, "date_time": date_time, "date_range": date_range,
-                                 "plural": plural}
+                                 "plural": plural, "join": _bounded_join}
 _SAFE_JINJA_FILTERS = ("upper", "lower", "capitalize", "title", "trim", "default", "d", "length", "count",
-                       "first", "last", "join", "truncate", "striptags", "round", "int", "string", "wordcount",
+                       "first", "last", "truncate", "striptags", "round", "int", "string", "wordcount",
                        "abs", "list")
 # Nodes a text may not hold: they reach other templates, define callables, or grow values in a loop.
 _REFUSED_NODES: dict[type[nodes.Node], str] = {
