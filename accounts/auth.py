@@ -211,13 +211,14 @@ def end_sessions(db: Session, user: User) -> None:
 
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
-    """The account of a session id `<user id>:<session version>`; None when the version has moved
-    (logout, password change) or the id is of another shape (a session from before versions)."""
+    """The account of a session id `<user id>:<session version>`; None when the account is closed,
+    when the version has moved (logout, password change, deactivation) or the id is of another
+    shape (a session from before versions)."""
     user_id, _, version = session_id.partition(":")
     if not (user_id.isdecimal() and version.isdecimal()) or len(user_id) > 10:
         return None
     user = session.get(User, int(user_id))
-    if user is None or not hmac.compare_digest(str(user.session_version or 0), version):
+    if user is None or not user.active or not hmac.compare_digest(str(user.session_version or 0), version):
         return None
     return user
 

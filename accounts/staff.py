@@ -45,7 +45,7 @@ class AccountError(ValueError):
 def staff_accounts(db: Session) -> list[User]:
     """Editors and admins, the active first, then by name."""
     return list(db.scalars(select(User).where(User.role.in_(STAFF_ROLES))
-                           .order_by(User.active.desc(), User.role.desc(), User.name, User.id)))
+                           .order_by(User.active.desc(), User.name, User.id)))
 
 
 def _other_active_admins(db: Session, user: User) -> int:
