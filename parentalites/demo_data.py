@@ -123,7 +123,8 @@ def seed(db: Session) -> dict[str, tuple[str, str]]:
     _seed_fiches(db, editor, tilleuls, parents, ville)
     for year in (now.year, now.year + 1):
         calendar.generate_year(db, year)
-    return {"rédaction et administration": (EDITOR[0], EDITOR[2]), "partenaire (centre social)": (PARTNER_CS[0], PARTNER_CS[2]),
+    return {"rédaction et administration": (EDITOR[0], EDITOR[2]),
+            "partenaire (centre social)": (PARTNER_CS[0], PARTNER_CS[2]),
             "partenaire (association)": (PARTNER_ASSO[0], PARTNER_ASSO[2])}
 
 

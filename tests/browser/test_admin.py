@@ -40,7 +40,8 @@ def test_an_admin_invites_an_editor_who_joins(browser, live_server, db, world, s
         page.get_by_role("button", name="Envoyer l'invitation").click()
         expect(page.get_by_role("alert").or_(page.locator(".alert-success"))).to_contain_text(
             "Invitation envoyée à nour.saidi@reaap.test")
-        expect(page.get_by_role("list", name="Comptes de la rédaction et de l'administration")).to_contain_text("Nour Saïdi")
+        accounts = page.get_by_role("list", name="Comptes de la rédaction et de l'administration")
+        expect(accounts).to_contain_text("Nour Saïdi")
         page.screenshot(path=artifacts / "admin-1-accounts.png", full_page=True)
     finally:
         context.close()

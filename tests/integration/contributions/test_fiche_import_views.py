@@ -76,7 +76,7 @@ def test_bad_files_are_refused_in_french(client, db, world):
     login(client, "redaction@reaap.test", "mdp-redaction")
     response = upload(client, b"\x89PNG\r\n", "photo.png")
     assert response.status_code == 422 and "export texte (.txt) ou un CSV" in text(response)
-    response = upload(client, "nom_de_famille;ville\nDupont;Lyon\n".encode(), "gens.csv")
+    response = upload(client, b"nom_de_famille;ville\nDupont;Lyon\n", "gens.csv")
     assert response.status_code == 422 and "Ce fichier ne peut pas être importé" in text(response)
     response = client.post("/redaction/fiches/import/", data={}, content_type="multipart/form-data")
     assert response.status_code == 422 and "Choisissez un fichier" in text(response)
