@@ -175,10 +175,10 @@ def check_link_token(db: Session, token: str, purpose: LinkPurpose) -> User:
     user = db.get(User, data["u"])
     if user is None:
         raise LinkError(LinkProblem.invalid)
+    if not user.active:  # first: deactivating also spends the links, but this says why
+        raise LinkError(LinkProblem.inactive)
     if data.get("f") != login_fingerprint(user):
         raise LinkError(LinkProblem.used)
-    if not user.active:
-        raise LinkError(LinkProblem.inactive)
     return user
 
 
