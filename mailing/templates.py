@@ -77,7 +77,7 @@ def render_email(name: str, context: dict, db: Session | None = None) -> Rendere
         try:
             return render_override(name, override.subject, override.body_text, editable.plain_context(
                 editable.EDITABLE[name], ctx))
-        except editable.TemplateRefused as exc:
+        except Exception as exc:  # noqa: BLE001  whatever breaks, the e-mail still leaves
             log.warning("modèle d'e-mail %s modifié par la rédaction : %s ; texte par défaut envoyé", name, exc)
     return render_default(name, ctx)
 
