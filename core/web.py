@@ -34,11 +34,19 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
-def content_security_policy(nonce: str) -> str:
+def content_security_policy(nonce: str, frame_ancestors: str = "'self'") -> str:
     return "; ".join((
         "default-src 'self'", f"script-src 'self' 'nonce-{nonce}'", f"style-src 'self' 'nonce-{nonce}'",
         "img-src 'self' data:", "object-src 'none'", "base-uri 'self'", "form-action 'self'",
-        "frame-ancestors 'self'"))
+        f"frame-ancestors {frame_ancestors}"))
+
+
+def allow_framing(response):
+    """Let any site show this response in an <iframe> (the embeddable widgets, and only them): a
+    frame-ancestors of * and no X-Frame-Options (the app factory leaves it out for this request)."""
+    g.frameable = True
+    response.headers["Content-Security-Policy"] = content_security_policy(csp_nonce(), frame_ancestors="*")
+    return response
 
 
 # An e-mail shown as a page (previews, the archive's e-mail version): its own inline styles and

@@ -31,7 +31,9 @@ from events.invitations_views import invitations_bp
 from events.views import events_bp
 from newsletter.calendar_views import calendar_bp
 from newsletter.views import public_bp, redaction_bp
+from parentalites.api import install_api, is_api_request, json_error
 from parentalites.bootstrap import bootstrap, exit_on_bad_settings
+from parentalites.widgets import widgets_bp
 from subscribers.admin_views import subscribers_admin_bp
 from subscribers.bounce_views import bounces_bp
 from subscribers.import_views import import_bp
@@ -96,8 +98,9 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     for blueprint in (feeds_bp, public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp,
                       bounces_bp, events_bp, files_bp, structures_bp, invitations_bp, calendar_bp, directory_bp,
-                      privacy_bp, import_bp, accounts_bp, email_texts_bp, journal_bp, fiche_import_bp):
+                      privacy_bp, import_bp, widgets_bp, accounts_bp, email_texts_bp, journal_bp, fiche_import_bp):
         app.register_blueprint(blueprint)
+    install_api(app)  # /api/: its own JSON errors, CORS and ETags
     app.register_blueprint(subscribers_admin_bp)  # the editors' subscriber list and pages
 
     app.jinja_env.filters["markdown"] = render_markdown
@@ -115,7 +118,8 @@ def create_app(config: dict | None = None) -> Flask:
             response.headers.setdefault("Strict-Transport-Security", HSTS)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if not g.get("frameable"):  # the widgets (core.web.allow_framing) go in other sites' pages
+            response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         if request.args.get("lang") in LOCALES:
             response.set_cookie("lang", request.args["lang"], max_age=365 * 24 * 3600, samesite="Lax")
         return response
@@ -153,7 +157,11 @@ def create_app(config: dict | None = None) -> Flask:
     def csrf_error(exc):
         return render_template("errors/error.html", code=400, error=exc), 400
 
+    def error_page(exc, code: int):
+        if is_api_request():  # an /api/ URL no route matched (an id beyond an integer): JSON too
+            return json_error(exc)
+        return render_template("errors/error.html", code=code, error=exc), code
+
     for code in (403, 404, 429):
-        app.register_error_handler(code, lambda exc, code=code: (
-            render_template("errors/error.html", code=code, error=exc), code))
+        app.register_error_handler(code, lambda exc, code=code: error_page(exc, code))
     return app

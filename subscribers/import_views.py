@@ -20,7 +20,7 @@ from accounts.auth import editor_required
 from core.db import session, utcnow
 from core.forms import EmptyForm
 from core.settings import get_settings
-from subscribers import importer
+from subscribers import import_files, importer
 from subscribers.models import LegalBasis, SubscriberImport, SubscriberStatus
 
 import_bp = Blueprint("subscriber_import", __name__, url_prefix="/redaction/abonnes/import")
@@ -35,14 +35,8 @@ class UploadForm(FlaskForm):
     file = FileField(_l("Fichier CSV"), validators=[FileRequired(_l("Choisissez un fichier CSV."))])
 
 
-def _directory() -> Path:
-    path = get_settings().data_dir / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _path(record: SubscriberImport) -> Path:
-    return _directory() / f"{record.token}.csv"
+    return import_files.preview_path(record)
 
 
 def _limit_message() -> str:

@@ -26,7 +26,7 @@ from core import urls
 from core.db import utcnow
 from core.settings import get_settings
 from mailing.outbox import queue_email
-from subscribers import privacy
+from subscribers import import_files, privacy
 from subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,9 @@ def purge(db: Session, now: datetime | None = None, dry_run: bool = False) -> Pu
     for subscriber in db.scalars(_due_repermission(limits)).all():
         send_repermission(db, subscriber, now)
         report.repermission_sent += 1
+    swept = import_files.sweep_previews(db, now)
+    if swept:  # said only when it happened: the summary stays about people
+        report.others["import_previews_deleted"] = swept
     db.flush()
     log.info("retention: %s", report.summary())
     return report

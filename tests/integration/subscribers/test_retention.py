@@ -189,3 +189,38 @@ def test_the_repermission_e_mail_reaches_the_smtp_server_through_a_real_worker(d
     db.expire_all()
     assert db.scalar(select(Subscriber.repermission_sent_at)) is not None
 
+
+
+def test_a_preview_nobody_confirmed_loses_its_file_after_a_day_and_a_file_being_uploaded_stays(db):
+    """The uploaded CSV holds addresses: the daily purge abandons a day-old preview, deletes its file
+    and any file whose import is over; a fresh preview and a file just written stay."""
+    import os
+
+    from subscribers import import_files
+    from subscribers.models import SubscriberImport
+
+    old = SubscriberImport(filename="ancien.csv", status="preview", created_at=NOW - timedelta(hours=25))
+    fresh = SubscriberImport(filename="frais.csv", status="preview", created_at=NOW - timedelta(hours=1))
+    done = SubscriberImport(filename="fait.csv", status="done", created_at=NOW - timedelta(hours=2))
+    db.add_all([old, fresh, done])
+    db.commit()
+    paths = {name: import_files.preview_path(record) for name, record in
+             (("old", old), ("fresh", fresh), ("done", done))}
+    paths["orphan_old"] = import_files.directory() / "orphelin.csv"
+    paths["orphan_new"] = import_files.directory() / "en-cours.csv"
+    for path in paths.values():
+        path.write_text("email\nx@example.org\n")
+    two_days_ago = (NOW - timedelta(days=2)).timestamp()
+    os.utime(paths["orphan_old"], (two_days_ago, two_days_ago))
+
+    report = retention.purge(db, now=NOW)
+    db.commit()
+
+    assert report.others["import_previews_deleted"] == 3
+    assert {name for name, path in paths.items() if path.exists()} == {"fresh", "orphan_new"}
+    db.refresh(old)
+    assert old.status == "abandoned" and old.finished_at is not None
+    db.refresh(fresh)
+    assert fresh.status == "preview"
+    for path in paths.values():
+        path.unlink(missing_ok=True)
