@@ -17,10 +17,8 @@ from __future__ import annotations
 import hashlib
 import html
 import io
-import ipaddress
 import logging
 import re
-import socket
 import time
 import xml.sax
 from calendar import timegm
@@ -47,6 +45,7 @@ from contributions.models import (
 from core import jobs, urls
 from core.db import utcnow
 from core.formatting import long_date
+from core.public_address import PrivateAddress, UnknownHost, public_addresses
 from core.settings import get_settings
 from core.text import URL_SCHEMES, WEB_SCHEMES, safe_url
 from mailing.outbox import queue_email
@@ -88,34 +87,17 @@ MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
 PRIVATE_TARGET = ("L'adresse du flux (ou une adresse vers laquelle le site renvoie) mène à un réseau privé ou "
                   "interne : elle ne peut pas être relevée.")
-_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def _public(address: _Address) -> bool:
-    """An address of the Internet: not private, loopback, link-local, multicast, reserved nor
-    unspecified (an IPv4 mapped into IPv6 is judged as the IPv4), unless FEED_ALLOWED_NETWORKS
-    names it (an intranet feed, the tests' local server)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if any(address in network for network in get_settings().feed_allowed_networks):
-        return True
-    return address.is_global and not (address.is_private or address.is_loopback or address.is_link_local
-                                      or address.is_multicast or address.is_reserved or address.is_unspecified)
 
 
 def _checked_addresses(host: str, port: int) -> list[str]:
-    """Every address the host resolves to, all of them public, or FeedFetchError: a name that also
-    resolves into a private network is refused whole."""
+    """Every address the host resolves to, all of them public (core.public_address), or
+    FeedFetchError: a name that also resolves into a private network is refused whole."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        log.info("feed host %r does not resolve: %s", host, exc)
+        return public_addresses(host, port)
+    except UnknownHost:
         raise FeedFetchError("Le nom du site du flux est introuvable (erreur de nom de domaine).") from None
-    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
-    if not addresses or not all(_public(address) for address in addresses):
-        log.warning("feed host %r resolves to %s: refused", host, addresses)
-        raise FeedFetchError(PRIVATE_TARGET)
-    return [str(address) for address in addresses]
+    except PrivateAddress:
+        raise FeedFetchError(PRIVATE_TARGET) from None
 
 
 def _pool(scheme: str, host: str, address: str, port: int):

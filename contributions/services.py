@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from accounts import journal
 from accounts.models import User
+from contributions import signals
 from contributions.models import (
     VISIBLE_STATUSES,
     Contribution,
@@ -333,6 +334,8 @@ def decide(db: Session, editor: User, contribution: Contribution, decision: S, c
                    f"{DECISION_SUMMARIES[decision]} : « {contribution.title} » ({contribution.structure.name})"
                    + (f" — {comment.strip()[:300]}" if comment.strip() else ""),
                    target=f"contribution:{contribution.id}")
+    if decision is S.accepted:
+        signals.contribution_accepted.send(db, contribution=contribution, editor=editor)
 
 
 def notify_partner(db: Session, contribution: Contribution, comment: str) -> None:

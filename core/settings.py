@@ -344,6 +344,15 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("TRUSTED_PROXIES", "trusted_proxies", parse_trusted_proxies, ()),
     # Private networks a feed may still be fetched from (an intranet); none by default (contributions/feeds.py).
     Variable("FEED_ALLOWED_NETWORKS", "feed_allowed_networks", parse_trusted_proxies, ()),
+    # Bearer token of GET /metrics (parentalites/ops.py); unset: the metrics are open (keep them
+    # behind the proxy then).
+    Variable("METRICS_TOKEN", "metrics_token", _text, None, shown="secret"),
+    # Outgoing webhooks (parentalites/webhooks/): one POST's timeout, attempts per event, the first
+    # retry's delay (doubled at each retry), failed attempts in a row before an endpoint is disabled.
+    Variable("WEBHOOK_TIMEOUT", "webhook_timeout", _timeout, 10.0),
+    Variable("WEBHOOK_MAX_ATTEMPTS", "webhook_max_attempts", _integer(1, 20), 6),
+    Variable("WEBHOOK_RETRY_DELAY", "webhook_retry_delay", _seconds, 30.0),
+    Variable("WEBHOOK_FAILURE_THRESHOLD", "webhook_failure_threshold", _integer(1), 15),
 )
 
 
@@ -393,6 +402,11 @@ class Settings:
     log_level: str
     trusted_proxies: tuple = ()      # networks of the reverse proxies believed (core/proxies.py)
     feed_allowed_networks: tuple = ()  # private networks feeds may be fetched from (contributions/feeds.py)
+    metrics_token: str | None = None  # bearer token of /metrics; None: open
+    webhook_timeout: float = 10.0     # seconds for one webhook POST (connect, then each read)
+    webhook_max_attempts: int = 6     # attempts per event and endpoint
+    webhook_retry_delay: float = 30.0  # seconds before the first retry, doubled at each one
+    webhook_failure_threshold: int = 15  # failed attempts in a row before an endpoint is disabled
     from_environment: frozenset[str] = frozenset()  # the variables set in the environment
 
     @property

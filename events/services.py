@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from contributions.models import VISIBLE_STATUSES, Contribution, ContributionKind
 from core.db import utcnow
 from core.settings import get_settings
-from events import ics
+from events import ics, signals
 from events.models import (
     Event,
     EventStatus,
@@ -206,6 +206,7 @@ def _take_seat(db: Session, event: Event, registration: Registration, now: datet
     db.flush()
     touch_address(db, registration.email, now)  # a registration is a subscriber's sign of life (retention)
     _send_confirmation(db, registration, "event_registration", again=False)
+    signals.registration_created.send(db, registration=registration)
     log.info("registration %s to event %s: %s", registration.id, event.id, registration.status.value)
 
 
@@ -339,6 +340,7 @@ def cancel(db: Session, registration: Registration, now: datetime | None = None,
     db.flush()
     if previous is not RegistrationStatus.unconfirmed:
         _send_cancellation(db, registration, previous, by_editor, now)
+        signals.registration_cancelled.send(db, registration=registration, previous=previous)
     return promote(db, event, now)
 
 

@@ -29,6 +29,7 @@ from mailing.models import Delivery, DeliveryStatus, OutboundEmail
 from mailing.outbox import queue_email, queue_rendered
 from mailing.sender import RelayPool
 from mailing.templates import RenderedEmail, email_environment, render_email
+from newsletter import signals
 from newsletter.models import Issue, IssueKind, IssueStatus
 from subscribers import segments
 from subscribers.models import Subscriber, SubscriberStatus
@@ -296,6 +297,8 @@ def finish_if_done(db: Session, issue_id: int) -> bool:
         if rules_for(issue).archived:
             mark_published(db, [item.contribution for item in issue.items],
                            f"Publiée dans la lettre n°{issue.numero}")
+            if issue.kind is IssueKind.letter:
+                signals.letter_sent.send(db, issue=issue)
             log.info("issue %s sent and published in the archive", issue_id)
         else:
             log.info("issue %s (%s) sent", issue_id, issue.kind)

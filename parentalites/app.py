@@ -33,6 +33,8 @@ from newsletter.calendar_views import calendar_bp
 from newsletter.views import public_bp, redaction_bp
 from parentalites.api import install_api, is_api_request, json_error
 from parentalites.bootstrap import bootstrap, exit_on_bad_settings
+from parentalites.ops import install_request_metrics, ops_bp
+from parentalites.webhooks.views import webhooks_bp
 from parentalites.widgets import widgets_bp
 from subscribers.admin_views import subscribers_admin_bp
 from subscribers.bounce_views import bounces_bp
@@ -102,6 +104,9 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     install_api(app)  # /api/: its own JSON errors, CORS and ETags
     app.register_blueprint(subscribers_admin_bp)  # the editors' subscriber list and pages
+    app.register_blueprint(webhooks_bp)  # the admins' outgoing webhooks
+    app.register_blueprint(ops_bp)  # /healthz and /metrics
+    install_request_metrics(app)
 
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["safe_url"] = safe_url

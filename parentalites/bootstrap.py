@@ -35,6 +35,7 @@ from newsletter import history as newsletter_history
 from newsletter import personal_data as newsletter_personal_data
 from newsletter.models import IssueKind
 from parentalites import models
+from parentalites.webhooks import services as webhooks
 from subscribers import history, privacy
 
 _done = False
@@ -92,5 +93,6 @@ def bootstrap(sender: Callable[[str, tuple, dict], Any] | None = None) -> Settin
                                    erase=events_retention.erase_registrations)
     history.register_source(newsletter_history.deliveries)  # a subscriber's letters and invitations
     history.register_source(events_history.registrations)   # and their event registrations
+    webhooks.install()  # the domains' signals become webhook deliveries
     _done = True
     return settings

@@ -44,6 +44,9 @@ TASK_FAMILIES: dict[str, tuple[str, int, int]] = {
     "tasks.events.after_event": ("housekeeping", 300, 360),
     "tasks.calendar.send_due_calls": ("housekeeping", 300, 360),
     "tasks.retention.purge": ("housekeeping", 600, 660),  # daily; erasures go one by one
+    # One POST (WEBHOOK_TIMEOUT, 10 s by default, to connect and between two reads): never long.
+    "tasks.webhooks.deliver": ("housekeeping", 60, 90),
+    "tasks.webhooks.sweep": ("housekeeping", 60, 90),
 }
 DEFAULT_TIME_LIMITS = (300, 360)  # a task not listed above: on the sending queue, with these limits
 
@@ -80,7 +83,8 @@ def make_celery() -> Celery[UnitOfWorkTask]:
     settings = get_settings()
     app = Celery("parentalites", broker=settings.celery_broker_url, task_cls=UnitOfWorkTask,
                  include=["tasks.mailout", "tasks.mail", "tasks.accounts", "tasks.bounces", "tasks.events",
-                          "tasks.feeds", "tasks.calendar", "tasks.retention", "tasks.subscribers"])
+                          "tasks.feeds", "tasks.calendar", "tasks.retention", "tasks.subscribers",
+                          "tasks.webhooks"])
     base = settings.celery_queue
 
     def route(name: str, *_args, **_kwargs) -> dict[str, str]:
@@ -117,6 +121,7 @@ def make_celery() -> Celery[UnitOfWorkTask]:
             "calendar-calls": {"task": "tasks.calendar.send_due_calls", "schedule": 3600.0},
             # RGPD retention (subscribers/retention.py, events/retention.py): once a day.
             "retention-purge": {"task": "tasks.retention.purge", "schedule": 24 * 3600.0},
+            "webhooks-sweep": {"task": "tasks.webhooks.sweep", "schedule": 300.0},
         },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     )

@@ -565,5 +565,46 @@ def subscribers_export(file: Path, status: str | None) -> None:
     click.echo(f"{written} {plural(written, 'abonné écrit', 'abonnés écrits')} dans {file}")
 
 
+@main.command("backup", help="Sauvegarder dans DIR (un nouveau dossier) : la base (pg_dump, ou l'API de "
+                             "sauvegarde de SQLite), les fichiers déposés, la clé secrète et un manifeste avec les "
+                             "sommes SHA-256.")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def backup_command(directory: Path) -> None:
+    from parentalites import backups
+    settings = get_settings()
+    try:
+        outcome = backups.backup(directory, settings.database_url, settings.data_dir)
+    except backups.BackupError as exc:
+        click.echo(f"Sauvegarde impossible : {exc}", err=True)
+        sys.exit(1)
+    files = outcome.manifest["files"]
+    total = sum(entry["bytes"] for entry in files.values())
+    click.echo(f"Sauvegarde écrite dans {outcome.directory} : {len(files)} fichiers, {total} octets, "
+               f"révision {outcome.manifest['alembic_revision']}.")
+    for note in outcome.notes:
+        click.echo(note)
+
+
+@main.command("restore", help="Restaurer la sauvegarde DIR : chaque somme de contrôle est vérifiée d'abord ; une base "
+                              "qui contient déjà des données est refusée sans --force.")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Écraser une base qui contient déjà des données.")
+def restore_command(directory: Path, force: bool) -> None:
+    from core import db as database
+    from parentalites import backups
+    settings = get_settings()
+    database.reset_engine()  # no connection of ours holds the database while it is replaced
+    try:
+        outcome = backups.restore(directory, settings.database_url, settings.data_dir, force=force)
+    except backups.BackupError as exc:
+        click.echo(f"Restauration refusée : {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"Sauvegarde du {outcome.manifest['created_at']} restaurée (révision "
+               f"{outcome.manifest['alembic_revision']}). Lancez « parentalites db upgrade » si le code est plus "
+               f"récent.")
+    for note in outcome.notes:
+        click.echo(note)
+
+
 if __name__ == "__main__":
     main()

@@ -7,10 +7,11 @@ from core.db import Base
 from events import models as events_models
 from mailing import models as mailing_models
 from newsletter import models as newsletter_models
+from parentalites.webhooks import models as webhooks_models
 from subscribers import models as subscribers_models
 
 MODEL_MODULES = (accounts_models, mailing_models, contributions_models, subscribers_models,
-                 newsletter_models, events_models)
+                 newsletter_models, events_models, webhooks_models)
 metadata = Base.metadata
 
 # Indexes a migration creates only where the database allows it (migration 0008: pg_trgm): not

@@ -50,6 +50,6 @@ def sweep_previews(db: Session, now: datetime | None = None) -> int:
         path.unlink(missing_ok=True)
         deleted += 1
     if deleted:
-        log.info("subscriber import previews swept: %d file(s) deleted", deleted)
+        log.info("subscriber import previews swept, files deleted: %d", deleted)
     return deleted
 

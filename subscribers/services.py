@@ -22,7 +22,7 @@ from mailing.engine import greeting, letter_headers
 from mailing.models import OutboundEmail
 from mailing.outbox import queue_email
 from subscribers import consent as consent_texts
-from subscribers import history
+from subscribers import history, signals
 from subscribers.models import (
     ROLES,
     TOPICS,
@@ -215,6 +215,7 @@ def _activate(db: Session, subscriber: Subscriber) -> None:
     subscriber.confirmed_at = utcnow()
     subscriber.legal_basis = LegalBasis.consent
     touch(subscriber, subscriber.confirmed_at)
+    signals.subscriber_confirmed.send(db, subscriber=subscriber)
 
 
 def send_welcome(db: Session, subscriber: Subscriber) -> None:
@@ -268,6 +269,7 @@ def unsubscribe(db: Session, subscriber: Subscriber, request: Request | None = N
     subscriber.unsubscribed_at = utcnow()
     _record(db, subscriber, f"unsubscribe:{via}", request)
     history.record(db, subscriber, "unsubscribed", UNSUBSCRIBE_VIA.get(via, via), actor)
+    signals.subscriber_unsubscribed.send(db, subscriber=subscriber, via=via)
     return True
 
 

@@ -49,6 +49,11 @@ os.environ.update({
     "MAILOUT_STALE_AFTER": "20",
     "SMTP_URL": "smtp://127.0.0.1:1",  # replaced by the smtp_server fixture's port
     "FEED_ALLOWED_NETWORKS": "127.0.0.1/32",  # the feed tests' HTTP servers; 127.0.0.2 and the rest stay refused
+    # Webhooks (tests/integration/parentalites/test_webhooks.py): quick retries, few attempts.
+    "WEBHOOK_TIMEOUT": "1.5",
+    "WEBHOOK_RETRY_DELAY": "0.5",
+    "WEBHOOK_MAX_ATTEMPTS": "3",
+    "WEBHOOK_FAILURE_THRESHOLD": "5",
 })
 
 

@@ -1,7 +1,7 @@
 """mailing: the editors' texts of transactional e-mails
 
 Revision ID: 0014_admin
-Revises: 0014_journal
+Revises: 0014_ops
 Create Date: 2026-12-02 06:00:00
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import core.db
 
 revision = '0014_admin'
-down_revision = "0014_journal"
+down_revision = "0014_ops"
 branch_labels = None
 depends_on = None
 

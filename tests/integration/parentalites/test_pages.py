@@ -67,7 +67,8 @@ def _urls(app, ids: dict) -> tuple[list[str], list[str]]:
         from flask import url_for
         for rule in app.url_map.iter_rules():
             if ("GET" not in rule.methods or rule.endpoint in skip or rule.endpoint.startswith("webhooks")
-                    or rule.endpoint.startswith(("api.", "api_fallback.", "api-docs."))  # JSON: test_api.py
+                    # JSON, text: test_api.py, test_ops.py
+                    or rule.endpoint.startswith(("api.", "api_fallback.", "api-docs.", "ops."))
                     or rule.endpoint.startswith("subscriber_import.") and "token" in rule.arguments):
                 continue
             args = {name: fill[name] for name in rule.arguments}
