@@ -175,10 +175,10 @@ def check_link_token(db: Session, token: str, purpose: LinkPurpose) -> User:
     user = db.get(User, data["u"])
     if user is None:
         raise LinkError(LinkProblem.invalid)
+    if not user.active:  # first: deactivating also spends the links, but this says why
+        raise LinkError(LinkProblem.inactive)
     if data.get("f") != login_fingerprint(user):
         raise LinkError(LinkProblem.used)
-    if not user.active:
-        raise LinkError(LinkProblem.inactive)
     return user
 
 
@@ -189,7 +189,7 @@ def send_login_link(db: Session, email: str) -> None:
     if user is None or not user.active:
         # Same rendering cost as a real message, then dropped.
         render_email("login_link", {"user": User(email="", name="", role=Role.partner),
-                                    "url": urls.absolute("/connexion/lien/-"), "minutes": LOGIN_LINK_MAX_AGE // 60})
+                                    "url": urls.absolute("/connexion/lien/-"), "minutes": LOGIN_LINK_MAX_AGE // 60}, db)
         return
     queue_email(db, "login_link", user.email, {
         "user": user, "url": link_url(user, LinkPurpose.login), "minutes": LOGIN_LINK_MAX_AGE // 60})
@@ -211,13 +211,14 @@ def end_sessions(db: Session, user: User) -> None:
 
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
-    """The account of a session id `<user id>:<session version>`; None when the version has moved
-    (logout, password change) or the id is of another shape (a session from before versions)."""
+    """The account of a session id `<user id>:<session version>`; None when the account is closed,
+    when the version has moved (logout, password change, deactivation) or the id is of another
+    shape (a session from before versions)."""
     user_id, _, version = session_id.partition(":")
     if not (user_id.isdecimal() and version.isdecimal()) or len(user_id) > 10:
         return None
     user = session.get(User, int(user_id))
-    if user is None or not hmac.compare_digest(str(user.session_version or 0), version):
+    if user is None or not user.active or not hmac.compare_digest(str(user.session_version or 0), version):
         return None
     return user
 
@@ -227,6 +228,18 @@ def editor_required(view):
     @login_required
     def wrapped(*args, **kwargs):
         if not current_user.is_editor:
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def admin_required(view):
+    """The pages that change who may do what (accounts, settings, rubriques, webhooks): an editor
+    gets 403 there, by GET or by a forged POST alike."""
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.is_admin:
             abort(403)
         return view(*args, **kwargs)
     return wrapped

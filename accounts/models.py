@@ -49,6 +49,10 @@ class User(UserMixin, Base):
     def is_editor(self) -> bool:
         return self.role in (Role.editor, Role.admin)
 
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.admin
+
 
 class JournalEntry(Base):
     """One editor's or admin's action, for `/redaction/journal` (accounts/journal.py writes them).

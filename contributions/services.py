@@ -16,9 +16,11 @@ import enum
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from accounts import journal
 from accounts.models import User
 from contributions import revisions, rubriques, signals
 from contributions.models import (
@@ -334,6 +336,15 @@ def withdraw(db: Session, partner: User, contribution: Contribution) -> None:
     db.flush()
 
 
+DECISION_SUMMARIES = {S.accepted: "Contribution acceptée", S.rejected: "Contribution refusée",
+                      S.changes_requested: "Modifications demandées"}
+journal.register_actions({
+    "contribution.accepted": _l("Contribution acceptée"),
+    "contribution.rejected": _l("Contribution refusée"),
+    "contribution.changes_requested": _l("Modifications demandées"),
+})
+
+
 def decide(db: Session, editor: User, contribution: Contribution, decision: S, comment: str = "") -> None:
     """Accept, reject or request changes; the partner is told by e-mail (with what the editors
     changed in their text, when accepted with edits)."""
@@ -347,6 +358,10 @@ def decide(db: Session, editor: User, contribution: Contribution, decision: S, c
     changes = editorial_changes(contribution) if decision is S.accepted else []
     notify_partner(db, contribution, comment, changes)
     db.flush()
+    journal.record(db, editor, f"contribution.{decision.value}",
+                   f"{DECISION_SUMMARIES[decision]} : « {contribution.title} » ({contribution.structure.name})"
+                   + (f" — {comment.strip()[:300]}" if comment.strip() else ""),
+                   target=f"contribution:{contribution.id}")
     if decision is S.accepted:
         signals.contribution_accepted.send(db, contribution=contribution, editor=editor)
 

@@ -11,6 +11,7 @@ from wtforms import EmailField, SelectField, StringField, URLField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from accounts import journal
 from accounts.auth import editor_required
 from accounts.models import User
 from contributions import structures as service
@@ -20,6 +21,10 @@ from core.db import session
 from core.forms import EmptyForm, KnownDepartement
 
 structures_bp = Blueprint("structures", __name__, url_prefix="/redaction/structures")
+
+journal.register_actions({"partner.invited": _l("Partenaire invité"),
+                          "partner.deactivated": _l("Compte partenaire désactivé"),
+                          "partner.reactivated": _l("Compte partenaire réactivé")})
 
 
 class StructureForm(FlaskForm):
@@ -135,6 +140,9 @@ def invite(structure_id: int):
             session().rollback()
             form.email.errors.append(str(exc))
         else:
+            journal.record(session(), current_user._get_current_object(), "partner.invited",
+                           f"Invitation envoyée à {user.name} <{user.email}> pour {structure.name}",
+                           target=f"user:{user.id}", details={"structure": structure.id})
             flash(_("Invitation envoyée à %(email)s. Le lien est valable 7 jours.", email=user.email), "success")
             return redirect(url_for(".show", structure_id=structure.id))
     return render_template("structures/invite.html", form=form, structure=structure), 422 if form.errors else 200
@@ -149,6 +157,10 @@ def _set_active(structure_id: int, user_id: int, active: bool):
         service.set_account_active(session(), structure, user, active)
     except service.InvitationError:
         abort(404)
+    journal.record(session(), current_user._get_current_object(),
+                   "partner.reactivated" if active else "partner.deactivated",
+                   f"Compte partenaire {'réactivé' if active else 'désactivé'} : {user.name} <{user.email}> "
+                   f"({structure.name})", target=f"user:{user.id}")
     flash(_("Compte de %(email)s réactivé.", email=user.email) if active
           else _("Compte de %(email)s désactivé : il ne peut plus se connecter.", email=user.email), "success")
     return redirect(url_for(".show", structure_id=structure.id) + "#comptes")

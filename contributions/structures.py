@@ -11,6 +11,7 @@ from accounts.auth import (
     INVITATION_MAX_AGE,
     LinkPurpose,
     create_user,
+    end_sessions,
     link_url,
     normalize_address,
 )
@@ -201,5 +202,7 @@ def set_account_active(db: Session, structure: Structure, user: User, active: bo
     """Close or re-open a partner account of the structure."""
     if user.structure_id != structure.id or user.is_editor:
         raise InvitationError("Ce compte n'appartient pas à cette structure.")
+    if user.active and not active:
+        end_sessions(db, user)  # its open sessions end now, not at their next login
     user.active = active
     db.flush()

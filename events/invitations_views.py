@@ -19,6 +19,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField
 
+from accounts import journal
 from accounts.auth import editor_required
 from core.db import session
 from core.forms import TestSendForm
@@ -31,6 +32,9 @@ from subscribers import segments
 from subscribers.forms import SegmentFormMixin
 
 invitations_bp = Blueprint("invitations", __name__, url_prefix="/redaction")
+
+journal.register_actions({"event.invitation_sent": _l("Invitation à un événement envoyée"),
+                          "event.invitation_test_sent": _l("Invitation à un événement : essai")})
 
 
 class InvitationForm(SegmentFormMixin, FlaskForm):
@@ -70,6 +74,9 @@ def invite(event_id: int):
             except (invitations.InvitationError, segments.SegmentError) as exc:
                 flash(str(exc), "error")
             else:
+                journal.record(db, current_user._get_current_object(), "event.invitation_sent",
+                               f"Invitation à « {event.title} » envoyée à {count} abonné·e·s "
+                               f"({segments.describe(segment)})", target=f"event:{event.id}")
                 flash(_("Invitation en cours d'envoi à %(n)s abonné·e·s.", n=count), "success")
                 return redirect(url_for(".invitation", issue_id=issue.id))
     form.expected.data = str(count)
@@ -87,6 +94,9 @@ def send_test(event_id: int):
     form = TestSendForm()
     if form.validate_on_submit():
         invitations.send_test(session(), event, form.address.data)
+        journal.record(session(), current_user._get_current_object(), "event.invitation_test_sent",
+                       f"Essai de l'invitation à « {event.title} » envoyé à {form.address.data}",
+                       target=f"event:{event.id}")
         flash(_("Envoi de test parti vers %(address)s.", address=form.address.data), "success")
     else:
         for error in form.address.errors:

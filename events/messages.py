@@ -86,7 +86,7 @@ def _send_once(db: Session, registration: Registration, kind: str, template: str
                attachments: list[Attachment] | None = None) -> bool:
     """Queue the e-mail `template` to `registration` unless the message `kind` already went, in a
     short transaction of its own (committed)."""
-    rendered = render_email(template, {**email_context(registration), **context})
+    rendered = render_email(template, {**email_context(registration), **context}, db)
     db.commit()  # end the transaction so far: the claim opens a short write one (SQLite: one writer)
     message_id = claim_message(db, registration.id, kind)
     if message_id is not None:

@@ -24,12 +24,14 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from flask_login import current_user
 from wtforms import SelectChoice
 
+from accounts import journal
 from accounts.auth import editor_required
 from core.db import session, utcnow
 from core.extensions import limiter
-from core.formatting import PARIS
+from core.formatting import PARIS, date_time
 from core.forms import EmptyForm
 from core.http_cache import cacheable
 from core.web import ids
@@ -249,6 +251,16 @@ def admin_list():
     return render_template("redaction/events.html", upcoming=upcoming, past=past, summaries=summaries)
 
 
+journal.register_actions({
+    "event.created": _l("Événement créé"), "event.edited": _l("Événement modifié"),
+    "event.cancelled": _l("Événement annulé"), "event.registration_cancelled": _l("Inscription annulée"),
+})
+
+
+def _journal(action: str, summary: str, event: Event) -> None:
+    journal.record(session(), current_user._get_current_object(), action, summary, target=f"event:{event.id}")
+
+
 @events_bp.route("/redaction/evenements/nouveau", methods=["GET", "POST"])
 @editor_required
 def admin_new():
@@ -260,6 +272,7 @@ def admin_new():
         except editing.EventError as exc:
             flash(str(exc), "error")
         else:
+            _journal("event.created", f"Événement créé : « {event.title} » ({date_time(event.starts_at)})", event)
             flash(_("Événement créé. Il est visible dans l'agenda."), "success")
             return redirect(url_for(".admin_registrations", event_id=event.id))
     status = 422 if form.errors else 200
@@ -280,6 +293,8 @@ def admin_edit(event_id: int):
         except editing.EventError as exc:
             flash(str(exc), "error")
         else:
+            _journal("event.edited", f"Événement modifié : « {event.title} »"
+                     + (" (inscrit·e·s prévenu·e·s)" if notified else ""), event)
             flash(_("Événement enregistré. Les personnes inscrites reçoivent la mise à jour.") if notified
                   else _("Événement enregistré."), "success")
             return redirect(url_for(".admin_edit", event_id=event.id))
@@ -296,6 +311,7 @@ def admin_cancel(event_id: int):
     form = CancelEventForm()
     if not event.is_cancelled and form.validate_on_submit():
         editing.cancel_event(db, event)
+        _journal("event.cancelled", f"Événement annulé : « {event.title} »", event)
         flash(_("Événement annulé. Les personnes inscrites sont prévenues par e-mail."), "success")
         return redirect(url_for(".admin_registrations", event_id=event.id))
     status = 422 if form.errors else 200
@@ -352,6 +368,8 @@ def admin_cancel_registration(event_id: int, registration_id: int):
     form = EmptyForm()
     if request.method == "POST" and form.validate_on_submit():
         promoted = services.cancel(db, registration, by_editor=True)
+        _journal("event.registration_cancelled", f"Inscription de {registration.name} à « {event.title} » annulée "
+                 "par la rédaction", event)
         message = _("Inscription de %(name)s annulée.", name=registration.name)
         if promoted:
             message += " " + ngettext("Confirmé·e depuis la liste d'attente et prévenu·e : %(names)s.",

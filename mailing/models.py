@@ -75,3 +75,16 @@ class OutboundEmail(Base):
     message_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EmailTemplateOverride(Base):
+    """An editor's text for a transactional e-mail (mailing/editable.py): the subject and the text
+    body, Jinja run in a sandbox; the HTML part is made from the text. No row: the default files."""
+
+    __tablename__ = "email_template_overrides"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)  # the folder under templates/email
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(254))  # the editor's address, as written then

@@ -35,7 +35,7 @@ def queue_email(db: Session, name: str, to: str, context: dict, *,
                 headers: dict[str, str] | None = None, subject_prefix: str = "",
                 attachments: list[Attachment] | None = None) -> OutboundEmail:
     """Render the e-mail now and keep it in the outbox; a worker sends it after COMMIT."""
-    rendered = render_email(name, context)
+    rendered = render_email(name, context, db)
     return queue_rendered(db, name, to, rendered, headers=headers, subject_prefix=subject_prefix,
                           attachments=attachments)
 

@@ -6,6 +6,7 @@ message's parts; the letter and invitations compile their MJML through `compile_
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,11 +15,18 @@ from pathlib import Path
 import jinja2
 from inscriptis import get_text
 from mjml import mjml2html
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from core import site_settings
+from core import db as database
 from core.formatting import install_filters
 from core.settings import get_settings
 from core.text import markdown_to_text, plain_text, render_markdown, safe_url, strip_controls_in_output
+from mailing import editable
+from mailing.models import EmailTemplateOverride
+
+log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 EMAIL_DIR = TEMPLATES_DIR / "email"
@@ -60,11 +68,45 @@ def compile_mjml(source: str, template_name: str = "?") -> str:
         raise MJMLError(f"MJML invalide dans {template_name} : {exc}") from exc
 
 
-def render_email(name: str, context: dict) -> RenderedEmail:
-    """Render the e-mail `name` with `context` into a subject, an HTML and a text part."""
-    env = email_environment()
+def render_email(name: str, context: dict, db: Session | None = None) -> RenderedEmail:
+    """Render the e-mail `name` with `context` into a subject, an HTML and a text part: the
+    editors' text when they wrote one (mailing/editable.py), else the folder's files. An editors'
+    text that fails here is logged and the default text sent: a saved text never stops a send."""
     # `site`: the effective site settings (network name, logo, colour, footer, publisher…).
     ctx = {"settings": get_settings(), "site": site_settings.current(), **context}
+    override = find_override(db, name)
+    if override is not None:
+        try:
+            return render_override(name, override.subject, override.body_text, editable.plain_context(
+                editable.EDITABLE[name], ctx))
+        except Exception as exc:  # noqa: BLE001  whatever breaks, the e-mail still leaves
+            log.warning("modèle d'e-mail %s modifié par la rédaction : %s ; texte par défaut envoyé", name, exc)
+    return render_default(name, ctx)
+
+
+def find_override(db: Session | None, name: str) -> EmailTemplateOverride | None:
+    if name not in editable.EDITABLE:
+        return None
+    db = db or database.session()
+    try:
+        return db.get(EmailTemplateOverride, name)
+    except SQLAlchemyError:  # no database here (a script): the default text
+        log.exception("modèles d'e-mail modifiés illisibles ; texte par défaut")
+        return None
+
+
+def render_override(name: str, subject: str, body: str, plain: dict) -> RenderedEmail:
+    """An editors' text (subject and text body) with plain variables; the HTML part is the text,
+    paragraph by paragraph, in the e-mails' layout. Raises TemplateRefused."""
+    text = editable.render_text(editable.EDITABLE[name], subject, body, plain)
+    mjml = email_environment().get_template("_layout/editable.mjml").render(
+        {"settings": get_settings(), "site": site_settings.current(), "subject": text.subject, "paragraphs": editable.text_to_html(text.text)})
+    return RenderedEmail(subject=text.subject, html=compile_mjml(mjml, f"{name} (texte de la rédaction)"),
+                         text=text.text)
+
+
+def render_default(name: str, ctx: dict) -> RenderedEmail:
+    env = email_environment()
     subject = " ".join(env.get_template(f"{name}/subject.txt").render(ctx).split())
     html = compile_mjml(env.get_template(f"{name}/body.mjml").render(ctx), f"{name}/body.mjml")
     if (EMAIL_DIR / name / "body.txt").exists():

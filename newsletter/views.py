@@ -22,12 +22,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
+from accounts import journal
 from accounts.auth import editor_required
 from contributions import rubriques
 from contributions import services as contributions
 from contributions.models import Contribution
 from core.db import session, utcnow
-from core.formatting import format_duration
+from core.formatting import date_time, format_duration
 from core.forms import EmptyForm, TestSendForm
 from core.http_cache import cacheable, not_modified, page_etag, page_last_modified, uncached
 from core.web import EMAIL_PAGE_CSP, small_int
@@ -339,6 +340,22 @@ def preview_web(issue_id: int):
     return render_template("public/letter.html", issue=issue, preview_html=mailout.render_web_version(issue))
 
 
+journal.register_actions({
+    "letter.test_sent": _l("Lettre : envoi de test"), "letter.sent": _l("Lettre : envoi lancé"),
+    "letter.scheduled": _l("Lettre : envoi programmé"), "letter.unscheduled": _l("Lettre : envoi déprogrammé"),
+    "letter.paused": _l("Lettre : envoi en pause"), "letter.resumed": _l("Lettre : envoi repris"),
+    "letter.cancelled": _l("Lettre : envoi annulé"),
+})
+
+
+def _issue_name(issue: Issue) -> str:
+    return f"la lettre n°{issue.numero}" if issue.numero is not None else f"« {issue.title} »"
+
+
+def _journal(issue: Issue, action: str, summary: str) -> None:
+    journal.record(session(), current_user._get_current_object(), action, summary, target=f"issue:{issue.id}")
+
+
 @redaction_bp.route("/numeros/<int:issue_id>/test", methods=["POST"])
 @editor_required
 def send_test(issue_id: int):
@@ -346,6 +363,7 @@ def send_test(issue_id: int):
     form = TestSendForm()
     if form.validate_on_submit():
         mailout.send_test(session(), issue, form.address.data)
+        _journal(issue, "letter.test_sent", f"Envoi de test de {_issue_name(issue)} à {form.address.data}")
         flash(_("Envoi de test parti vers %(address)s.", address=form.address.data), "success")
     else:
         for error in form.address.errors:
@@ -393,6 +411,7 @@ def send_now(issue_id: int):
             raise mailout.MailoutError(_("Personne ne recevrait ce numéro : élargissez la sélection des "
                                          "destinataires."))
         mailout.request_send(session(), issue)
+        _journal(issue, "letter.sent", f"Envoi de {_issue_name(issue)} lancé vers {count} abonné·e·s")
         return _("Envoi lancé vers %(n)s abonné·e·s.", n=count)
     return _compose(issue_id, action)
 
@@ -411,6 +430,8 @@ def schedule(issue_id: int):
     else:
         try:
             mailout.request_send(session(), issue, form.when_utc())
+            _journal(issue, "letter.scheduled", f"Envoi de {_issue_name(issue)} programmé "
+                                                f"le {date_time(form.when_utc())}")
             flash(_("Envoi programmé."), "success")
         except mailout.MailoutError as exc:
             flash(str(exc), "error")
@@ -422,6 +443,7 @@ def schedule(issue_id: int):
 def unschedule(issue_id: int):
     def action(issue):
         mailout.unschedule(session(), issue)
+        _journal(issue, "letter.unscheduled", f"Envoi de {_issue_name(issue)} déprogrammé")
         return _("Envoi déprogrammé : le numéro est de nouveau un brouillon.")
     return _compose(issue_id, action)
 
@@ -431,6 +453,7 @@ def unschedule(issue_id: int):
 def pause(issue_id: int):
     def action(issue):
         mailout.pause(session(), issue)
+        _journal(issue, "letter.paused", f"Envoi de {_issue_name(issue)} mis en pause")
         return _("Envoi mis en pause.")
     return _compose(issue_id, action)
 
@@ -440,6 +463,7 @@ def pause(issue_id: int):
 def resume(issue_id: int):
     def action(issue):
         mailout.resume(session(), issue)
+        _journal(issue, "letter.resumed", f"Envoi de {_issue_name(issue)} repris")
         return _("Envoi repris.")
     return _compose(issue_id, action)
 
@@ -451,6 +475,7 @@ def cancel(issue_id: int):
         if request.form.get("confirm") != "1":
             raise mailout.MailoutError(_("Cochez la case de confirmation pour annuler l'envoi."))
         count = mailout.cancel(session(), issue)
+        _journal(issue, "letter.cancelled", f"Envoi de {_issue_name(issue)} annulé ({count} destinataires en moins)")
         return _("Envoi annulé : %(n)s destinataires ne recevront pas ce numéro.", n=count)
     return _compose(issue_id, action)
 

@@ -11,9 +11,13 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
 from accounts.auth import auth_bp, login_manager
+from accounts.email_texts_views import email_texts_bp
+from accounts.journal_views import journal_bp
+from accounts.views import accounts_bp
 from contributions.directory_views import directory_bp
 from contributions.editing_views import editing_bp
 from contributions.feed_views import feeds_bp
+from contributions.fiche_import_views import fiche_import_bp
 from contributions.models import STATUS_LABELS, ContributionStatus
 from contributions.rubrique_views import rubriques_bp
 from contributions.structure_views import structures_bp
@@ -102,7 +106,8 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     for blueprint in (feeds_bp, public_bp, auth_bp, subscribers_bp, partner_bp, moderation_bp, redaction_bp,
                       bounces_bp, events_bp, files_bp, structures_bp, invitations_bp, calendar_bp, directory_bp,
-                      privacy_bp, import_bp, widgets_bp, statistics_bp):
+                      privacy_bp, import_bp, widgets_bp, accounts_bp, email_texts_bp, journal_bp, fiche_import_bp,
+                      statistics_bp):
         app.register_blueprint(blueprint)
     install_api(app)  # /api/: its own JSON errors, CORS and ETags
     app.register_blueprint(subscribers_admin_bp)  # the editors' subscriber list and pages

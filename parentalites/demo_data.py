@@ -59,7 +59,8 @@ def seed(db: Session) -> dict[str, tuple[str, str]]:
                       commune="Bondy", departement="93")
     db.add_all([tilleuls, parents, ville])
     db.flush()
-    editor = create_user(db, EDITOR[0], EDITOR[1], Role.editor, EDITOR[2])
+    # The demo's one back-office account is an admin, so that every page (accounts, settings) shows.
+    editor = create_user(db, EDITOR[0], EDITOR[1], Role.admin, EDITOR[2])
     amina = create_user(db, PARTNER_CS[0], PARTNER_CS[1], Role.partner, PARTNER_CS[2], tilleuls.id)
     julien = create_user(db, PARTNER_ASSO[0], PARTNER_ASSO[1], Role.partner, PARTNER_ASSO[2], parents.id)
 
@@ -122,7 +123,8 @@ def seed(db: Session) -> dict[str, tuple[str, str]]:
     _seed_fiches(db, editor, tilleuls, parents, ville)
     for year in (now.year, now.year + 1):
         calendar.generate_year(db, year)
-    return {"rédaction": (EDITOR[0], EDITOR[2]), "partenaire (centre social)": (PARTNER_CS[0], PARTNER_CS[2]),
+    return {"rédaction et administration": (EDITOR[0], EDITOR[2]),
+            "partenaire (centre social)": (PARTNER_CS[0], PARTNER_CS[2]),
             "partenaire (association)": (PARTNER_ASSO[0], PARTNER_ASSO[2])}
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from wtforms import EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from accounts import journal
 from accounts.auth import editor_required
 from core.db import SessionFactory, session
 from subscribers import directory, editing
@@ -100,6 +101,9 @@ def index():
 @editor_required
 def export():
     filters = directory.parse_filters(request.args)
+    journal.record(session(), current_user._get_current_object(), "subscribers.exported",
+                   "Export CSV de la liste des abonnés" + (f" (filtres : {request.query_string.decode()[:300]})"
+                                                           if request.query_string else ""))
     stamp = datetime.now().strftime("%Y%m%d-%H%M")
 
     def body():
@@ -115,6 +119,17 @@ def export():
     return Response(body(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="abonnes-{stamp}.csv"',
         "Cache-Control": "no-store"})
+
+
+journal.register_actions({
+    "subscriber.edited": _l("Abonné·e modifié·e"), "subscriber.unsubscribed": _l("Abonné·e désabonné·e"),
+    "subscriber.suppression_lifted": _l("Suspension levée"), "subscribers.exported": _l("Export des abonnés"),
+})
+
+
+def _journal(subscriber: Subscriber, action: str, summary: str) -> None:
+    journal.record(session(), current_user._get_current_object(), action, summary,
+                   target=f"subscriber:{subscriber.id}")
 
 
 def _page(subscriber: Subscriber, edit_form: EditForm | None = None, lift_form: LiftForm | None = None,
@@ -158,6 +173,8 @@ def edit(subscriber_id: int):
         except editing.EditError as exc:
             form[exc.field].errors = [*form[exc.field].errors, str(exc)]
         else:
+            if done:
+                _journal(subscriber, "subscriber.edited", f"Fiche de l'abonné·e {subscriber.email} modifiée")
             session().commit()
             flash(_("Fiche enregistrée.") if done else _("Aucune modification."), "success")
             return redirect(url_for(".subscriber_page", subscriber_id=subscriber.id))
@@ -172,6 +189,7 @@ def unsubscribe(subscriber_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     if editing.unsubscribe(session(), subscriber, _actor()):
+        _journal(subscriber, "subscriber.unsubscribed", f"{subscriber.email} désabonné·e par la rédaction")
         session().commit()
         flash(_("%(email)s est désabonné·e.", email=subscriber.email), "success")
     else:
@@ -190,6 +208,8 @@ def lift(subscriber_id: int):
         except editing.EditError as exc:
             form.reason.errors = [*form.reason.errors, str(exc)]
         else:
+            _journal(subscriber, "subscriber.suppression_lifted",
+                     f"Suspension de {subscriber.email} levée ({status.value}) : {form.reason.data}")
             session().commit()
             flash(_("Suspension levée : statut « %(status)s ».", status=STATUS_LABEL_ONE[status]), "success")
             return redirect(url_for(".subscriber_page", subscriber_id=subscriber.id))

@@ -15,6 +15,7 @@ from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from accounts import journal
 from accounts.auth import editor_required
 from core.db import session, utcnow
 from core.forms import EmptyForm
@@ -23,6 +24,8 @@ from subscribers import import_files, importer
 from subscribers.models import LegalBasis, SubscriberImport, SubscriberStatus
 
 import_bp = Blueprint("subscriber_import", __name__, url_prefix="/redaction/abonnes/import")
+
+journal.register_actions({"subscribers.imported": _l("Abonnés importés")})
 
 PREVIEW_ROWS = 10      # first rows of each category shown
 REFUSED_SHOWN = 1000   # refused rows listed (all of them are counted)
@@ -132,6 +135,12 @@ def confirm(token: str):
         return redirect(url_for(".result", token=token))
     plan = _plan(record)
     importer.apply(db, plan, actor=current_user.email)
+    counts = plan.counts()
+    journal.record(db, current_user._get_current_object(), "subscribers.imported",
+                   f"Import d'abonnés depuis {record.filename} : {counts['imported']} nouveaux, "
+                   f"{counts['updated']} mis à jour, {counts['skipped']} lignes refusées",
+                   target=f"subscriber_import:{record.id}",
+                   details={k: counts[k] for k in ("imported", "updated", "unchanged", "skipped") if k in counts})
     record.status = "done"
     record.finished_at = utcnow()
     record.counts = {**plan.counts(), "refused": [[r.line, r.email, r.reason] for r in plan.skipped[:REFUSED_SHOWN]],

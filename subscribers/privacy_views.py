@@ -14,12 +14,16 @@ from sqlalchemy import select
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from accounts import journal
 from accounts.auth import editor_required
 from core.db import session
 from subscribers import privacy
 from subscribers.models import PrivacyRequest, Subscriber
 
 privacy_bp = Blueprint("privacy", __name__)
+
+journal.register_actions({"privacy.exported": _l("RGPD : données exportées"),
+                          "privacy.erased": _l("RGPD : données effacées")})
 
 REQUESTS_SHOWN = 200
 
@@ -53,6 +57,10 @@ def editor_export(subscriber_id: int):
     subscriber = _subscriber(subscriber_id)
     data = privacy.export_for_request(session(), subscriber, actor=current_user.email, channel="mail",
                                       note=request.args.get("note"))
+    # No address in the journal: the erasure that may follow must leave none behind.
+    journal.record(session(), current_user._get_current_object(), "privacy.exported",
+                   f"Export des données de l'abonné·e n°{subscriber.id} (demande reçue par courrier)",
+                   target=f"subscriber:{subscriber.id}")
     if request.args.get("format") == "json":
         return Response(json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json",
                         headers={"Content-Disposition": f'attachment; filename="abonne-{subscriber.id}.json"',
@@ -69,7 +77,11 @@ def editor_erase(subscriber_id: int):
     subscriber = _subscriber(subscriber_id)
     form = EditorEraseForm()
     if form.validate_on_submit():
+        subscriber_id = subscriber.id
         privacy.erase(session(), subscriber, actor=current_user.email, channel="mail", note=form.note.data)
+        journal.record(session(), current_user._get_current_object(), "privacy.erased",
+                       f"Données de l'abonné·e n°{subscriber_id} effacées (demande reçue par courrier)",
+                       target=f"subscriber:{subscriber_id}")
         flash(_("Les données de l'abonné·e ont été effacées. La demande est enregistrée."), "success")
         return redirect(url_for(".requests"))
     status = 422 if form.errors else 200

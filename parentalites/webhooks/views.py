@@ -2,14 +2,12 @@
 per endpoint (its settings, its secret, its delivery log)."""
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
-from accounts.models import Role
+from accounts.auth import admin_required
 from core.db import session
 from core.forms import EmptyForm
 from parentalites.webhooks import services
@@ -18,17 +16,6 @@ from parentalites.webhooks.forms import WebhookForm
 from parentalites.webhooks.models import WebhookEndpoint
 
 webhooks_bp = Blueprint("webhooks", __name__, url_prefix="/redaction/webhooks")
-
-
-def admin_required(view):
-    # To be replaced by accounts' own admin_required once it lands (same behaviour: 403 otherwise).
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if current_user.role is not Role.admin:
-            abort(403)
-        return view(*args, **kwargs)
-    return wrapped
 
 
 def _admin():

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from lxml import html as lxml_html
 from sqlalchemy import select
 
+from accounts.models import Role
 from contributions import services as contributions
 from contributions.models import Contribution, ContributionKind, FicheAction, Structure
 from contributions.models import ContributionStatus as S
@@ -54,14 +55,14 @@ def _urls(app, ids: dict) -> tuple[list[str], list[str]]:
     fill = {"issue_id": ids["issue_id"], "numero": ids["numero"], "event_id": ids["event_id"],
             "contribution_id": ids["contribution_id"], "structure_id": ids["structure_id"],
             "registration_id": ids["registration_id"], "slug": "evenement",
-            "subscriber_id": ids["subscriber_id"], "token": ids["subscriber_token"]}
+            "subscriber_id": ids["subscriber_id"], "token": ids["subscriber_token"], "name": "login_link"}
     skip = {"static", "files.file", "files.email_copy", "directory.fiche_file", "partners.pending_file",
             "auth.follow_link", "auth.accept_invitation", "subscribers.confirm", "subscribers.unsubscribe",
             "subscribers.preferences", "calendar.edit", "invitations.invitation", "redaction.progress",
             "public.letters_feed", "directory.feed", "events.agenda_ics", "events.admin_csv",
             "public.letter_email", "redaction.preview_email", "redaction.preview_text",
             "invitations.preview", "events.registration", "partners.new_contribution",
-            "subscribers_admin.export", "widgets.embed_script",
+            "subscribers_admin.export", "widgets.embed_script", "email_texts.preview_html", "journal.export",
             "statistics.table_csv", "statistics.table_svg", "statistics.bilan",
             "public.letter_pdf_file"}  # PDF: tests/integration/newsletter/test_archive.py
     # Images named by a hash, a block's page, the admins' settings: tests/integration/newsletter/test_design.py.
@@ -73,7 +74,7 @@ def _urls(app, ids: dict) -> tuple[list[str], list[str]]:
             if ("GET" not in rule.methods or rule.endpoint in skip
                     or rule.endpoint.startswith(("webhooks", "rubriques."))  # admins only
                     or rule.endpoint.startswith(("api.", "api_fallback.", "api-docs.", "ops."))  # test_api, test_ops
-                    or rule.endpoint.startswith("subscriber_import.") and "token" in rule.arguments):
+                    or rule.endpoint.startswith(("subscriber_import.", "fiche_import.")) and "token" in rule.arguments):
                 continue
             args = {name: fill[name] for name in rule.arguments}
             if rule.endpoint == "directory.fiche":
@@ -115,6 +116,8 @@ def test_every_page_has_one_h1_valid_times_and_the_favicon(app, client, db, worl
         if url.startswith("/partenaires/contributions/") and url.endswith("/modifier"):
             continue  # accepted: no longer editable (a redirect)
         problems += _check_page(url, client.get(url))
+    world["editor"].role = Role.admin  # the admins' pages (accounts) too
+    db.commit()
     editor_client = app.test_client()
     login(editor_client, "redaction@reaap.test", "mdp-redaction")
     for url in editor:
