@@ -2,29 +2,17 @@
 rubrique each kind of contribution lands in. Editors get 403."""
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
-from accounts.models import Role
+from accounts.auth import admin_required
 from contributions import rubriques
 from contributions.models import KIND_LABELS, ContributionKind, Rubrique
 from core.db import session
 from core.forms import EmptyForm
 
 rubriques_bp = Blueprint("rubriques", __name__, url_prefix="/redaction/rubriques")
-
-
-def admin_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if current_user.role is not Role.admin:
-            abort(403)
-        return view(*args, **kwargs)
-    return wrapped
 
 
 def _checked_post() -> None:

@@ -18,8 +18,8 @@ from mjml import mjml2html
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from core import site_settings
 from core import db as database
+from core import site_settings
 from core.formatting import install_filters
 from core.settings import get_settings
 from core.text import markdown_to_text, plain_text, render_markdown, safe_url, strip_controls_in_output
@@ -100,7 +100,8 @@ def render_override(name: str, subject: str, body: str, plain: dict) -> Rendered
     paragraph by paragraph, in the e-mails' layout. Raises TemplateRefused."""
     text = editable.render_text(editable.EDITABLE[name], subject, body, plain)
     mjml = email_environment().get_template("_layout/editable.mjml").render(
-        {"settings": get_settings(), "site": site_settings.current(), "subject": text.subject, "paragraphs": editable.text_to_html(text.text)})
+        {"settings": get_settings(), "site": site_settings.current(), "subject": text.subject,
+         "paragraphs": editable.text_to_html(text.text)})
     return RenderedEmail(subject=text.subject, html=compile_mjml(mjml, f"{name} (texte de la rédaction)"),
                          text=text.text)
 

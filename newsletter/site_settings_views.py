@@ -8,19 +8,18 @@ not an image…) saves nothing and the page comes back with what was typed and w
 from __future__ import annotations
 
 import io
-from functools import wraps
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from PIL import Image
 from wtforms import StringField, TextAreaField
 
 from accounts import journal
-from accounts.models import Role
+from accounts.auth import admin_required
 from contributions.uploads import UploadError, process_image
 from core import site_settings
 from core.db import session
@@ -30,16 +29,6 @@ LOGO_MAX_WIDTH = 400  # px: shown at most 200 px wide in the letter, twice that 
 journal.register_actions({"settings.changed": _l("Paramètre du site modifié")})
 
 site_settings_bp = Blueprint("site_settings", __name__)
-
-
-def admin_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if current_user.role is not Role.admin:
-            abort(403)
-        return view(*args, **kwargs)
-    return wrapped
 
 
 class SiteSettingsForm(FlaskForm):
