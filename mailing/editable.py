@@ -95,6 +95,7 @@ _DESCRIPTIONS = {
     "structure": "la structure : name",
     "contribution": "la contribution : title, status.value (accepted, rejected, changes_requested), kind.value",
     "comment": "le commentaire de la rédaction (peut être vide)",
+    "changes": "les retouches de la rédaction, une ligne par champ (liste, peut être vide)",
     "greeting": "« Bonjour Prénom Nom, » (rempli pour chaque destinataire)",
     "unsubscribe_url": "lien de désabonnement",
     "preferences_url": "lien des préférences",
@@ -145,10 +146,12 @@ EDITABLE: dict[str, EditableEmail] = {e.name: e for e in [
                   {"settings": _SETTINGS, "subscriber": _SAMPLE_USER, "grace_days": 30, "preferences_url": _URL,
                    "reconsent_url": _URL, "retention_years": 3, "unsubscribe_url": _URL}),
     EditableEmail("moderation_decision", "Contribution : décision de la rédaction",
-                  {**_SITE, "contribution": ("title", "status.value", "kind.value"), "comment": None, "url": None},
+                  {**_SITE, "contribution": ("title", "status.value", "kind.value"), "comment": None, "changes": None,
+                   "url": None},
                   {"settings": _SETTINGS, "contribution": {"title": "Café des parents", "status": {"value": "accepted"},
                                                            "kind": {"value": "actualite"}},
-                   "comment": "Merci, elle paraîtra dans la prochaine lettre.", "url": _URL}),
+                   "comment": "Merci, elle paraîtra dans la prochaine lettre.",
+                   "changes": ["Titre : « Cafe des parents » → « Café des parents »"], "url": _URL}),
     EditableEmail("appel_a_contributions", "Appel à contributions",
                   {**_SITE, "partner": ("name", "structure.name"), "planned": ("note",), "deadline": None,
                    "issue_date": None, "days_left": None, "new_url": None, "partner_url": None},
@@ -191,6 +194,8 @@ _PLAIN = (str, int, float, bool, date, datetime, type(None))
 def _plain(value: Any) -> Any:
     if isinstance(value, _PLAIN):
         return value
+    if isinstance(value, list | tuple):  # a list of lines (the editors' changes): plain values each
+        return [_plain(item) for item in value]
     if hasattr(value, "value") and isinstance(value.value, str):  # an enum
         return value.value
     return str(value)
