@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import site_settings
 from core.db import utcnow
 from core.settings import get_settings
 from events.models import Event, EventStatus
@@ -20,7 +21,7 @@ def _entry(db: Session, event: Event) -> AgendaEntry:
     place = ", ".join(p for p in (event.place, event.address) if p) or ("En ligne" if event.online_url else "")
     return AgendaEntry(
         event_id=event.id, title=event.title, starts_at=event.starts_at, ends_at=event.ends_at, place=place,
-        organiser=event.organiser or get_settings().network_name, summary_md=event.description_md or "",
+        organiser=event.organiser or site_settings.current().network_name, summary_md=event.description_md or "",
         register_url=get_settings().base_url + event_path(event), full=is_full(db, event),
         open_for_registration=registration_open(event))
 

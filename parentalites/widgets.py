@@ -15,7 +15,6 @@ from markupsafe import escape
 from contributions.models import Structure
 from core import site_settings, urls
 from core.db import session
-from core.settings import get_settings
 from core.site_settings import contrast_ratio
 from core.web import allow_framing, small_int
 from parentalites.api.views import latest_letter, upcoming_events
@@ -58,7 +57,7 @@ def _framed(html: str) -> Response:
 
 def _theme() -> dict:
     colour = network_colour()
-    return {"colour": colour, "colour_text": text_on(colour), "network_name": get_settings().network_name,
+    return {"colour": colour, "colour_text": text_on(colour), "network_name": site_settings.current().network_name,
             "absolute": urls.absolute}
 
 
@@ -96,7 +95,7 @@ def widget_snippets(structure_id: int | None = None) -> dict[str, str]:
     plain <iframe>, and the same through embed.js (which sizes the frame)."""
     frame_url = urls.absolute(url_for("widgets.agenda", structure=structure_id))
     script_url = urls.absolute(url_for("widgets.embed_script"))
-    name = get_settings().network_name
+    name = site_settings.current().network_name
     structure_attribute = f' data-structure="{structure_id}"' if structure_id else ""
     return {
         "iframe": (f'<iframe src="{frame_url}" title="Agenda — {escape(name)}" width="100%" '
