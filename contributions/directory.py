@@ -628,9 +628,9 @@ def search(db: Session, q: str | None = None, filters: dict[str, list[str]] | No
         by_filters.setdefault(tuple(n for n in filters if n != name), []).append(name)
     raw_counts: dict[str, dict[str, int]] = {name: {} for name in names}
     for applied, facet_names in by_filters.items():
-        rows = unfiltered if not applied else _facet_counts(
+        facet_rows = unfiltered if not applied else _facet_counts(
             db, base([conditions[n] for n in applied]), params, facet_names)
-        for name, value, count in rows:
+        for name, value, count in facet_rows:
             if name in facet_names:
                 key = canonical(name, value)
                 raw_counts[name][key] = raw_counts[name].get(key, 0) + count

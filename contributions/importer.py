@@ -30,8 +30,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from accounts.models import User
@@ -596,7 +597,7 @@ class _Structures:
                 structure.id = new_id
                 rows.append({"id": new_id, "name": structure.name, "kind": structure_kind(structure.name),
                              "departement": structure.departement, "commune": "", "created_at": utcnow()})
-            db.execute(insert(Structure.__table__), rows)
+            db.execute(insert(_table(Structure)), rows)
         return found, list(pending.values())
 
 
@@ -606,6 +607,10 @@ class _NewStructure:
     id: int
     name: str
     departement: str
+
+
+def _table(model) -> Table:
+    return cast(Table, model.__table__)  # declarative types __table__ as any FromClause
 
 
 def _new_ids(db: Session, table: str, count: int) -> list[int]:
@@ -634,7 +639,7 @@ def _actor_label(actor: User | None) -> str:
 
 
 def _save(db: Session, record: ActionRecord, actor: User | None, structures: _Structures,
-          source_name: str) -> tuple[str, Contribution, list[str], Structure | None]:
+          source_name: str) -> tuple[str, Contribution, list[str], Structure | _NewStructure | None]:
     assert record.structure is not None  # a record without one has an error and is skipped
     structure, created = structures.get(record.structure, record.departement)
     if created:
@@ -748,15 +753,15 @@ def _save_chunk(db: Session, records: list[ActionRecord], actor: User | None, st
         # … RETURNING compiles a statement per row on SQLite.
         now = utcnow()
         ids = _new_ids(db, "contributions", len(new))
-        db.execute(insert(Contribution.__table__), [{
+        db.execute(insert(_table(Contribution)), [{
             "id": contribution_id, "structure_id": chunk_structures[i].id, "author_id": None,
             "kind": ContributionKind.fiche_action, "status": ContributionStatus.accepted, "title": records[i].title,
             "body_md": records[i].fields.get("description") or "", "source": "import", "submitted_at": now,
             "created_at": now, "updated_at": now} for i, contribution_id in zip(new, ids, strict=True)])
         fiche_rows = [{"contribution_id": contribution_id, "import_key": keys[i], **_fiche_values(records[i])}
                       for i, contribution_id in zip(new, ids, strict=True)]
-        db.execute(insert(FicheAction.__table__), fiche_rows)
-        db.execute(insert(ContributionTransition.__table__), [{
+        db.execute(insert(_table(FicheAction)), fiche_rows)
+        db.execute(insert(_table(ContributionTransition)), [{
             "contribution_id": contribution_id, "from_status": None, "to_status": ContributionStatus.accepted.value,
             "actor_id": actor.id if actor else None, "comment": _transition_comment(actor, source_name), "at": now}
             for contribution_id in ids])
