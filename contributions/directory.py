@@ -436,11 +436,17 @@ def matching_ids(db: Session, q: str | None) -> dict[int, float] | None:
 
 
 def _ranked_join(db: Session, ranks: dict[int, float], params: _Params) -> str:
-    """A JOIN of `c` with the matching ids and their rank (`r.rank`), handed over as parameters
-    (two arrays, or a JSON object on SQLite)."""
+    """A JOIN of `c` with the matching ids and their rank (`r.rank`): two array parameters on
+    PostgreSQL, a temporary table on SQLite."""
     if is_sqlite(db):
-        return ("JOIN (SELECT CAST(key AS INTEGER) AS id, value AS rank "
-                f"FROM json_each({params.add(json.dumps(ranks))})) r ON r.id = c.id ")
+        # A temporary table with its primary key: joined to a json_each() subquery, SQLite may
+        # read the whole JSON again for every fiche.
+        connection = db.connection()
+        connection.execute(text("CREATE TEMP TABLE IF NOT EXISTS search_ranks (id INTEGER PRIMARY KEY, rank REAL)"))
+        connection.execute(text("DELETE FROM temp.search_ranks"))
+        connection.execute(text("INSERT INTO temp.search_ranks (id, rank) VALUES (:id, :rank)"),
+                           [{"id": i, "rank": rank} for i, rank in ranks.items()])
+        return "JOIN temp.search_ranks r ON r.id = c.id "
     return (f"JOIN unnest(CAST({params.add(list(ranks))} AS integer[]), "
             f"CAST({params.add(list(ranks.values()))} AS double precision[])) AS r(id, rank) ON r.id = c.id ")
 
