@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark of the mail-out, end to end, against Postfix's C tools on this machine.
 
-    python bench/mailout.py [--subscribers 100000] [--workers 2] [--concurrency 2] [--chaos]
+    python bench/mailout.py [--subscribers 100000] [--workers 2] [--concurrency 2] [--chaos] [--dkim] [--embedded]
 
 Creates N subscribers in a PostgreSQL database made for the run, composes a realistic issue of 20
 articles, runs the real mail-out through real Celery worker processes over Redis to Postfix's
@@ -37,9 +37,15 @@ BENCH_DB = "parentalites_bench"
 
 
 def configure(args, smtp_port: int, data_dir: Path) -> None:
+    if args.embedded:  # the embedded default: SQLite ledger, the SQLAlchemy broker over SQLite
+        database_url = f"sqlite:///{data_dir / 'parentalites.sqlite'}"
+        broker_url = f"sqla+sqlite:///{data_dir / 'broker.sqlite'}"
+    else:
+        database_url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{BENCH_DB}"
+        broker_url = REDIS
     os.environ.update({
-        "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{BENCH_DB}",
-        "CELERY_BROKER_URL": REDIS, "CELERY_QUEUE": f"bench-{secrets.token_hex(4)}",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker_url, "CELERY_QUEUE": f"bench-{secrets.token_hex(4)}",
         "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "PARENTALITES_DATA_DIR": str(data_dir),
         "SECRET_KEY": "bench", "BASE_URL": "https://parentalites.example.org",
         "MAIL_FROM": "Lettre Parentalités <lettre@parentalites.example.org>",
@@ -49,7 +55,11 @@ def configure(args, smtp_port: int, data_dir: Path) -> None:
     })
 
 
-def create_database() -> None:
+def create_database(embedded: bool = False) -> None:
+    if embedded:
+        from parentalites import migrate
+        migrate.upgrade()
+        return
     import psycopg
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
@@ -95,11 +105,18 @@ def seed(subscribers: int):
         db.add(c)
         db.flush()
         issues.add_item(db, issue, c, RUBRIQUES[n % len(RUBRIQUES)][0])
-    db.execute(__import__("sqlalchemy").text(
-        "INSERT INTO subscribers (email, name, structure_name, status, unsubscribe_token, created_at) "
-        "SELECT 'pro' || g || '@bench.example.org', 'Professionnel·le ' || g, '', 'active', "
-        "md5(g::text || random()::text), now() "
-        "FROM generate_series(1, :n) AS g"), {"n": subscribers})
+    if db.get_bind().dialect.name == "sqlite":
+        db.execute(__import__("sqlalchemy").text(
+            "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < :n) "
+            "INSERT INTO subscribers (email, name, structure_name, status, unsubscribe_token, created_at) "
+            "SELECT 'pro' || g || '@bench.example.org', 'Professionnel·le ' || g, '', 'active', "
+            "lower(hex(randomblob(16))), strftime('%Y-%m-%d %H:%M:%f', 'now') FROM s"), {"n": subscribers})
+    else:
+        db.execute(__import__("sqlalchemy").text(
+            "INSERT INTO subscribers (email, name, structure_name, status, unsubscribe_token, created_at) "
+            "SELECT 'pro' || g || '@bench.example.org', 'Professionnel·le ' || g, '', 'active', "
+            "md5(g::text || random()::text), now() "
+            "FROM generate_series(1, :n) AS g"), {"n": subscribers})
     db.commit()
     return db, issue
 
@@ -218,6 +235,8 @@ def main() -> int:
     parser.add_argument("--source-messages", type=int, default=20000, help="messages for smtp-source")
     parser.add_argument("--chaos", action="store_true")
     parser.add_argument("--dkim", action="store_true", help="sign every message (a fresh RSA 2048 key)")
+    parser.add_argument("--embedded", action="store_true",
+                        help="the embedded default: SQLite ledger and the SQLAlchemy broker (no PostgreSQL, no Redis)")
     args = parser.parse_args()
 
     from postfix_tools import Sink, smtp_source
@@ -235,13 +254,14 @@ def main() -> int:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         os.environ.update({"DKIM_DOMAIN": "parentalites.example.org", "DKIM_SELECTOR": "bench",
                            "DKIM_PRIVATE_KEY": str(data_dir / "dkim.pem")})
-    create_database()
+    create_database(args.embedded)
     db, issue = seed(args.subscribers)
     size = message_size(db, issue)
     sessions = args.workers * args.concurrency
     print(f"message: {size} bytes on the wire; subscribers: {args.subscribers}; "
           f"workers: {args.workers} x {args.concurrency}; batch: {args.batch_size}; "
-          f"DKIM: {'on' if args.dkim else 'off'}")
+          f"DKIM: {'on' if args.dkim else 'off'}; "
+          f"ledger: {'SQLite, SQLAlchemy broker' if args.embedded else 'PostgreSQL, Redis'}")
 
     if args.chaos:
         return chaos(db, issue, args, port, data_dir)

@@ -37,11 +37,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import event, select, text
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from contributions.fulltext import (  # noqa: F401  (re-exported: the directory's search vocabulary)
+    ACCENTED,
     GAP,
+    LIGATURES,
     PG_FICHE_COLUMNS,
+    PLAIN,
     _pg_document,
     _word,
     document_parts,
@@ -58,7 +61,6 @@ from contributions.models import (
     Contribution,
     ContributionKind,
     FicheAction,
-    Structure,
     visible_statuses_sql,
 )
 from core import departements
@@ -165,7 +167,7 @@ def _pg_term_text(term: Term) -> str:
 
 # --- Keeping the SQLite index in sync --------------------------------------------------------------
 
-def _is_sqlite(db: Session) -> bool:
+def is_sqlite(db: Session) -> bool:
     return db.get_bind().dialect.name == "sqlite"
 
 
@@ -195,8 +197,7 @@ def _fts_document(row) -> str:
     fiche = {k: m[k] for k in PG_FICHE_COLUMNS}
     for name in _PG_JSON_COLUMNS:
         fiche[name] = _as_list(fiche[name])
-    contribution_text, fiche_text = document_parts(m["title"], m["body_md"], fiche)
-    return " ".join(lexemes(contribution_text) + lexemes(fiche_text))
+    return fiche_document(m["title"], m["body_md"], fiche)
 
 
 def _fts_exists(connection) -> bool:
@@ -215,9 +216,25 @@ def _write(connection, ids: set[int]) -> None:
         marks = ", ".join(str(int(i)) for i in chunk)
         connection.execute(text(f"DELETE FROM {FTS_TABLE} WHERE rowid IN ({marks})"))
         rows = connection.execute(text(_FICHE_ROWS + f" AND c.id IN ({marks})")).all()
-        for row in rows:
+        if rows:
             connection.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, doc) VALUES (:id, :doc)"),
-                               {"id": row.id, "doc": _fts_document(row)})
+                               [{"id": row.id, "doc": _fts_document(row)} for row in rows])
+
+
+def fiche_document(title: str | None, body_md: str | None, fiche: dict) -> str:
+    """A fiche's FTS5 document from its values (`fiche`: the FicheAction fields, lists as lists)."""
+    contribution_text, fiche_text = document_parts(title, body_md, fiche)
+    return " ".join(lexemes(contribution_text) + lexemes(fiche_text))
+
+
+def index_documents(session: Session, documents: dict[int, str]) -> None:
+    """Write the FTS5 rows of new fiches (SQLite; PostgreSQL indexes by itself), their documents
+    made by `fiche_document`: for rows written by bulk statements, which no flush sees."""
+    if is_sqlite(session) and documents:
+        connection = session.connection()
+        if _fts_exists(connection):
+            connection.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, doc) VALUES (:id, :doc)"),
+                               [{"id": i, "doc": doc} for i, doc in documents.items()])
 
 
 def _chunks(values: list, size: int):
@@ -230,9 +247,9 @@ def rebuild_sqlite_index(connection) -> int:
     create_sqlite_index(connection)
     connection.execute(text(f"DELETE FROM {FTS_TABLE}"))
     rows = connection.execute(text(_FICHE_ROWS)).all()
-    for row in rows:
+    for chunk in _chunks(rows, 1000):
         connection.execute(text(f"INSERT INTO {FTS_TABLE}(rowid, doc) VALUES (:id, :doc)"),
-                           {"id": row.id, "doc": _fts_document(row)})
+                           [{"id": row.id, "doc": _fts_document(row)} for row in chunk])
     return len(rows)
 
 
@@ -279,66 +296,83 @@ def _sync_after_flush(session: Session, _flush_context) -> None:
 
 
 # --- Searching ---------------------------------------------------------------------------------------
+# Every step runs in SQL: the matching ids come from the full-text indexes (one lookup per term,
+# combined by set operations), then the facets are GROUP BY counts over them and the page is an
+# ORDER BY … LIMIT. No fiche is loaded into Python but the page's own (bench/directory.py).
+
+class _Params(dict):
+    """Bind parameters of a statement being written: each value gets its own name."""
+
+    def add(self, value) -> str:
+        name = f"p{len(self)}"
+        self[name] = value
+        return f":{name}"
+
+    def in_list(self, values) -> str:
+        values = list(values)
+        return "(" + ", ".join(self.add(v) for v in values) + ")" if values else "(NULL)"
+
 
 def _visible_ids_sql() -> str:
     return ("SELECT c.id FROM contributions c JOIN fiches_action f ON f.contribution_id = c.id "
             f"WHERE c.kind = 'fiche_action' AND c.status IN ({visible_statuses_sql()})")
 
 
-_DEPARTEMENT_ROWS = ("SELECT c.id, f.departement, s.departement FROM contributions c "
-                     "JOIN fiches_action f ON f.contribution_id = c.id JOIN structures s ON s.id = c.structure_id "
-                     "WHERE c.kind = 'fiche_action'")
+# A fiche's département: its own, else its structure's (an empty text is none).
+_DEPARTEMENT_EXPR = "COALESCE(NULLIF(f.departement, ''), NULLIF(s.departement, ''))"
+_FICHES_FROM = ("FROM contributions c JOIN fiches_action f ON f.contribution_id = c.id "
+                "JOIN structures s ON s.id = c.structure_id ")
 
 
-def _departement_ids(db: Session, code: str) -> set[int]:
+def _departement_spellings(db: Session, code: str) -> set[str]:
+    """Every way the fiches and structures write the département `code` (a short list: the
+    distinct values, not the fiches)."""
+    rows = db.execute(text("SELECT DISTINCT departement FROM fiches_action "
+                           "UNION SELECT DISTINCT departement FROM structures"))
+    return {row[0] for row in rows if row[0] and canonical("departement", row[0]) == code}
+
+
+def _departement_ids_sql(db: Session, params: _Params, code: str) -> str:
     """The fiches of a département: the fiche's own, else its structure's (as the facet counts
     them), whichever way it is written."""
-    return {row[0] for row in db.execute(text(_DEPARTEMENT_ROWS))
-            if canonical("departement", row[1] or row[2] or "") == code}
+    return (f"SELECT c.id {_FICHES_FROM}WHERE c.kind = 'fiche_action' AND "
+            f"{_DEPARTEMENT_EXPR} IN {params.in_list(sorted(_departement_spellings(db, code)))}")
 
 
-def _pg_term_ids(param: str, departement_ids: set[int] | None = None) -> str:
+def _pg_term_ids(placeholder: str, departement_sql: str | None = None) -> str:
     """Ids of the fiches holding one term (a word or a phrase), in the title and body or in the
     fiche's fields: each side answered by its GIN expression index alone; and those of the
     département the term names."""
-    tsquery = f"websearch_to_tsquery('french', :{param})"
+    tsquery = f"websearch_to_tsquery('french', {placeholder})"
     sql = (f"SELECT id FROM contributions WHERE kind = 'fiche_action' AND {pg_contribution_document()} @@ {tsquery} "
            f"UNION SELECT contribution_id FROM fiches_action WHERE {pg_fiche_document()} @@ {tsquery}")
-    if departement_ids:
-        sql += f" UNION SELECT id FROM contributions WHERE id IN ({', '.join(str(int(i)) for i in departement_ids)})"
+    if departement_sql:
+        sql += f" UNION {departement_sql}"
     return sql
 
 
-def _pg_search(db: Session, query: Query) -> dict[int, float]:
-    """Matching visible fiche ids → rank (PostgreSQL).
-
-    Set operations over one index lookup per term, as the SQLite side does with FTS5: testing the
-    whole document row by row would rebuild each candidate's tsvector (about 1.2 ms a fiche, so
-    seconds for a common word; bench/directory.py). The rank reads the title only, for the same
-    reason: cheap, and what a reader scans first."""
-    params: dict[str, str] = {}
+def _pg_match_sql(db: Session, query: Query, params: _Params) -> str:
+    """The matching visible fiche ids (PostgreSQL): set operations over one index lookup per term,
+    as the SQLite side does with FTS5 (testing the whole document row by row would rebuild each
+    candidate's tsvector: about 1.2 ms a fiche). A group starts from its first positive term's
+    fiches, not from every visible fiche: a rare word reads a few rows."""
     groups = []
     for group in query.groups:
-        matched = _visible_ids_sql()
-        for term in group:
-            name = f"t{len(params)}"
-            params[name] = _pg_term_text(term)
-            extra = _departement_ids(db, term.departement) if term.departement else None
-            matched = f"({matched}) {'EXCEPT' if term.negated else 'INTERSECT'} ({_pg_term_ids(name, extra)})"
+        ordered = sorted(group, key=lambda t: t.negated)
+        matched = "" if ordered[0].negated else None
+        for term in ordered:
+            placeholder = params.add(_pg_term_text(term))
+            extra = _departement_ids_sql(db, params, term.departement) if term.departement else None
+            lookup = _pg_term_ids(placeholder, extra)
+            if matched is None:
+                matched = f"({lookup})"
+            elif matched == "":
+                matched = f"(SELECT c.id FROM contributions c WHERE c.kind = 'fiche_action') EXCEPT ({lookup})"
+            else:
+                matched = f"({matched}) {'EXCEPT' if term.negated else 'INTERSECT'} ({lookup})"
         groups.append(f"({matched})")
-    positives = " or ".join(_pg_term_text(t) for t in query.positive_terms)
-    rank = (f"ts_rank({_pg_document(['title'], 'c.')}, websearch_to_tsquery('french', :any))"
-            if positives else "0")
-    params["any"] = positives
-    sql = (f"SELECT c.id, {rank} AS rank FROM contributions c "
-           f"WHERE c.id IN ({' UNION '.join(groups)})")
-    # A common word matches most fiches, and the planner then prefers a sequential scan that
-    # rebuilds every row's tsvector: far dearer than its cost model says. Only for this query.
-    db.execute(text("SET LOCAL enable_seqscan = off"))
-    try:
-        return {row.id: float(row.rank) for row in db.execute(text(sql), params)}
-    finally:
-        db.execute(text("SET LOCAL enable_seqscan = on"))
+    return (f"SELECT c.id FROM contributions c JOIN fiches_action f ON f.contribution_id = c.id "
+            f"WHERE c.status IN ({visible_statuses_sql()}) AND c.id IN ({' UNION '.join(groups)})")
 
 
 def _fts_phrase(term: Term) -> str:
@@ -346,41 +380,51 @@ def _fts_phrase(term: Term) -> str:
     return " OR ".join((phrase, *(f'"{lexeme}"' for lexeme in term.alternatives)))
 
 
-def _sqlite_search(db: Session, query: Query) -> dict[int, float]:
-    _ensure_sqlite_index(db)
-    connection = db.connection()
-    visible = {row.id for row in connection.execute(text(_visible_ids_sql()))}
-    cache: dict[tuple[str, str | None], set[int]] = {}
-
-    def ids(term: Term) -> set[int]:
-        match = _fts_phrase(term)
-        key = (match, term.departement)
-        if key not in cache:
-            cache[key] = {row[0] for row in connection.execute(
-                text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :m"), {"m": match})}
-            if term.departement:
-                cache[key] |= _departement_ids(db, term.departement)
-        return cache[key]
-
-    found: set[int] = set()
+def _sqlite_match_sql(db: Session, query: Query, params: _Params) -> str:
+    """The matching visible fiche ids (SQLite): the same set operations over the FTS5 table (a
+    compound SELECT reads left to right: the positive terms first, then the negated ones)."""
+    groups = []
     for group in query.groups:
-        positives = [t for t in group if not t.negated]
-        matched = set(visible)
-        for term in positives:
-            matched &= ids(term)
-        for term in group:
-            if term.negated:
-                matched -= ids(term)
-        found |= matched
-    ranks = {i: 0.0 for i in found}
+        matched = _visible_ids_sql()
+        for term in sorted(group, key=lambda t: t.negated):
+            sql = f"SELECT rowid AS id FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH {params.add(_fts_phrase(term))}"
+            if term.departement:
+                sql += f" UNION {_departement_ids_sql(db, params, term.departement)}"
+            matched += f" {'EXCEPT' if term.negated else 'INTERSECT'} SELECT id FROM ({sql})"
+        groups.append(f"SELECT id FROM ({matched})")
+    return " UNION ".join(groups)
+
+
+def _matching(db: Session, query: Query) -> dict[int, float]:
+    """The visible fiche ids matching a non-empty query → their rank (higher is better).
+
+    On SQLite, FTS5's bm25 over the document. On PostgreSQL, how many of the positive terms the
+    title and body hold (their GIN index answers, as for the match): `ts_rank` would rebuild the
+    tsvector of every matching fiche, which costs more than the rest of the page."""
+    params = _Params()
     positives = query.positive_terms
-    if found and positives:
+    if is_sqlite(db):
+        _ensure_sqlite_index(db)
+        sql = _sqlite_match_sql(db, query, params)
+        if not positives:
+            return {row[0]: 0.0 for row in db.execute(text(sql), params)}
         any_match = " OR ".join(f"({_fts_phrase(t)})" for t in positives)
-        for rowid, score in connection.execute(
-                text(f"SELECT rowid, bm25({FTS_TABLE}) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :m"), {"m": any_match}):
-            if rowid in ranks:
-                ranks[rowid] = -float(score)  # bm25: lower is better
-    return ranks
+        return {row[0]: float(row[1]) for row in db.execute(text(
+            f"SELECT m.id, COALESCE(-r.score, 0) FROM ({sql}) m LEFT JOIN (SELECT rowid AS id, bm25({FTS_TABLE}) "
+            f"AS score FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH {params.add(any_match)}) r ON r.id = m.id"), params)}
+    sql = _pg_match_sql(db, query, params)
+    in_text = [f"CASE WHEN m.id IN (SELECT id FROM contributions WHERE kind = 'fiche_action' AND "
+               f"{pg_contribution_document()} @@ websearch_to_tsquery('french', {params.add(_pg_term_text(t))})) "
+               "THEN 1 ELSE 0 END" for t in positives]
+    # A common word matches most fiches, and the planner then prefers a sequential scan that
+    # rebuilds every row's tsvector: far dearer than its cost model says. Only for this query.
+    # (jit: see `search`; one statement for both settings, round trips cost more than they do)
+    db.execute(text("SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)"))
+    try:
+        return {row[0]: float(row[1]) for row in db.execute(
+            text(f"SELECT m.id, {' + '.join(in_text) or '0'} FROM ({sql}) m"), params)}
+    finally:
+        db.execute(text("SET LOCAL enable_seqscan = on"))
 
 
 def matching_ids(db: Session, q: str | None) -> dict[int, float] | None:
@@ -388,7 +432,38 @@ def matching_ids(db: Session, q: str | None) -> dict[int, float] | None:
     query = parse_query(q)
     if query.empty:
         return None
-    return _sqlite_search(db, query) if _is_sqlite(db) else _pg_search(db, query)
+    return _matching(db, query)
+
+
+def _ranked_join(db: Session, ranks: dict[int, float], params: _Params) -> str:
+    """A JOIN of `c` with the matching ids and their rank (`r.rank`): two array parameters on
+    PostgreSQL, a temporary table on SQLite."""
+    if is_sqlite(db):
+        # A temporary table with its primary key: joined to a json_each() subquery, SQLite may
+        # read the whole JSON again for every fiche.
+        connection = db.connection()
+        connection.execute(text("CREATE TEMP TABLE IF NOT EXISTS search_ranks (id INTEGER PRIMARY KEY, rank REAL)"))
+        connection.execute(text("DELETE FROM temp.search_ranks"))
+        connection.execute(text("INSERT INTO temp.search_ranks (id, rank) VALUES (:id, :rank)"),
+                           [{"id": i, "rank": rank} for i, rank in ranks.items()])
+        return "JOIN temp.search_ranks r ON r.id = c.id "
+    return (f"JOIN unnest(CAST({params.add(list(ranks))} AS integer[]), "
+            f"CAST({params.add(list(ranks.values()))} AS double precision[])) AS r(id, rank) ON r.id = c.id ")
+
+
+def _title_order(db: Session) -> str:
+    """The order of titles: folded (no accents, no case), in code point order as Python sorts.
+    On PostgreSQL the first letter folded then the title in lower case: folding whole titles
+    (`translate`) costs more than the rest of the page, and accents after the first letter
+    rarely decide an order."""
+    if is_sqlite(db):
+        db.connection().connection.driver_connection.create_function(  # type: ignore[union-attr]
+            "parentalites_fold", 1, fold, deterministic=True)
+        return "parentalites_fold(c.title)"
+    first = "left(c.title, 1)"
+    for ligature, letters in LIGATURES:
+        first = f"replace({first}, '{ligature}', '{letters}')"
+    return f"lower(translate({first}, '{ACCENTED}', '{PLAIN}')) COLLATE \"C\", lower(c.title) COLLATE \"C\""
 
 
 # --- Facets ------------------------------------------------------------------------------------------
@@ -453,25 +528,56 @@ class DirectoryPage:
     selected: dict[str, list[str]]
 
 
-def _row_values(row) -> dict[str, list[str]]:
-    status = row.action_status
-    departement = row.departement or row.structure_departement
-    return {
-        "departement": [departement] if departement else [],
-        "dimension": [row.dimension] if row.dimension else [],
-        "mot_cle": [v for v in _as_list(row.keywords) if v],
-        "public": [v for v in _as_list(row.public) if v],
-        "statut": [status] if status else [],
-        "annee": [str(row.year)] if row.year else [],
-    }
-
-
 def _value_label(name: str, value: str) -> str:
     if name == "statut":
         return ACTION_STATUS_LABELS.get(value, value)
     if name == "departement":
         return departements.label(value)
     return value
+
+
+def _json_items(db: Session, column: str) -> str:
+    """A table of the items of a JSON list column (`k.value`), none when it holds no list."""
+    if is_sqlite(db):
+        return f"json_each(CASE WHEN json_type({column}) = 'array' THEN {column} ELSE '[]' END) AS k"
+    return (f"jsonb_array_elements_text(CASE WHEN jsonb_typeof(CAST({column} AS jsonb)) = 'array' "
+            f"THEN CAST({column} AS jsonb) ELSE '[]'::jsonb END) AS k(value)")
+
+
+_FACET_COLUMNS = {"departement": "departement", "dimension": "dimension", "mot_cle": "keywords",
+                  "public": "public", "statut": "action_status", "annee": "year"}
+
+
+def _facet_counts(db: Session, base: str, params: _Params, names: list[str]) -> list[tuple[str, str, int]]:
+    """(facet, value as written, fiches) for the fiches of `base`, counted by GROUP BY: the values
+    are few, the fiches many. Multi-valued facets count a fiche once per value."""
+    selects = []
+    for name in names:
+        if name in ("mot_cle", "public"):
+            items = _json_items(db, "m." + _FACET_COLUMNS[name])
+            selects.append(f"SELECT '{name}', k.value, count(DISTINCT m.id) FROM m, {items} "
+                           "WHERE k.value IS NOT NULL AND k.value <> '' GROUP BY k.value")
+        elif name == "annee":
+            selects.append("SELECT 'annee', CAST(m.year AS VARCHAR(4)), count(*) FROM m "
+                           "WHERE m.year IS NOT NULL AND m.year <> 0 GROUP BY m.year")
+        else:
+            column = f"m.{_FACET_COLUMNS[name]}"
+            selects.append(f"SELECT '{name}', {column}, count(*) FROM m WHERE {column} IS NOT NULL AND {column} <> '' "
+                           f"GROUP BY {column}")
+    sql = f"WITH m AS ({base}) " + " UNION ALL ".join(selects)
+    return [(row[0], str(row[1]), int(row[2])) for row in db.execute(text(sql), params)]
+
+
+def _filter_condition(db: Session, name: str, written: list[str], params: _Params) -> str:
+    """Fiches holding one of the spellings `written` of a facet's chosen values."""
+    if name == "annee":
+        return f"f.year IN {params.in_list(sorted({int(v) for v in written if v.isdigit()}))}"
+    if name == "departement":
+        return f"{_DEPARTEMENT_EXPR} IN {params.in_list(written)}"
+    if name in ("mot_cle", "public"):
+        return (f"EXISTS (SELECT 1 FROM {_json_items(db, 'f.' + _FACET_COLUMNS[name])} "
+                f"WHERE k.value IN {params.in_list(written)})")
+    return f"f.{_FACET_COLUMNS[name]} IN {params.in_list(written)}"
 
 
 def search(db: Session, q: str | None = None, filters: dict[str, list[str]] | None = None,
@@ -481,26 +587,40 @@ def search(db: Session, q: str | None = None, filters: dict[str, list[str]] | No
     counts what its values would give with the other facets as they are."""
     filters = {name: list(dict.fromkeys(canonical(name, v) for v in values if v and v.strip()))
                for name, values in (filters or {}).items() if name in FACET_LABELS}
-    ranks = matching_ids(db, q)
-    rows_query = (select(Contribution.id, Contribution.title, Contribution.created_at,
-                         FicheAction.departement, Structure.departement.label("structure_departement"),
-                         FicheAction.dimension, FicheAction.keywords, FicheAction.public,
-                         FicheAction.action_status, FicheAction.year)
-                  .join(FicheAction, FicheAction.contribution_id == Contribution.id)
-                  .join(Structure, Structure.id == Contribution.structure_id)
-                  .where(Contribution.kind == ContributionKind.fiche_action, Contribution.status.in_(VISIBLE_STATUSES)))
-    rows = db.execute(rows_query).all()
-    if ranks is not None:
-        rows = [r for r in rows if r.id in ranks]
-    raw = {r.id: _row_values(r) for r in rows}
-    values = {row_id: {name: [canonical(name, v) for v in found] for name, found in facets.items()}
-              for row_id, facets in raw.items()}
-    # How each case-folded text value is spelled, to show one spelling.
+    filters = {name: wanted for name, wanted in filters.items() if wanted}
+    query = parse_query(q)
+    params = _Params()
+    where = ["c.kind = 'fiche_action'", f"c.status IN ({visible_statuses_sql()})"]
+    matched = ""
+    if not query.empty:
+        ranks = _matching(db, query)
+        if ranks:
+            matched = _ranked_join(db, ranks, params)
+        else:
+            where.append("1 = 0")
+    if not is_sqlite(db) and query.empty:
+        # The facets' JSON lists make the planner's estimates large enough to compile the query
+        # (JIT), which then costs more than running it (`_matching` sets it off with a query).
+        db.execute(text("SET LOCAL jit = off"))
+    columns = (f"SELECT c.id, {_DEPARTEMENT_EXPR} AS departement, f.dimension, f.keywords, f.public, "
+               "f.action_status, f.year ")
+
+    def base(conditions: list[str]) -> str:
+        return columns + _FICHES_FROM + matched + "WHERE " + " AND ".join(where + conditions)
+
+    names = [name for name, _label, _multi in FACETS]
+    # Every value of the matching fiches, as written: their spellings, and what a filter selects.
+    unfiltered = _facet_counts(db, base([]), params, names)
     spellings: dict[tuple[str, str], Counter] = {}
-    for facets_of_row in raw.values():
-        for name in TEXT_FACETS:
-            for v in set(facets_of_row[name]):
-                spellings.setdefault((name, canonical(name, v)), Counter())[" ".join(v.split())] += 1
+    written: dict[str, dict[str, set[str]]] = {name: {} for name in names}
+    for name, value, count in unfiltered:
+        key = canonical(name, value)
+        written[name].setdefault(key, set()).add(value)
+        if name in TEXT_FACETS:
+            spellings.setdefault((name, key), Counter())[" ".join(value.split())] += count
+    conditions = {name: _filter_condition(db, name, sorted(set().union(*(written[name].get(k, set()) for k in wanted))),
+                                          params)
+                  for name, wanted in filters.items()}
 
     def shown(name: str, key: str) -> str:
         """The value a facet's checkbox carries (in the URL): the code, or one spelling."""
@@ -508,21 +628,22 @@ def search(db: Session, q: str | None = None, filters: dict[str, list[str]] | No
             return _display_form(spellings[(name, key)])
         return key
 
-    def keeps(row_id: int, skip: str | None = None) -> bool:
-        for name, wanted in filters.items():
-            if name == skip or not wanted:
-                continue
-            if not set(wanted) & set(values[row_id][name]):
-                return False
-        return True
+    # Each facet counts with the other facets' filters: facets sharing the same filters share a query.
+    by_filters: dict[tuple[str, ...], list[str]] = {}
+    for name in names:
+        by_filters.setdefault(tuple(n for n in filters if n != name), []).append(name)
+    raw_counts: dict[str, dict[str, int]] = {name: {} for name in names}
+    for applied, facet_names in by_filters.items():
+        facet_rows = unfiltered if not applied else _facet_counts(
+            db, base([conditions[n] for n in applied]), params, facet_names)
+        for name, value, count in facet_rows:
+            if name in facet_names:
+                key = canonical(name, value)
+                raw_counts[name][key] = raw_counts[name].get(key, 0) + count
 
     facets = []
     for name, label, _multi in FACETS:
-        counts: dict[str, int] = {}
-        for r in rows:
-            if keeps(r.id, skip=name):
-                for v in set(values[r.id][name]):
-                    counts[v] = counts.get(v, 0) + 1
+        counts = raw_counts[name]
         chosen = set(filters.get(name, []))
         for v in chosen:
             counts.setdefault(v, 0)
@@ -533,20 +654,28 @@ def search(db: Session, q: str | None = None, filters: dict[str, list[str]] | No
         facets.append(Facet(name, label, [FacetValue(shown(name, v), _value_label(name, shown(name, v)), n, v in chosen)
                                           for v, n in ordered]))
 
-    kept = [r for r in rows if keeps(r.id)]
-    if ranks is not None:
-        kept.sort(key=lambda r: (-ranks[r.id], fold(r.title), r.id))
+    kept = where + list(conditions.values())
+    order = ["COALESCE(f.year, 0) DESC"] if query.empty or not matched else ["r.rank DESC"]
+    order += [_title_order(db), "c.id"]
+    page_sql = (f"SELECT c.id, count(*) OVER () AS total {_FICHES_FROM}{matched}WHERE {' AND '.join(kept)} "
+                f"ORDER BY {', '.join(order)} LIMIT :limit OFFSET :offset")
+    page = max(1, page)
+    rows = db.execute(text(page_sql), params | {"limit": per_page, "offset": (page - 1) * per_page}).all()
+    if rows:
+        total = rows[0].total
     else:
-        kept.sort(key=lambda r: (-(r.year or 0), fold(r.title), r.id))
-    total = len(kept)
+        total = db.scalar(text(f"SELECT count(*) {_FICHES_FROM}{matched}WHERE {' AND '.join(kept)}"), params) or 0
     pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, page), pages)
-    page_ids = [r.id for r in kept[(page - 1) * per_page: page * per_page]]
-    loaded = {c.id: c for c in db.scalars(
+    if page > pages:  # past the last page: show the last one
+        page = pages
+        rows = db.execute(text(page_sql), params | {"limit": per_page, "offset": (page - 1) * per_page}).all()
+    page_ids = [row.id for row in rows]
+    loaded = {c.id: c for c in db.scalars(  # one query: a fiche and a structure per contribution
         select(Contribution).where(Contribution.id.in_(page_ids))
-        .options(selectinload(Contribution.fiche), selectinload(Contribution.structure)))} if page_ids else {}
+        .options(joinedload(Contribution.fiche), joinedload(Contribution.structure)))} if page_ids else {}
     return DirectoryPage(query=q or "", results=[loaded[i] for i in page_ids], total=total, page=page,
                          pages=pages, facets=facets, selected=filters)
+
 
 
 def get_fiche(db: Session, contribution_id: int) -> Contribution | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import chain
 
 import snowballstemmer
 
@@ -40,10 +41,17 @@ _TOKEN = re.compile(
     r"|(?P<word>[^\W_]+)")
 
 
+_FOLDED = {**{a: p for a, p in zip(ACCENTED, PLAIN, strict=True)}, **dict(LIGATURES)}
+_TO_FOLD = re.compile("[" + "".join(_FOLDED) + "]")
+
+
 def fold(value: str) -> str:
-    for ligature, letters in LIGATURES:
-        value = value.replace(ligature, letters)
-    return value.translate(_FOLD).lower()
+    """Accents and ligatures out, lower case: what PostgreSQL's `translate` expression does. (A
+    regex substitution touches only the accented letters: `str.translate` with a dict costs a
+    lookup per character.)"""
+    if value.isascii():
+        return value.lower()
+    return _TO_FOLD.sub(lambda m: _FOLDED[m.group()], value).lower()
 
 
 @lru_cache(maxsize=1)
@@ -64,8 +72,18 @@ def lexemes(value: str | None) -> list[str]:
     """The words of `value` as the search sees them: folded, stop words as gaps, stemmed."""
     if not value:
         return []
+    # No token spans a space: each run of other characters is analysed alone, once (cached).
+    return list(chain.from_iterable(map(_chunk_lexemes, value.split())))
+
+
+@lru_cache(maxsize=200_000)
+def _chunk_lexemes(chunk: str) -> tuple[str, ...]:
+    """The lexemes of a run of characters without a space (most are one plain word)."""
+    chunk = fold(chunk)
+    if chunk.isalnum():
+        return (_word(chunk),)
     out: list[str] = []
-    for match in _TOKEN.finditer(fold(value)):
+    for match in _TOKEN.finditer(chunk):
         kind, token = match.lastgroup, match.group()
         if kind in ("email", "url", "path"):
             out.append("x0" + re.sub(r"[\W_]", "", token))
@@ -76,7 +94,7 @@ def lexemes(value: str | None) -> list[str]:
             out.extend(_word(part) for part in parts)
         else:
             out.append(_word(token))
-    return out
+    return tuple(out)
 
 
 def _join(values) -> str:

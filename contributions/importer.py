@@ -28,13 +28,15 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, insert, select, text
+from sqlalchemy.orm import Session, selectinload
 
 from accounts.models import User
-from contributions.directory import fold
+from contributions.directory import fiche_document, fold, index_documents, is_sqlite
 from contributions.models import (
     Contribution,
     ContributionKind,
@@ -155,6 +157,7 @@ CSV_HEADER_KEYS = {name: key for name, key in CSV_COLUMNS} | {
      "mots_cles_associes_a_l_action": "keywords", "fichier_s_associe_s": "file_names", "raisons_fin": "status_reason"}
 
 
+@lru_cache(maxsize=4096)
 def stored_departement(value: str | None) -> str | None:
     """What is stored for a département read from a file: its code, else the text as written."""
     if not value or not value.strip():
@@ -162,6 +165,7 @@ def stored_departement(value: str | None) -> str | None:
     return departements.normalize(value) or " ".join(value.split())
 
 
+@lru_cache(maxsize=4096)
 def _departement_key(value: str | None) -> str:
     """For identities (structures): "Seine-Saint-Denis", "seine-saint-denis" and "93" are one."""
     return departements.normalize(value) or _key(value)
@@ -559,9 +563,10 @@ class _Structures:
 
     def __init__(self, db: Session):
         self.db = db
-        self.known = {(_key(s.name), _departement_key(s.departement)): s for s in db.scalars(select(Structure))}
+        self.known: dict[tuple[str, str], Structure | _NewStructure] = {
+            (_key(s.name), _departement_key(s.departement)): s for s in db.scalars(select(Structure))}
 
-    def get(self, name: str, departement: str | None) -> tuple[Structure, bool]:
+    def get(self, name: str, departement: str | None) -> tuple[Structure | _NewStructure, bool]:
         found = self.known.get((_key(name), _departement_key(departement)))
         if found is not None:
             return found, False
@@ -570,8 +575,53 @@ class _Structures:
         self.db.add(structure)
         return structure, True
 
-    def keep(self, structure: Structure) -> None:
+    def keep(self, structure: Structure | _NewStructure) -> None:
         self.known[(_key(structure.name), _departement_key(structure.departement))] = structure
+
+    def get_many(self, db: Session, records: list[ActionRecord]) -> tuple[list, list[_NewStructure]]:
+        """The structure (or its id holder) of each record, and the rows of the new ones, inserted
+        here in one statement; they are known to `get` once `keep_rows` says their chunk was saved."""
+        pending: dict[tuple[str, str], _NewStructure] = {}
+        found: list = []
+        for record in records:
+            assert record.structure is not None  # a record without one has an error and is skipped
+            key = (_key(record.structure), _departement_key(record.departement))
+            structure = self.known.get(key) or pending.get(key)
+            if structure is None:
+                structure = pending[key] = _NewStructure(0, record.structure,
+                                                         stored_departement(record.departement) or "")
+            found.append(structure)
+        rows: list[dict] = []
+        if pending:
+            for structure, new_id in zip(pending.values(), _new_ids(db, "structures", len(pending)), strict=True):
+                structure.id = new_id
+                rows.append({"id": new_id, "name": structure.name, "kind": structure_kind(structure.name),
+                             "departement": structure.departement, "commune": "", "created_at": utcnow()})
+            db.execute(insert(_table(Structure)), rows)
+        return found, list(pending.values())
+
+
+@dataclass
+class _NewStructure:
+    """A structure inserted by a chunk: what `_Structures` needs of it."""
+    id: int
+    name: str
+    departement: str
+
+
+def _table(model) -> Table:
+    return cast(Table, model.__table__)  # declarative types __table__ as any FromClause
+
+
+def _new_ids(db: Session, table: str, count: int) -> list[int]:
+    """Ids for rows inserted in bulk with their id (no RETURNING needed to tie the rows written next
+    to them): from the table's sequence on PostgreSQL; on SQLite, after the largest, the database
+    being locked for writing by this transaction from its first write."""
+    if db.get_bind().dialect.name == "postgresql":
+        return list(db.scalars(text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+                                    "FROM generate_series(1, :n)"), {"n": count}))
+    start = (db.scalar(text(f"SELECT max(id) FROM {table}")) or 0) + 1
+    return list(range(start, start + count))
 
 
 def _fiche_values(record: ActionRecord) -> dict:
@@ -589,7 +639,7 @@ def _actor_label(actor: User | None) -> str:
 
 
 def _save(db: Session, record: ActionRecord, actor: User | None, structures: _Structures,
-          source_name: str) -> tuple[str, Contribution, list[str], Structure | None]:
+          source_name: str) -> tuple[str, Contribution, list[str], Structure | _NewStructure | None]:
     assert record.structure is not None  # a record without one has an error and is skipped
     structure, created = structures.get(record.structure, record.departement)
     if created:
@@ -640,12 +690,101 @@ def _save(db: Session, record: ActionRecord, actor: User | None, structures: _St
         structure if created else None)
 
 
+CHUNK_SIZE = 1000  # records written by one set of bulk statements
+
+
+def _transition_comment(actor: User | None, source_name: str) -> str:
+    return f"Importée par {_actor_label(actor)} depuis {source_name}"
+
+
+def _update(db: Session, fiche: FicheAction, record: ActionRecord, structure: Structure | _NewStructure,
+            actor: User | None,
+            source_name: str) -> tuple[str, list[str]]:
+    """Bring an imported fiche up to date with its record: "updated" with the changed fields'
+    labels, or "unchanged"."""
+    contribution = fiche.contribution
+    body_md = record.fields.get("description") or ""
+    changed: list[str] = []
+    if contribution.title != record.title:
+        contribution.title = record.title
+        changed.append("title")
+    if contribution.structure_id != structure.id:
+        contribution.structure_id = structure.id
+        changed.append("structure_label")
+    if contribution.body_md != body_md:
+        contribution.body_md = body_md
+        changed.append("body_md")
+    for name, value in _fiche_values(record).items():
+        if getattr(fiche, name) != value:
+            setattr(fiche, name, value)
+            changed.append(name)
+    if not changed:
+        return "unchanged", []
+    contribution.updated_at = utcnow()
+    labels = ", ".join(dict.fromkeys(FIELD_LABELS.get(n, n) for n in changed))
+    db.add(ContributionTransition(
+        contribution_id=contribution.id, from_status=contribution.status.value, to_status=contribution.status.value,
+        actor_id=actor.id if actor else None,
+        comment=f"Mise à jour par import ({labels}) par {_actor_label(actor)} depuis {source_name}"))
+    return "updated", [FIELD_LABELS.get(n, n) for n in dict.fromkeys(changed)]
+
+
+def _save_chunk(db: Session, records: list[ActionRecord], actor: User | None, structures: _Structures,
+                source_name: str) -> tuple[list[tuple[str, int, list[str]]], list[_NewStructure]]:
+    """Save a chunk of records with a few bulk statements: the fiches already imported read in one
+    query, the new structures in one flush, the new contributions, fiches and their history in
+    one INSERT each. Returns (outcome, contribution id, changed fields) per record, and the new
+    structures."""
+    keys = [record.key for record in records]
+    existing = {fiche.import_key: fiche for fiche in db.scalars(
+        select(FicheAction).where(FicheAction.import_key.in_(keys)).options(selectinload(FicheAction.contribution)))}
+    chunk_structures, new_structures = structures.get_many(db, records)
+    results: list[tuple[str, int, list[str]] | None] = [None] * len(records)
+    new: list[int] = []
+    for index, (record, key, structure) in enumerate(zip(records, keys, chunk_structures, strict=True)):
+        fiche = existing.get(key)
+        if fiche is None:
+            new.append(index)
+            continue
+        outcome, changed = _update(db, fiche, record, structure, actor, source_name)
+        results[index] = (outcome, fiche.contribution_id, changed)
+    if new:
+        # Core executemany (batched by the driver), with the ids drawn first: the ORM's bulk INSERT
+        # … RETURNING compiles a statement per row on SQLite.
+        now = utcnow()
+        ids = _new_ids(db, "contributions", len(new))
+        db.execute(insert(_table(Contribution)), [{
+            "id": contribution_id, "structure_id": chunk_structures[i].id, "author_id": None,
+            "kind": ContributionKind.fiche_action, "status": ContributionStatus.accepted, "title": records[i].title,
+            "body_md": records[i].fields.get("description") or "", "source": "import", "submitted_at": now,
+            "created_at": now, "updated_at": now} for i, contribution_id in zip(new, ids, strict=True)])
+        fiche_rows = [{"contribution_id": contribution_id, "import_key": keys[i], **_fiche_values(records[i])}
+                      for i, contribution_id in zip(new, ids, strict=True)]
+        db.execute(insert(_table(FicheAction)), fiche_rows)
+        db.execute(insert(_table(ContributionTransition)), [{
+            "contribution_id": contribution_id, "from_status": None, "to_status": ContributionStatus.accepted.value,
+            "actor_id": actor.id if actor else None, "comment": _transition_comment(actor, source_name), "at": now}
+            for contribution_id in ids])
+        for i, contribution_id in zip(new, ids, strict=True):
+            results[i] = ("imported", contribution_id, [])
+        if is_sqlite(db):  # SQLite's search index: no flush saw these rows
+            index_documents(db, {row["contribution_id"]: fiche_document(
+                records[i].title, records[i].fields.get("description") or "", row) for i, row in zip(new, fiche_rows,
+                                                                                                   strict=True)})
+    db.flush()  # the updates (the search index follows their flush)
+    return [r for r in results if r is not None], new_structures
+
+
 def import_actions(db: Session, path: str | Path, actor: User | None = None, *,
                    on_line: Callable[[ReportLine], None] | None = None,
-                   on_start: Callable[[int], None] | None = None) -> Report:
+                   on_start: Callable[[int], None] | None = None,
+                   commit_chunks: bool = False) -> Report:
     """Import every action of the file. An import by an editor (or from the command line, with no
-    account) counts as accepted: the fiches are in the directory once the caller commits. Each
-    record is saved in a savepoint, so a refused one is skipped and the others stay. Raises
+    account) counts as accepted: the fiches are in the directory once the caller commits. Records
+    are saved by chunks of CHUNK_SIZE, each with a few bulk statements in a savepoint; when the
+    database refuses a chunk, its records are saved again one by one, so a refused record is
+    skipped with its reason and the others stay. With `commit_chunks`, each chunk is committed
+    (the command line: a long import keeps what it has done; importing again resumes it). Raises
     ImportFileError when the file as a whole cannot be read."""
     if actor is not None and not actor.is_editor:
         raise ImportFileError("Seul un compte de la rédaction peut importer des fiches action.")
@@ -662,27 +801,68 @@ def import_actions(db: Session, path: str | Path, actor: User | None = None, *,
         if on_line:
             on_line(line)
 
+    # In file order: a skipped record's line (None: to save) waits for its chunk to be written.
+    pending: list[tuple[ActionRecord, ReportLine | None]] = []
+    waiting = 0  # records of `pending` to save
+
+    def write_pending() -> None:
+        to_save = [record for record, line in pending if line is None]
+        saved = iter(_save_in_chunk(db, to_save, actor, structures, path.name) if to_save else [])
+        for _record, line in pending:
+            add(line if line is not None else next(saved))
+        pending.clear()
+        if commit_chunks:
+            db.commit()
+
     for record in records:
         if record.error:
-            add(ReportLine("skipped", record.title, record.line, record.error))
+            pending.append((record, ReportLine("skipped", record.title, record.line, record.error)))
             continue
         key = record.key
         if key in seen:
-            add(ReportLine("skipped", record.title, record.line,
-                           f"même action que la ligne {seen[key]} (titre, structure, département, année)"))
+            pending.append((record, ReportLine(
+                "skipped", record.title, record.line,
+                f"même action que la ligne {seen[key]} (titre, structure, département, année)")))
             continue
         seen[key] = record.line
-        savepoint = db.begin_nested()
-        try:
-            outcome, contribution, changed, new_structure = _save(db, record, actor, structures, path.name)
-            savepoint.commit()  # RELEASE SAVEPOINT only: the caller commits the whole import
-        except Exception as exc:  # noqa: BLE001  the record is skipped, the others go on
-            savepoint.rollback()
-            add(ReportLine("skipped", record.title, record.line, f"enregistrement refusé : {exc.__class__.__name__}: "
-                                                                 f"{str(exc).splitlines()[0][:200]}"))
-            continue
-        if new_structure is not None:
-            structures.keep(new_structure)
-        add(ReportLine(outcome, record.title, record.line,
-                       ("champs : " + ", ".join(changed)) if changed else "", contribution.id))
+        pending.append((record, None))
+        waiting += 1
+        if waiting >= CHUNK_SIZE:
+            write_pending()
+            waiting = 0
+    write_pending()
     return report
+
+
+def _save_in_chunk(db: Session, records: list[ActionRecord], actor: User | None, structures: _Structures,
+                   source_name: str) -> list[ReportLine]:
+    """A chunk's report lines: saved in bulk, or record by record when the database refuses it."""
+    savepoint = db.begin_nested()
+    try:
+        results, new_structures = _save_chunk(db, records, actor, structures, source_name)
+        savepoint.commit()  # RELEASE SAVEPOINT only: the caller commits
+    except Exception:  # noqa: BLE001  one record is refused: find it, save the others
+        savepoint.rollback()
+        return [_save_alone(db, record, actor, structures, source_name) for record in records]
+    for structure in new_structures:
+        structures.keep(structure)
+    return [ReportLine(outcome, record.title, record.line, ("champs : " + ", ".join(changed)) if changed else "",
+                       contribution_id)
+            for record, (outcome, contribution_id, changed) in zip(records, results, strict=True)]
+
+
+def _save_alone(db: Session, record: ActionRecord, actor: User | None, structures: _Structures,
+                source_name: str) -> ReportLine:
+    """One record in its own savepoint: saved, or skipped with the database's reason."""
+    savepoint = db.begin_nested()
+    try:
+        outcome, contribution, changed, new_structure = _save(db, record, actor, structures, source_name)
+        savepoint.commit()
+    except Exception as exc:  # noqa: BLE001  the record is skipped, the others go on
+        savepoint.rollback()
+        return ReportLine("skipped", record.title, record.line, f"enregistrement refusé : {exc.__class__.__name__}: "
+                                                                f"{str(exc).splitlines()[0][:200]}")
+    if new_structure is not None:
+        structures.keep(new_structure)
+    return ReportLine(outcome, record.title, record.line, ("champs : " + ", ".join(changed)) if changed else "",
+                      contribution.id)

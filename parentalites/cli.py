@@ -447,7 +447,7 @@ def import_actions_command(file: Path, as_email: str | None) -> None:
                 raise click.ClickException(f"{as_email} n'est pas un compte actif de la rédaction.")
         try:
             with progress:
-                report = import_actions(db, file, actor, on_line=line, on_start=start)
+                report = import_actions(db, file, actor, on_line=line, on_start=start, commit_chunks=True)
         except ImportFileError as exc:
             raise click.ClickException(str(exc)) from exc
     for note in report.notes:

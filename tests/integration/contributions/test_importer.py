@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from contributions import importer
 from contributions.importer import (
     ImportFileError,
     import_actions,
@@ -116,6 +117,30 @@ def test_a_record_the_database_refuses_is_skipped_and_nothing_of_it_is_kept(db, 
     assert db.scalar(select(Structure).where(Structure.name == "Association Toute Neuve")) is None
     assert db.scalar(select(Contribution).where(Contribution.title == "Devoirs en famille")) is None
     assert len(fiches(db)) == 2
+
+
+def test_records_are_saved_by_chunks_and_a_refused_chunk_is_saved_record_by_record(db, world, tmp_path, monkeypatch):
+    """Issue 14: records go to the database in bulk chunks; a chunk the database refuses is saved
+    again one record at a time, so only the refused record is skipped; the report keeps the file's
+    order, and a new structure shared by two chunks is created once."""
+    monkeypatch.setattr(importer, "CHUNK_SIZE", 2)
+    path = tmp_path / "actions.csv"
+    path.write_text("Titre;Structure;Département;Année;Résumé\n"
+                    "Atelier 1;Maison des familles;93;2021;Un atelier.\n"
+                    ";Maison des familles;93;2021;Sans titre.\n"
+                    "Atelier 2;Maison des familles;93;2022;Un autre.\n"
+                    "Atelier 3;Centre social Nouveau;38;2022;Un soir\x00 par semaine.\n"
+                    "Atelier 4;Centre social Nouveau;38;2023;Le samedi.\n"
+                    "Atelier 1;Maison des familles;93;2021;Le même.\n", encoding="utf-8")
+    report = import_actions(db, path, world["editor"])
+    assert [(line.outcome, line.line) for line in report.lines] == [
+        ("imported", 2), ("skipped", 3), ("imported", 4), ("skipped", 5), ("imported", 6), ("skipped", 7)]
+    assert "enregistrement refusé" in report.lines[3].reason and "même action que la ligne 2" in report.lines[5].reason
+    assert {c.title for c in fiches(db)} == {"Atelier 1", "Atelier 2", "Atelier 4"}
+    assert db.scalar(select(func.count()).select_from(Structure).where(Structure.name == "Maison des familles")) == 1
+    assert all(len(c.transitions) == 1 for c in fiches(db))
+    again = import_actions(db, path, world["editor"], commit_chunks=True)
+    assert (again.imported, again.updated, again.unchanged, again.skipped) == (0, 0, 3, 3)
 
 
 def test_only_an_editor_may_import(db, world):
