@@ -282,7 +282,9 @@ def test_confirmation_and_welcome_mails_reach_the_server_and_the_link_confirms(c
     assert "Bonjour Bruno Petit," in text
     assert f"https://parentalites.test/preferences/{bruno.unsubscribe_token}" in text
     assert f"https://parentalites.test/desabonnement/{bruno.unsubscribe_token}" in text
-    assert welcome["List-Unsubscribe"] == f"<https://parentalites.test/desabonnement/{bruno.unsubscribe_token}>"
+    # The link names the delivery, so that the statistics count the unsubscribes of each mail-out.
+    assert re.fullmatch(rf"<https://parentalites\.test/desabonnement/{bruno.unsubscribe_token}\?envoi=\d+>",
+                        welcome["List-Unsubscribe"])
 
     ask = by_address["chloe@example.org"]
     assert ask["Subject"] == "Souhaitez-vous recevoir la lettre Parentalités ?"
