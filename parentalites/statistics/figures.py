@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import DateTime, Text, and_, bindparam, case, cast, distinct, func, or_, select
+from sqlalchemy import DateTime, Text, and_, bindparam, case, cast, distinct, func, select, tuple_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -124,15 +124,52 @@ def _left():
                 (Subscriber.status == SubscriberStatus.suppressed, Subscriber.suppressed_at))
 
 
+def _subscriber_months_postgresql(db: Session, period: Period) -> dict[str, dict[str, int]]:
+    """_monthly's five series of the subscribers, cheaper per row: grouped by status and four
+    buckets (width_bucket: 0 before the period), the status deciding here which bucket is a start and
+    which a departure, instead of two CASE and a fifth bucket for each of the 100,000 rows. Read from
+    the covering index ix_subscribers_statistics (migration 0015_statsperf), not from the table."""
+    bounds = period.month_bounds()
+    edges = bindparam("edges", [first for _, first, _ in bounds] + [period.end],
+                      type_=postgresql.ARRAY(DateTime(timezone=True)))
+    columns = [Subscriber.status] + [func.width_bucket(column, edges) for column in (
+        _started(), Subscriber.created_at, Subscriber.unsubscribed_at, Subscriber.suppressed_at)]
+    months = ["before"] + [month for month, _, _ in bounds]
+    counts: dict[str, dict[str, int]] = {name: dict.fromkeys(months, 0) for name in
+                                         ("started", "left", "new", "unsubscribed", "suppressed")}
+
+    def add(series: str, bucket: int | None, count: int) -> None:
+        if bucket is not None and 0 <= bucket < len(months):
+            counts[series][months[bucket]] += count
+
+    # Every status (a condition always true) lets the planner read the covering index
+    # ix_subscribers_statistics rather than the table: a third faster.
+    rows = db.execute(select(*columns, func.count()).where(Subscriber.status.in_(list(SubscriberStatus)))
+                      .group_by(*columns))
+    for row in rows:
+        status, started, created, unsubscribed, suppressed, count = tuple(row)
+        add("new", created, count)
+        add("unsubscribed", unsubscribed, count)
+        add("suppressed", suppressed, count)
+        if status != SubscriberStatus.pending:
+            add("started", started, count)
+            add("left", {SubscriberStatus.unsubscribed: unsubscribed,
+                         SubscriberStatus.suppressed: suppressed}.get(status), count)
+    return counts
+
+
 def subscribers_by_month(db: Session, period: Period) -> Table:
     """Active at the end of each month, new, unsubscribed and suppressed in the month. The active
     count is rebuilt from the dates each subscriber carries (started, left), so a subscriber who
     left and came back counts from their last start."""
-    receiving = Subscriber.status != SubscriberStatus.pending
-    counts = _monthly(db, period, {
-        "started": (_started(), receiving), "left": (_left(), receiving), "new": (Subscriber.created_at,),
-        "unsubscribed": (Subscriber.unsubscribed_at,), "suppressed": (Subscriber.suppressed_at,),
-    })
+    if db.get_bind().dialect.name == "postgresql":
+        counts = _subscriber_months_postgresql(db, period)
+    else:
+        receiving = Subscriber.status != SubscriberStatus.pending
+        counts = _monthly(db, period, {
+            "started": (_started(), receiving), "left": (_left(), receiving), "new": (Subscriber.created_at,),
+            "unsubscribed": (Subscriber.unsubscribed_at,), "suppressed": (Subscriber.suppressed_at,),
+        })
     started, left, new = counts["started"], counts["left"], counts["new"]
     unsubscribed, suppressed = counts["unsubscribed"], counts["suppressed"]
     active = started["before"] - left["before"]
@@ -168,29 +205,50 @@ class ActiveBreakdown:
     no_topic: int
     by_topic: dict[str, int]
 
+    def add_place(self, role: str | None, departement: str | None, commune: str | None, count: int) -> None:
+        self.by_role[role] = self.by_role.get(role, 0) + count
+        self.by_departement[departement] = self.by_departement.get(departement, 0) + count
+        self.by_commune[commune] = self.by_commune.get(commune, 0) + count
+
+    def add_topics(self, topics: str | None, count: int) -> None:
+        """`count` subscribers whose list of topics is this JSON text. A topic is its key in quotes
+        (no topic key holds another); no quote at all: no topic chosen (they receive everything)."""
+        if topics is None or '"' not in topics:
+            self.no_topic += count
+            return
+        for topic in TOPICS:
+            if f'"{topic}"' in topics:
+                self.by_topic[topic] += count
+
 
 def active_breakdown(db: Session, period: Period) -> ActiveBreakdown:
-    """One GROUP BY (role, département, commune) of the active subscribers, each group with its
-    topic counts, added up here: four tables for one scan, kept for the request (session.info)."""
+    """The active subscribers grouped by (role, département, commune) and, apart, by their list of
+    topics as stored (JSON text: a few hundred distinct lists), whose keys are read here. Only
+    count(*) per row: on PostgreSQL one pass feeds both groupings (GROUPING SETS), an index-only scan
+    of ix_subscribers_statistics; on SQLite two queries. Four tables for one scan, kept for the
+    request (session.info)."""
     key = ("statistics.active_breakdown", period.first, period.last)
     if key in db.info:
         return db.info[key]
-    # The list is stored as JSON text: a key in quotes is found by LIKE, a cheap string test per row
-    # and topic (no JSON parsing), on both databases. No topic key holds another.
-    text = cast(Subscriber.topics, Text)
-    no_topic = or_(Subscriber.topics.is_(None), ~text.like('%"%'))
-    groups = (Subscriber.role, Subscriber.departement, Subscriber.commune)
-    rows = db.execute(select(*groups, func.count(), func.count().filter(no_topic),
-                             *[func.count().filter(text.like(f'%"{topic}"%')) for topic in TOPICS])
-                      .where(_active_at_end(period)).group_by(*groups)).all()
+    places = (Subscriber.role, Subscriber.departement, Subscriber.commune)
+    topics = cast(Subscriber.topics, Text).label("topics")
     breakdown = ActiveBreakdown({}, {}, {}, 0, dict.fromkeys(TOPICS, 0))
-    for role, departement, commune, count, none, *topics in rows:
-        breakdown.by_role[role] = breakdown.by_role.get(role, 0) + count
-        breakdown.by_departement[departement] = breakdown.by_departement.get(departement, 0) + count
-        breakdown.by_commune[commune] = breakdown.by_commune.get(commune, 0) + count
-        breakdown.no_topic += none
-        for topic, n in zip(TOPICS, topics, strict=True):
-            breakdown.by_topic[topic] += n
+    if db.get_bind().dialect.name == "postgresql":
+        rows = db.execute(select(*places, topics, func.grouping(topics), func.count())
+                          .where(_active_at_end(period))
+                          .group_by(func.grouping_sets(tuple_(*places), tuple_(topics))))
+        for role, departement, commune, topic_list, by_place, count in rows:
+            if by_place:  # the lists of topics are not in this grouping
+                breakdown.add_place(role, departement, commune, count)
+            else:
+                breakdown.add_topics(topic_list, count)
+    else:
+        for role, departement, commune, count in db.execute(
+                select(*places, func.count()).where(_active_at_end(period)).group_by(*places)):
+            breakdown.add_place(role, departement, commune, count)
+        for topic_list, count in db.execute(select(topics, func.count()).where(_active_at_end(period))
+                                            .group_by(topics)):
+            breakdown.add_topics(topic_list, count)
     db.info[key] = breakdown
     return breakdown
 
@@ -247,13 +305,15 @@ def mailouts(db: Session, period: Period) -> Table:
     ids = select(Issue.id).where(_sent_in(period)).scalar_subquery()
     deliveries = db.execute(select(Delivery.issue_id, Delivery.status, func.count())
                             .where(Delivery.issue_id.in_(ids)).group_by(Delivery.issue_id, Delivery.status)).all()
-    bounces = db.execute(select(Delivery.issue_id, Bounce.kind, func.count())
-                         .join(Delivery, Delivery.id == Bounce.delivery_id)
-                         # From the few bounces received since the period began (each finds its
-                         # delivery by its key), not from every delivery of the period.
+    # From the few bounces received since the period began, each finding its delivery's issue by
+    # the delivery's key (a correlated subquery: the planner otherwise hashes every delivery). A
+    # bounce without a delivery gets no issue, and is counted for none, as with a join.
+    bounce_issue = (select(Delivery.issue_id).where(Delivery.id == Bounce.delivery_id)
+                    .scalar_subquery().label("issue_id"))
+    bounces = db.execute(select(bounce_issue, Bounce.kind, func.count())
                          .where(Bounce.received_at >= period.start, Bounce.kind.in_(
                              (BounceKind.hard, BounceKind.soft, BounceKind.complaint)))
-                         .group_by(Delivery.issue_id, Bounce.kind)).all()
+                         .group_by(bounce_issue, Bounce.kind)).all()
     from_issue = ConsentRecord.details[UNSUBSCRIBED_FROM_ISSUE].as_integer().label("issue_id")
     unsubscribes = _by(db, select(from_issue, func.count())
                        .where(ConsentRecord.action.like("unsubscribe:%"), ConsentRecord.at >= period.start)

@@ -6,7 +6,7 @@ one; the CLI makes one)."""
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import render_template
 from flask_babel import gettext as _
@@ -20,6 +20,7 @@ from parentalites.statistics.tables import Table
 
 LETTERS_A_YEAR = 3  # seed 002: « trois lettres par an »
 CHART_WIDTH = 700
+PDF_EVENT_ROWS = 40  # events listed one by one in the PDF (see capped_events)
 
 
 @dataclass
@@ -80,9 +81,24 @@ def indicators(db: Session, period: Period, sections: list[figures.Section]) -> 
                  [_("Indicateur"), _("Valeur")], rows, chart="none")
 
 
+def capped_events(table: Table, limit: int = PDF_EVENT_ROWS) -> Table:
+    """The per-event table for print: its first `limit` events, then one row adding up the others.
+    Two hundred events made ten pages and a third of the PDF's time; the page and its CSV keep
+    every event, and the per-type table every total."""
+    if len(table.rows) <= limit:
+        return table
+    rest = table.rows[limit:]
+    total = [_("Autres événements (%(n)s)", n=len(rest)), ""] + [sum(row[c] for row in rest) for c in (2, 3, 4)]
+    summary = table.summary + " " + _("Les %(n)s premiers sont détaillés ici, les autres sont additionnés ; "
+                                      "la page des statistiques et son fichier CSV les détaillent tous.", n=limit)
+    return replace(table, summary=summary, rows=table.rows[:limit] + [total])
+
+
 def bilan(db: Session, year: int) -> Bilan:
     period = year_period(year)
     sections = figures.sections(db, period)
+    for section in sections:
+        section.tables = [capped_events(t) if t.key == "evenements" else t for t in section.tables]
     return Bilan(year, period, indicators(db, period, sections), sections)
 
 

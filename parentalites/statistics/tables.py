@@ -6,6 +6,9 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from numbers import Number
+
+from markupsafe import Markup, escape
 
 from subscribers.directory import defuse
 
@@ -28,6 +31,21 @@ class Table:
     @property
     def has_chart(self) -> bool:
         return self.chart != "none" and not self.is_empty
+
+    def body_html(self) -> Markup:
+        """The rows of the table's <tbody>, every cell escaped: the first names the row (<th>), the
+        others are figures written the French way, labelled for the narrow screens' stacked layout.
+        Made here rather than by a Jinja loop: the page has a thousand cells and the loop took a
+        fifth of its time."""
+        labels = [f' data-label="{escape(column)}"' for column in self.columns]
+        parts = []
+        for row in self.rows:
+            parts.append(f'<tr><th scope="row">{escape(row[0])}</th>')
+            for index, cell in enumerate(row[1:], 1):
+                numeric = ' class="num"' if isinstance(cell, Number) else ""
+                parts.append(f"<td{labels[index]}{numeric}>{escape(format_figure(cell))}</td>")
+            parts.append("</tr>")
+        return Markup("".join(parts))
 
 
 def format_figure(value) -> str:

@@ -22,7 +22,7 @@ from events.models import Event, EventStatus, EventType, Registration, Registrat
 from mailing.models import Delivery, DeliveryStatus
 from newsletter.models import Issue, IssueKind, IssueStatus
 from parentalites.cli import main
-from parentalites.statistics import figures
+from parentalites.statistics import figures, report
 from parentalites.statistics.period import Period, year_period
 from subscribers import services
 from subscribers.models import Bounce, BounceKind, Subscriber, SubscriberStatus
@@ -313,3 +313,14 @@ def test_a_period_object_outside_the_page(db, world, app):
     with app.test_request_context("/"):
         empty = tables(db, Period(year_period(2001).first, year_period(2001).last))
     assert all(t.is_empty for t in empty.values())
+
+
+def test_the_pdf_details_the_first_events_and_adds_up_the_others(app, db, seeded):
+    with app.test_request_context("/?lang=fr"):
+        events = tables(db)["evenements"]
+        capped = report.capped_events(events, limit=1)
+    assert capped.rows == [["Soirée écrans (2026-03-20)", "Soirée du Réaap", 3, 1, 2],
+                           ["Autres événements (1)", "", 3, 0, 3]]
+    assert "la page des statistiques et son fichier CSV les détaillent tous" in capped.summary
+    assert events.rows[1] == ["Journée des porteurs (2026-06-10)", "Journée des porteurs de projet", 3, 0, 3]
+    assert report.capped_events(events, limit=2) is events

@@ -2,11 +2,14 @@
 breakdown's « others », the median of the middle values, French figures, and the SVG plot."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+
+import pytest
 
 from parentalites.statistics import charts
 from parentalites.statistics.period import Period, parse_period, year_period
 from parentalites.statistics.tables import Table, csv_text, format_figure, median, top_with_rest
+from subscribers.models import TOPICS
 
 TODAY = date(2026, 12, 2)
 
@@ -92,3 +95,74 @@ def test_a_plot_is_an_svg_without_script():
 
 def test_a_year_period():
     assert year_period(2025) == Period(date(2025, 1, 1), date(2025, 12, 31))
+
+
+def test_the_rows_are_escaped_and_written_the_french_way():
+    table = Table("t", "T", "", ["Nom", "N <n>", "Délai"], [["<b>Café</b> & co", 12345, 4.5], ["Vide", "", None]])
+    assert table.body_html() == (
+        '<tr><th scope="row">&lt;b&gt;Café&lt;/b&gt; &amp; co</th><td data-label="N &lt;n&gt;" class="num">'
+        '12\u202f345</td><td data-label="Délai" class="num">4,5</td></tr><tr><th scope="row">Vide</th>'
+        '<td data-label="N &lt;n&gt;"></td><td data-label="Délai"></td></tr>')
+
+
+def test_topics_are_read_from_the_stored_list():
+    from parentalites.statistics.figures import ActiveBreakdown
+    breakdown = ActiveBreakdown({}, {}, {}, 0, dict.fromkeys(TOPICS, 0))
+    for text, count in [("[]", 2), (None, 1), ('["clas", "sante"]', 3), ('["petite_enfance"]', 4), ('["clas"]', 1)]:
+        breakdown.add_topics(text, count)
+    assert breakdown.no_topic == 3
+    assert breakdown.by_topic == {**dict.fromkeys(TOPICS, 0), "clas": 4, "sante": 3, "petite_enfance": 4}
+
+
+@pytest.fixture
+def sqlite_db():
+    """The statistics' queries on SQLite (the demo's database), in memory."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from parentalites.models import configure, metadata
+    configure()
+    engine = create_engine("sqlite://")
+    metadata.create_all(engine)
+    with Session(engine) as session:
+        yield session
+
+
+def test_the_subscribers_figures_on_sqlite(sqlite_db):
+    """SQLite has its own queries for the subscribers (no GROUPING SETS, no width_bucket): the same
+    six people as the PostgreSQL test (tests/integration/parentalites/test_statistics.py)."""
+    from parentalites.statistics import figures
+    from subscribers.models import Subscriber, SubscriberStatus
+
+    def at(month: int, day: int = 5, year: int = 2026) -> datetime:
+        return datetime(year, month, day, 10, tzinfo=UTC)
+
+    sqlite_db.add_all([
+        Subscriber(email="a@x.fr", status=SubscriberStatus.active, created_at=at(3, year=2025),
+                   confirmed_at=at(3, year=2025), topics=["clas", "sante"], role="referent_clas",
+                   commune="Bobigny", departement="93"),
+        Subscriber(email="b@x.fr", status=SubscriberStatus.active, created_at=at(2), confirmed_at=at(2),
+                   topics=[], role="animateur", commune="Bobigny", departement="93"),
+        Subscriber(email="c@x.fr", status=SubscriberStatus.active, created_at=at(3), confirmed_at=at(3),
+                   topics=["clas"], commune="Montreuil", departement="93"),
+        Subscriber(email="d@x.fr", status=SubscriberStatus.unsubscribed, created_at=at(1), confirmed_at=at(1),
+                   unsubscribed_at=at(4), topics=["numerique"]),
+        Subscriber(email="e@x.fr", status=SubscriberStatus.suppressed, created_at=at(6, year=2025),
+                   confirmed_at=at(6, year=2025), suppressed_at=at(5), topics=[]),
+        Subscriber(email="f@x.fr", status=SubscriberStatus.pending, created_at=at(6), topics=["clas"]),
+    ])
+    sqlite_db.commit()
+    period = year_period(2026)
+    months = figures.subscribers_by_month(sqlite_db, period).rows
+    assert [r[1] for r in months] == [3, 4, 5, 4, 3, 3, 3, 3, 3, 3, 3, 3]
+    assert [r[2] for r in months] == [1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    assert [r[3] for r in months] == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert [r[4] for r in months] == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+    topics = dict(map(tuple, figures.subscribers_by_topic(sqlite_db, period).rows))
+    assert topics["Tous les thèmes (aucun choisi)"] == 1
+    assert topics["Accompagnement à la scolarité (CLAS)"] == 2 and topics["Santé"] == 1
+    assert topics["Parents et écrans"] == 0  # d's topic, but d has left
+    assert dict(map(tuple, figures.subscribers_by_role(sqlite_db, period).rows)) == {
+        "Référent·e CLAS": 1, "Animateur·rice": 1, "Non renseignée": 1}
+    assert figures.subscribers_by_commune(sqlite_db, period).rows == [["Bobigny", 2], ["Montreuil", 1]]
+    assert figures.subscribers_by_departement(sqlite_db, period).rows == [["93", 3]]
