@@ -17,3 +17,12 @@ def local(url: str, server: str) -> str:
     """A link from an e-mail, pointed at the local server instead of BASE_URL."""
     assert url.startswith(BASE_URL + "/"), url
     return server + url.removeprefix(BASE_URL)
+
+
+def log_in(page, server: str, email: str = "redaction@reaap.test", password: str = "mdp-redaction") -> None:
+    """Sign in through the login form (the world's editor unless told otherwise)."""
+    page.goto(server + "/connexion")
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_load_state()

@@ -11,16 +11,9 @@ from accounts import journal
 from accounts.auth import create_user
 from accounts.models import Role, User
 from mailing.outbox import send_outbound
-from tests.browser.helpers import PHONE, local
+from tests.browser.helpers import PHONE, local, log_in
 from tests.conftest import FIXTURES
 from tests.integration.helpers import outbox
-
-
-def _log_in(page, server: str, email: str, password: str) -> None:
-    page.goto(server + "/connexion")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(password)
-    page.get_by_role("button", name="Se connecter").click()
 
 
 def test_an_admin_invites_an_editor_who_joins(browser, live_server, db, world, smtp, artifacts, captured_jobs):
@@ -31,7 +24,7 @@ def test_an_admin_invites_an_editor_who_joins(browser, live_server, db, world, s
     page = context.new_page()
     page.set_default_timeout(15_000)
     try:
-        _log_in(page, live_server, "admin@reaap.test", "mdp-admin-123")
+        log_in(page, live_server, "admin@reaap.test", "mdp-admin-123")
         page.get_by_role("link", name="Comptes de la rédaction").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Comptes de la rédaction")
         page.get_by_label("Adresse e-mail").fill("nour.saidi@reaap.test")
@@ -85,7 +78,7 @@ def test_the_back_office_pages_at_desktop_and_phone_width(browser, live_server, 
         page = context.new_page()
         page.set_default_timeout(15_000)
         try:
-            _log_in(page, live_server, "admin@reaap.test", "mdp-admin-123")
+            log_in(page, live_server, "admin@reaap.test", "mdp-admin-123")
             page.goto(live_server + "/redaction/modeles/event_reminder")
             page.get_by_role("button", name="Aperçu").click()
             expect(page.get_by_role("heading", name="Aperçu avec des valeurs d'exemple")).to_be_visible()

@@ -15,18 +15,11 @@ from contributions import services
 from contributions.models import ContributionKind as K
 from mailing.outbox import send_outbound
 from newsletter import issues
-from tests.browser.helpers import PHONE, local
+from tests.browser.helpers import PHONE, local, log_in
 from tests.integration.helpers import make_event, outbox
 
 BANNER_ALT = "Bannière : la soirée des parents d'ados"
 
-
-def log_in(page, server, email, password):
-    page.goto(server + "/connexion")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(password)
-    page.get_by_role("button", name=re.compile("connecter", re.I)).click()
-    page.wait_for_load_state()
 
 
 def deliver(db, smtp, template, address):

@@ -10,16 +10,8 @@ from datetime import date
 from contributions import services
 from contributions.models import ContributionKind as K
 from newsletter import issues
-from tests.browser.helpers import PHONE
+from tests.browser.helpers import PHONE, log_in
 from tests.integration.helpers import make_event
-
-
-def log_in(page, server, email, password):
-    page.goto(server + "/connexion")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(password)
-    page.get_by_role("button", name=re.compile("connecter", re.I)).click()
-    page.wait_for_load_state()
 
 
 def test_editor_edits_a_partners_text_and_places_the_networks_soiree_in_the_agenda(

@@ -3,7 +3,6 @@ primary colour and the logo in /redaction/parametres; an editor adds a banner to
 sees the e-mail at phone width beside the desktop one. Screenshots in tests/artifacts/."""
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from PIL import Image
@@ -14,15 +13,7 @@ from contributions import services as contributions
 from contributions.models import ContributionKind
 from contributions.models import ContributionStatus as S
 from newsletter import issues
-from tests.browser.helpers import PHONE
-
-
-def log_in(page, server, email, password):
-    page.goto(server + "/connexion")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(password)
-    page.get_by_role("button", name=re.compile("connecter", re.I)).click()
-    page.wait_for_load_state()
+from tests.browser.helpers import PHONE, log_in
 
 
 def image_file(tmp_path, name, size, colour):

@@ -7,15 +7,13 @@ the partner reads the comment, edits and resubmits → the editor accepts → th
 """
 from __future__ import annotations
 
-import re
-
 from PIL import Image
 from sqlalchemy import select
 
 from contributions.models import Contribution
 from contributions.models import ContributionStatus as S
 from mailing.models import OutboundEmail
-from tests.browser.helpers import PHONE
+from tests.browser.helpers import PHONE, log_in
 
 
 def png_file(tmp_path):
@@ -26,13 +24,6 @@ def png_file(tmp_path):
     image.save(path, "PNG")
     return path
 
-
-def log_in(page, server, email, password):
-    page.goto(server + "/connexion")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(password)
-    page.get_by_role("button", name=re.compile("connecter", re.I)).click()
-    page.wait_for_load_state()
 
 
 def test_partner_submits_a_fiche_action_editor_asks_changes_then_accepts(

@@ -6,18 +6,11 @@ import re
 
 import pytest
 
-from tests.browser.helpers import PHONE
+from tests.browser.helpers import PHONE, log_in
 from tests.integration.parentalites.test_statistics import seeded  # noqa: F401  (the fixture)
 
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
-
-def log_in(page, server):
-    page.goto(server + "/connexion")
-    page.get_by_label("Adresse e-mail").fill("redaction@reaap.test")
-    page.get_by_label("Mot de passe").fill("mdp-redaction")
-    page.get_by_role("button", name=re.compile("connecter", re.I)).click()
-    page.wait_for_load_state()
 
 
 @pytest.mark.parametrize("screen", ["desktop", "phone"])
