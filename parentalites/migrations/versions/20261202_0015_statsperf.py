@@ -3,7 +3,7 @@
 The page counts every subscriber twice (the months, and the active ones by role, place and topic).
 On PostgreSQL the index carries every column those counts read (INCLUDE), so both passes are
 index-only scans of a narrow index instead of reads of the table's wide rows (e-mail, name, token…):
-about a third faster with 100,000 subscribers (bench/statistics.py). SQLite has no INCLUDE: there it
+about a third faster with 100,000 subscribers (bench/statistics_page.py). SQLite has no INCLUDE: there it
 is an index on (status, created_at), which the counts of a past period use.
 
 Revision ID: 0015_statsperf

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark of the statistics page (`/redaction/statistiques/`) and the yearly report (PDF).
 
-    .venv/bin/python bench/statistics.py [--subscribers 100000] [--per-letter 2000] [--repeat 15]
+    .venv/bin/python bench/statistics_page.py [--subscribers 100000] [--per-letter 2000] [--repeat 15]
 
 Makes a PostgreSQL database `parentalites_bench_stats_<random>` (dropped at the end), migrates it,
 seeds N subscribers (bench/subscribers_list.py's COPY, then dates spread over 2025-2026: confirmed,
