@@ -161,8 +161,11 @@ def _websearch_text(query: Query) -> str:
     return " or ".join(" ".join(("-" if t.negated else "") + t.raw for t in group) for group in query.groups)
 
 
-def _pg_term_text(term: Term) -> str:
-    return " or ".join((term.raw, *other_number(term.raw))) if term.alternatives else term.raw
+def pg_term_text(term: Term) -> str:
+    """The term for websearch_to_tsquery, which reads a leading « - » as NOT: the term's own
+    negation is already the EXCEPT around it, and « --parents » is « -parents », as on SQLite."""
+    raw = term.raw if term.raw.startswith('"') else term.raw.lstrip("-")
+    return " or ".join((raw, *other_number(raw))) if term.alternatives else raw
 
 
 # --- Keeping the SQLite index in sync --------------------------------------------------------------
@@ -361,7 +364,7 @@ def _pg_match_sql(db: Session, query: Query, params: _Params) -> str:
         ordered = sorted(group, key=lambda t: t.negated)
         matched = "" if ordered[0].negated else None
         for term in ordered:
-            placeholder = params.add(_pg_term_text(term))
+            placeholder = params.add(pg_term_text(term))
             extra = _departement_ids_sql(db, params, term.departement) if term.departement else None
             lookup = _pg_term_ids(placeholder, extra)
             if matched is None:
@@ -414,7 +417,7 @@ def _matching(db: Session, query: Query) -> dict[int, float]:
             f"AS score FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH {params.add(any_match)}) r ON r.id = m.id"), params)}
     sql = _pg_match_sql(db, query, params)
     in_text = [f"CASE WHEN m.id IN (SELECT id FROM contributions WHERE kind = 'fiche_action' AND "
-               f"{pg_contribution_document()} @@ websearch_to_tsquery('french', {params.add(_pg_term_text(t))})) "
+               f"{pg_contribution_document()} @@ websearch_to_tsquery('french', {params.add(pg_term_text(t))})) "
                "THEN 1 ELSE 0 END" for t in positives]
     # A common word matches most fiches, and the planner then prefers a sequential scan that
     # rebuilds every row's tsvector: far dearer than its cost model says. Only for this query.

@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from contributions.directory import Query, Term, other_number, parse_query
+from contributions.directory import Query, Term, parse_query, pg_term_text
 from contributions.fulltext import GAP, _pg_document, lexemes
 from newsletter.models import Issue, IssueKind, IssueStatus, LetterArticle
 
@@ -199,12 +199,6 @@ def _limited(query: Query) -> tuple[Query, bool]:
     return kept, cut
 
 
-def _pg_term_text(term: Term) -> str:
-    """The term for websearch_to_tsquery, which reads a leading « - » as NOT: the term's own
-    negation is already the EXCEPT around it, and « --parents » is « -parents », as on SQLite."""
-    raw = term.raw if term.raw.startswith('"') else term.raw.lstrip("-")
-    return " or ".join((raw, *other_number(raw))) if term.alternatives else raw
-
 
 def _pg_ids(db: Session, query: Query) -> set[int]:
     document = _pg_document(["title", "body"], "")
@@ -216,7 +210,7 @@ def _pg_ids(db: Session, query: Query) -> set[int]:
         matched = published
         for term in sorted(group, key=lambda t: t.negated):  # EXCEPT after every INTERSECT
             name = f"t{len(params)}"
-            params[name] = _pg_term_text(term)
+            params[name] = pg_term_text(term)
             lookup = f"SELECT id FROM letter_articles WHERE {document} @@ websearch_to_tsquery('french', :{name})"
             matched = f"({matched}) {'EXCEPT' if term.negated else 'INTERSECT'} ({lookup})"
         groups.append(f"({matched})")

@@ -43,7 +43,7 @@ SAMPLE = FIXTURES / "actions_sample.txt"
 QUERIES = ["parents", "parent", "crèche", "creche", "crèches", "jardins", "jardin", "santé", "sante",
            "familles", "Parentalité", "PARENTALITE", "lien social", '"lien social"', "enfants -jardin",
            "jardin or crèche", "petite enfance", "bénévoles", "centre social", "Seine-Saint-Denis",
-           "l'école", "les", "quartier", "-parents"]
+           "l'école", "les", "quartier", "-parents", "--parents", "enfants --jardin"]
 
 
 def make_fiche(db, structure, title, status=S.accepted, **fields) -> Contribution:
