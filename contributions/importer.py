@@ -658,36 +658,13 @@ def _save(db: Session, record: ActionRecord, actor: User | None, structures: _St
         contribution.transitions.append(ContributionTransition(
             from_status=None, to_status=ContributionStatus.accepted.value,
             actor_id=actor.id if actor else None,
-            comment=f"Importée par {_actor_label(actor)} depuis {source_name}"))
+            comment=_transition_comment(actor, source_name)))
         db.add(contribution)
         db.flush()
         return "imported", contribution, [], structure if created else None
-    contribution = fiche.contribution
-    changed: list[str] = []
-    if contribution.title != record.title:
-        contribution.title = record.title
-        changed.append("title")
-    if contribution.structure_id != structure.id:
-        contribution.structure_id = structure.id
-        changed.append("structure_label")
-    if contribution.body_md != body_md:
-        contribution.body_md = body_md
-        changed.append("body_md")
-    for name, value in values.items():
-        if getattr(fiche, name) != value:
-            setattr(fiche, name, value)
-            changed.append(name)
-    if not changed:
-        return "unchanged", contribution, [], structure if created else None
-    contribution.updated_at = utcnow()
-    labels = ", ".join(dict.fromkeys(FIELD_LABELS.get(n, n) for n in changed))
-    contribution.transitions.append(ContributionTransition(
-        from_status=contribution.status.value, to_status=contribution.status.value,
-        actor_id=actor.id if actor else None,
-        comment=f"Mise à jour par import ({labels}) par {_actor_label(actor)} depuis {source_name}"))
+    outcome, labels = _update(db, fiche, record, structure, actor, source_name)
     db.flush()
-    return "updated", contribution, [FIELD_LABELS.get(n, n) for n in dict.fromkeys(changed)], (
-        structure if created else None)
+    return outcome, fiche.contribution, labels, structure if created else None
 
 
 CHUNK_SIZE = 1000  # records written by one set of bulk statements

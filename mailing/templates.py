@@ -108,7 +108,8 @@ def render_override(name: str, subject: str, body: str, plain: dict) -> Rendered
 
 def render_default(name: str, ctx: dict) -> RenderedEmail:
     env = email_environment()
-    ctx = {"site": site_settings.current(), **ctx}  # every layout reads the site's name, logo and colour
+    if "site" not in ctx:  # every layout reads the site's name, logo and colour (render_email gives it)
+        ctx = {"site": site_settings.current(), **ctx}
     subject = " ".join(env.get_template(f"{name}/subject.txt").render(ctx).split())
     html = compile_mjml(env.get_template(f"{name}/body.mjml").render(ctx), f"{name}/body.mjml")
     if (EMAIL_DIR / name / "body.txt").exists():
